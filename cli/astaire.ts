@@ -1,0 +1,84 @@
+#!/usr/bin/env node
+import { optionHelp, parseArgs, UsageError } from './args';
+import { Command, CommandIo, EXIT_FAILED, EXIT_OK, EXIT_USAGE } from './command';
+
+/** Every subcommand, loaded on demand so `astaire get` does not load the CDK. */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  plan: async () => (await import('./commands/plan')).command,
+  locate: async () => (await import('./commands/locate')).command,
+};
+
+const HELP_FLAGS = new Set(['-h', '--help', 'help']);
+
+export async function main(argv: readonly string[], io: CommandIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || HELP_FLAGS.has(name)) {
+    io.out(await overview());
+    return name === undefined ? EXIT_USAGE : EXIT_OK;
+  }
+  if (name === '--version') {
+    io.out(require('../package.json').version as string);
+    return EXIT_OK;
+  }
+  const load = COMMANDS[name];
+  if (!load) {
+    io.err(`astaire: unknown command ${JSON.stringify(name)}; see astaire --help`);
+    return EXIT_USAGE;
+  }
+  const command = await load();
+  if (rest.some((a) => a === '-h' || a === '--help')) {
+    io.out(commandHelp(command));
+    return EXIT_OK;
+  }
+  try {
+    return await command.run(parseArgs(rest, command.options), io);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.err(`astaire ${name}: ${error.message}; see astaire ${name} --help`);
+      return EXIT_USAGE;
+    }
+    const e = error as Error;
+    io.err(`astaire ${name}: ${e.name && e.name !== 'Error' ? `${e.name}: ` : ''}${e.message}`);
+    return EXIT_FAILED;
+  }
+}
+
+export function commandHelp(command: Command): string {
+  return [
+    `Usage: ${command.usage}`,
+    '',
+    command.summary,
+    ...(Object.keys(command.options).length ? ['', 'Options:', optionHelp(command.options)] : []),
+    ...(command.details ? ['', command.details] : []),
+  ].join('\n');
+}
+
+async function overview(): Promise<string> {
+  const commands = await Promise.all(Object.values(COMMANDS).map((load) => load()));
+  const width = Math.max(...commands.map((c) => c.name.length));
+  return [
+    'astaire: elastic memcached clusters that keep their data when they scale',
+    '',
+    'Usage: astaire COMMAND [OPTIONS]   (astaire COMMAND --help for more)',
+    '',
+    'Commands:',
+    ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    `Exit codes: ${EXIT_OK} success, ${EXIT_FAILED} the operation failed, ${EXIT_USAGE} bad usage or input.`,
+  ].join('\n');
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2), {
+    out: (line) => process.stdout.write(`${line}\n`),
+    err: (line) => process.stderr.write(`${line}\n`),
+  }).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      process.stderr.write(`astaire: unexpected error: ${(error as Error)?.stack ?? String(error)}\n`);
+      process.exitCode = EXIT_FAILED;
+    },
+  );
+}

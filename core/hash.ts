@@ -1,0 +1,71 @@
+/**
+ * The portable hashes every Astaire client must reproduce bit for bit.
+ *
+ * - key -> vbucket: CRC-32 (IEEE 802.3, the zlib/PNG one) of the key's bytes,
+ *   modulo the vbucket count. String keys are encoded as UTF-8.
+ * - placement score: MurmurHash3_x86_32 of the vbucket number as a 4-byte
+ *   little-endian block, seeded with the CRC-32 of the server id's UTF-8 bytes.
+ *
+ * Test vectors are in README.md ("Hashing") and test/unit/core/hash.test.ts.
+ */
+
+const CRC_TABLE = (() => {
+  const table = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    table[n] = c >>> 0;
+  }
+  return table;
+})();
+
+const utf8 = new TextEncoder();
+
+/** Keys are strings (UTF-8 encoded) or raw bytes. */
+export type Key = string | Uint8Array;
+
+export function keyBytes(key: Key): Uint8Array {
+  return typeof key === 'string' ? utf8.encode(key) : key;
+}
+
+export function crc32(bytes: Uint8Array): number {
+  let c = 0xffffffff;
+  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+/** The vbucket a key belongs to, in [0, vbuckets). */
+export function vbucketOf(key: Key, vbuckets: number): number {
+  return crc32(keyBytes(key)) % vbuckets;
+}
+
+/** The part of MurmurHash3_x86_32 that depends only on the 4-byte block: computed once per vbucket. */
+export function murmurBlock(value: number): number {
+  let k = Math.imul(value >>> 0, 0xcc9e2d51);
+  k = (k << 15) | (k >>> 17);
+  return Math.imul(k, 0x1b873593);
+}
+
+/** MurmurHash3_x86_32 of one 4-byte block whose `murmurBlock` is given, with `seed`. */
+export function murmurFinish(block: number, seed: number): number {
+  let h = seed ^ block;
+  h = (h << 13) | (h >>> 19);
+  h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  h ^= 4;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** MurmurHash3_x86_32 of `value` as a 4-byte little-endian block. */
+export function murmur3Uint32(value: number, seed: number): number {
+  return murmurFinish(murmurBlock(value), seed >>> 0);
+}
+
+/** The rendezvous score of server `id` for `vbucket`: higher wins. */
+export function placementScore(vbucket: number, id: string): number {
+  return murmur3Uint32(vbucket, crc32(utf8.encode(id)));
+}

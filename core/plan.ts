@@ -1,0 +1,84 @@
+import { InvalidArgumentError } from './errors';
+import { Placement } from './placement';
+import { Topology } from './topology';
+
+/** One vbucket a node must pull, with the old replicas that may supply it, primary first. */
+export interface VbucketPull {
+  readonly vbucket: number;
+  readonly sources: readonly string[];
+}
+
+/** Everything one node must pull. */
+export interface NodePull {
+  readonly node: string;
+  readonly address: string;
+  readonly vbuckets: readonly VbucketPull[];
+}
+
+export interface MigrationPlan {
+  readonly cluster: string;
+  readonly epoch: number;
+  /** vbuckets that gain at least one replica. */
+  readonly vbucketsMoved: number;
+  /** vbucket-replica slots of the new placement that no old replica held. */
+  readonly slotsMoved: number;
+  /** All vbucket-replica slots of the new placement. */
+  readonly slots: number;
+  /** slotsMoved / slots: the share of the keyspace's copies that change hands. */
+  readonly movedFraction: number;
+  /** Nodes with something to pull, in newServers order. */
+  readonly pulls: readonly NodePull[];
+}
+
+/**
+ * The migration from `servers` to `newServers`: for every new replica of a
+ * vbucket that was not an old replica, a pull from the old replicas. A cluster
+ * with no old servers has nothing to pull (it starts empty).
+ */
+export function planMigration(topology: Topology): MigrationPlan {
+  if (!topology.newServers)
+    throw new InvalidArgumentError(`topology of cluster ${topology.cluster} has no newServers: nothing to plan`);
+  const { vbuckets, replicas } = topology;
+  const oldPlacement = new Placement(
+    topology.servers.map((s) => s.id),
+    vbuckets,
+    replicas,
+  );
+  const newPlacement = new Placement(
+    topology.newServers.map((s) => s.id),
+    vbuckets,
+    replicas,
+  );
+  const perNode = new Map<string, VbucketPull[]>(topology.newServers.map((s) => [s.id, []]));
+  let vbucketsMoved = 0;
+  let slotsMoved = 0;
+  for (let v = 0; v < vbuckets; v++) {
+    const oldReplicas = oldPlacement.replicasOf(v);
+    let moved = false;
+    for (const id of newPlacement.replicasOf(v)) {
+      if (oldReplicas.includes(id)) continue;
+      slotsMoved++;
+      moved = true;
+      if (oldReplicas.length > 0) perNode.get(id)!.push({ vbucket: v, sources: oldReplicas });
+    }
+    if (moved) vbucketsMoved++;
+  }
+  const slots = vbuckets * newPlacement.replicas;
+  const hasSources = topology.servers.length > 0;
+  return {
+    cluster: topology.cluster,
+    epoch: topology.epoch,
+    vbucketsMoved: hasSources ? vbucketsMoved : 0,
+    slotsMoved: hasSources ? slotsMoved : 0,
+    slots,
+    movedFraction: hasSources && slots > 0 ? slotsMoved / slots : 0,
+    pulls: topology.newServers
+      .map((s) => ({ node: s.id, address: s.address, vbuckets: perNode.get(s.id)! }))
+      .filter((p) => p.vbuckets.length > 0),
+  };
+}
+
+/** What node `nodeId` must pull (empty when it has nothing to pull). */
+export function pullsFor(plan: MigrationPlan, nodeId: string): readonly VbucketPull[] {
+  return plan.pulls.find((p) => p.node === nodeId)?.vbuckets ?? [];
+}

@@ -1,0 +1,182 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { createServer, Socket } from 'node:net';
+import { delimiter, join } from 'node:path';
+
+/** memcached is not installed, or would not start. */
+export class MemcachedUnavailableError extends Error {
+  override readonly name = 'MemcachedUnavailableError';
+}
+
+export interface MemcachedOptions {
+  /** Loopback address to listen on. @default '127.0.0.1' */
+  readonly host?: string;
+  /** Port; a free one is picked when absent. */
+  readonly port?: number;
+  /** Cache size in MiB (-m). @default 64 */
+  readonly memoryMb?: number;
+  /** Largest item (-I), e.g. '1m'. @default memcached's own (1 MiB) */
+  readonly maxItemSize?: string;
+  /** Worker threads (-t). @default 2 */
+  readonly threads?: number;
+  /** How long to wait for it to answer. @default 5000 */
+  readonly startTimeoutMs?: number;
+}
+
+/** Finds the memcached binary on PATH or in /usr/bin; throws a one-line instruction when absent. */
+export function memcachedBinary(): string {
+  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/bin', '/usr/local/bin', '/usr/sbin'];
+  for (const dir of dirs) {
+    if (!dir) continue;
+    const candidate = join(dir, 'memcached');
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  throw new MemcachedUnavailableError(
+    'memcached is not installed: run `apt-get install -y memcached` (Debian) and try again',
+  );
+}
+
+/** A free TCP port on `host`, as the kernel hands it out. */
+export function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, host, () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** One real memcached process, listening on loopback (TCP only, UDP off). */
+export class MemcachedProcess {
+  private child?: ChildProcess;
+  private exited?: Promise<void>;
+
+  private constructor(
+    readonly host: string,
+    readonly port: number,
+    private readonly options: MemcachedOptions,
+  ) {}
+
+  get address(): string {
+    return `${this.host}:${this.port}`;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  get running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Starts memcached and resolves once it answers `version`. Retries on a port taken meanwhile. */
+  static async start(options: MemcachedOptions = {}): Promise<MemcachedProcess> {
+    memcachedBinary(); // fail at once, with the install instruction, when it is missing
+    const host = options.host ?? '127.0.0.1';
+    // A port picked by us can be taken before memcached binds it: pick another, a few times.
+    const attempts = options.port === undefined ? 5 : 1;
+    for (let attempt = 1; ; attempt++) {
+      const proc = new MemcachedProcess(host, options.port ?? (await freePort(host)), options);
+      try {
+        await proc.spawn();
+        return proc;
+      } catch (error) {
+        await proc.stop();
+        if (attempt >= attempts) throw error;
+      }
+    }
+  }
+
+  /** Starts it again on the same port (empty, as a restarted memcached is). */
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.spawn();
+  }
+
+  private async spawn(): Promise<void> {
+    const args = ['-l', this.host, '-p', String(this.port), '-U', '0', '-m', String(this.options.memoryMb ?? 64)];
+    args.push('-t', String(this.options.threads ?? 2));
+    if (this.options.maxItemSize) args.push('-I', this.options.maxItemSize);
+    if (process.getuid?.() === 0) args.push('-u', 'root');
+    const child = spawn(memcachedBinary(), args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.child = child;
+    let stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => {
+      if (stderr.length < 4096) stderr += chunk.toString();
+    });
+    this.exited = new Promise((resolve) => {
+      child.once('exit', () => resolve());
+      child.once('error', () => resolve());
+    });
+    const failed = new Promise<never>((_, reject) => {
+      child.once('error', (e) => reject(new MemcachedUnavailableError(`memcached failed to start: ${e.message}`)));
+      child.once('exit', (code, signal) =>
+        reject(
+          new MemcachedUnavailableError(
+            `memcached on ${this.address} exited (${signal ?? code}) while starting: ${stderr.trim() || 'no output'}`,
+          ),
+        ),
+      );
+    });
+    failed.catch(() => undefined);
+    await Promise.race([this.waitUntilAnswering(this.options.startTimeoutMs ?? 5000), failed]);
+    liveProcesses.add(this);
+  }
+
+  private async waitUntilAnswering(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (await answersVersion(this.host, this.port)) return;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new MemcachedUnavailableError(`memcached on ${this.address} did not answer within ${timeoutMs} ms`);
+  }
+
+  /** Stops it (SIGTERM, then SIGKILL after 2 s) and waits for the exit. */
+  async stop(): Promise<void> {
+    liveProcesses.delete(this);
+    const child = this.child;
+    if (!child) return;
+    if (!this.running) return void (await this.exited);
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
+    await this.exited;
+    clearTimeout(timer);
+  }
+
+  /** Kills it at once, as a crash would. */
+  async kill(): Promise<void> {
+    liveProcesses.delete(this);
+    if (!this.child || !this.running) return;
+    this.child.kill('SIGKILL');
+    await this.exited;
+  }
+}
+
+function answersVersion(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = new Socket();
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(500, () => done(false));
+    socket.once('error', () => done(false));
+    socket.connect(port, host, () => socket.write('version\r\n'));
+    socket.on('data', (d: Buffer) => done(d.toString().startsWith('VERSION')));
+  });
+}
+
+// Never leave a memcached behind when this process exits, whatever the reason.
+const liveProcesses = new Set<MemcachedProcess>();
+process.once('exit', () => {
+  for (const p of liveProcesses) if (p.pid) try { process.kill(p.pid, 'SIGKILL'); } catch { /* already gone */ }
+});

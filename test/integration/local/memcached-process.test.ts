@@ -1,0 +1,64 @@
+import { Socket } from 'node:net';
+import { MemcachedProcess, MemcachedUnavailableError } from '../../../local/memcached-process';
+import { MemcachedCluster } from '../../support/memcached';
+
+function roundTrip(address: string, request: string): Promise<string> {
+  const [host, port] = address.split(':');
+  return new Promise((resolve, reject) => {
+    const socket = new Socket();
+    let reply = '';
+    socket.setTimeout(2000, () => reject(new Error(`no answer from ${address}`)));
+    socket.once('error', reject);
+    socket.connect(Number(port), host, () => socket.write(request));
+    socket.on('data', (d: Buffer) => {
+      reply += d.toString();
+      if (/(END|STORED|ERROR)\r\n$/.test(reply)) {
+        socket.destroy();
+        resolve(reply);
+      }
+    });
+  });
+}
+
+describe('memcached test harness', () => {
+  let cluster: MemcachedCluster | undefined;
+  afterEach(async () => {
+    await cluster?.stop();
+    cluster = undefined;
+  });
+
+  it('given three nodes, when started, then each is a separate server that stores and returns values', async () => {
+    cluster = await MemcachedCluster.start(3);
+    const addresses = cluster.servers().map((s) => s.address);
+    expect(new Set(addresses).size).toBe(3);
+    for (const a of addresses) expect(a).toMatch(/^127\.0\.0\.1:\d+$/);
+    await roundTrip(addresses[0], 'set k 5 0 2\r\nhi\r\n');
+    expect(await roundTrip(addresses[0], 'get k\r\n')).toBe('VALUE k 5 2\r\nhi\r\nEND\r\n');
+    expect(await roundTrip(addresses[1], 'get k\r\n')).toBe('END\r\n');
+  });
+
+  it('given a running node, when stopped, then its port refuses connections, and a restart comes back empty', async () => {
+    cluster = await MemcachedCluster.start(1);
+    const node = cluster.nodes[0];
+    await roundTrip(node.address, 'set k 0 0 1\r\nx\r\n');
+    await node.kill();
+    expect(node.running).toBe(false);
+    await expect(roundTrip(node.address, 'get k\r\n')).rejects.toThrow();
+    await node.restart();
+    expect(await roundTrip(node.address, 'get k\r\n')).toBe('END\r\n');
+  });
+
+  it('given no memcached on PATH, when starting, then it fails fast with the install instruction', async () => {
+    const saved = process.env.PATH;
+    const access = jest.spyOn(require('node:fs'), 'accessSync').mockImplementation(() => {
+      throw new Error('ENOENT');
+    });
+    try {
+      await expect(MemcachedProcess.start()).rejects.toThrow(MemcachedUnavailableError);
+      await expect(MemcachedProcess.start()).rejects.toThrow(/apt-get install -y memcached/);
+    } finally {
+      access.mockRestore();
+      process.env.PATH = saved;
+    }
+  });
+});

@@ -1,0 +1,111 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { main } from '../../../cli/astaire';
+
+const dir = mkdtempSync(join(tmpdir(), 'astaire-cli-'));
+const s = (n: number) => ({ id: `node-${n}`, address: `127.0.0.1:${11210 + n}` });
+function file(name: string, content: unknown): string {
+  const path = join(dir, name);
+  writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content));
+  return path;
+}
+const migrating = file('migrating.json', { cluster: 'demo', epoch: 3, servers: [s(1), s(2), s(3)], newServers: [s(1), s(2), s(3), s(4)] });
+const stable = file('stable.json', { cluster: 'demo', epoch: 3, servers: [s(1), s(2), s(3)] });
+
+async function run(...argv: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(argv, { out: (l) => out.push(l), err: (l) => err.push(l) });
+  return { code, out, err };
+}
+
+describe('astaire plan', () => {
+  it('given a 3 -> 4 topology, when planned as JSON, then only the new node pulls about a quarter of the slots', async () => {
+    const { code, out } = await run('plan', '--topology', migrating, '--json');
+    expect(code).toBe(0);
+    expect(out).toHaveLength(1);
+    const plan = JSON.parse(out[0]);
+    expect(plan.pulls.map((p: { node: string }) => p.node)).toEqual(['node-4']);
+    expect(plan.vbucketsMoved).toBe(plan.pulls[0].vbuckets.length);
+    expect(plan.movedFraction).toBeGreaterThan(0.22);
+    expect(plan.movedFraction).toBeLessThan(0.28);
+    expect(plan.pulls[0].vbuckets.every((v: unknown) => Number.isInteger(v))).toBe(true);
+  });
+
+  it('given a 3 -> 4 topology, when planned as text, then it names the puller and its sources', async () => {
+    const { code, out } = await run('plan', '--topology', migrating);
+    expect(code).toBe(0);
+    expect(out.join('\n')).toMatch(/3 -> 4 servers/);
+    expect(out.join('\n')).toMatch(/node-4 127\.0\.0\.1:11214: pulls \d+ vbuckets; primary sources: /);
+  });
+
+  it('given a topology without newServers, then it exits 2 and says there is nothing to plan', async () => {
+    const { code, err } = await run('plan', '--topology', stable);
+    expect(code).toBe(2);
+    expect(err).toEqual([expect.stringContaining('has no newServers: nothing to plan')]);
+  });
+
+  it.each([
+    [['plan'], /--topology FILE is required/],
+    [['plan', '--topology', join(dir, 'missing.json')], /cannot read topology file .*missing\.json: ENOENT/],
+    [['plan', '--topology', file('bad.json', '{"cluster":"demo"')], /bad\.json: document is not valid JSON/],
+    [['plan', '--topology', file('bad2.json', { cluster: 'demo', epoch: 'x', servers: [] })], /epoch must be a non-negative integer \(got "x"\)/],
+    [['plan', '--topology', migrating, '--verbose'], /unknown option --verbose/],
+    [['plan', '--topology', migrating, 'extra'], /unexpected argument "extra"/],
+  ])('given %j, then it exits 2 with a one-line reason', async (argv, message) => {
+    const { code, out, err } = await run(...argv);
+    expect(code).toBe(2);
+    expect(out).toEqual([]);
+    expect(err).toHaveLength(1);
+    expect(err[0]).toMatch(message);
+  });
+});
+
+describe('astaire locate', () => {
+  it('given keys and a migrating topology, when located as JSON, then each has its vbucket, replicas and new replicas', async () => {
+    const { code, out } = await run('locate', '--topology', migrating, '--json', 'foo', 'hello world');
+    expect(code).toBe(0);
+    expect(out.map((l) => JSON.parse(l))).toEqual([
+      { key: 'foo', vbucket: 9505, replicas: expect.any(Array), newReplicas: expect.any(Array) },
+      { key: 'hello world', vbucket: 4485, replicas: expect.any(Array), newReplicas: expect.any(Array) },
+    ]);
+    const first = JSON.parse(out[0]);
+    expect(first.replicas).toHaveLength(2);
+    expect(first.replicas.every((a: string) => /^127\.0\.0\.1:1121[1-3]$/.test(a))).toBe(true);
+  });
+
+  it('given a stable topology, then there are no new replicas', async () => {
+    const { out } = await run('locate', '--topology', stable, '--json', 'foo');
+    expect(JSON.parse(out[0])).not.toHaveProperty('newReplicas');
+    const text = await run('locate', '--topology', stable, 'foo');
+    expect(text.out[0]).toMatch(/^foo\tvbucket 9505\treplicas 127\.0\.0\.1:\d+,127\.0\.0\.1:\d+$/);
+  });
+
+  it('given no key, then it exits 2', async () => {
+    const { code, err } = await run('locate', '--topology', stable);
+    expect(code).toBe(2);
+    expect(err[0]).toMatch(/at least one KEY is required/);
+  });
+});
+
+describe('astaire', () => {
+  it('given no command, then it prints the overview and exits 2; with --help it exits 0', async () => {
+    const none = await run();
+    expect(none.code).toBe(2);
+    expect(none.out.join('\n')).toMatch(/Commands:[\s\S]*plan[\s\S]*locate/);
+    expect((await run('--help')).code).toBe(0);
+  });
+
+  it('given an unknown command, then it exits 2 naming it', async () => {
+    const { code, err } = await run('frobnicate');
+    expect(code).toBe(2);
+    expect(err[0]).toMatch(/unknown command "frobnicate"/);
+  });
+
+  it('given COMMAND --help, then it prints usage and options and exits 0', async () => {
+    const { code, out } = await run('plan', '--help');
+    expect(code).toBe(0);
+    expect(out.join('\n')).toMatch(/Usage: astaire plan --topology FILE \[--json\][\s\S]*--topology FILE/);
+  });
+});

@@ -5,3 +5,4 @@ export * from './plan';
 export * from './routing';
 export * from './topology';
 export * from './resync-report';
+export * from './tombstone';

@@ -1,0 +1,4 @@
+export * from './astaire-client';
+export * from './errors';
+export * from './parameter-store-source';
+export * from './topology-source';

@@ -1,0 +1,69 @@
+import { readFile } from 'node:fs/promises';
+import { parseTopology, Topology } from '../core';
+import { TopologySourceError } from './errors';
+
+/**
+ * Where the client reads its topology: the port behind which Parameter Store, a file
+ * and an in-memory value look alike. `read` returns the current, validated topology,
+ * or throws TopologyValidationError (it does not parse) or TopologySourceError (it
+ * cannot be read). The client polls `read`; a source that can tell when its value
+ * changes also offers `watch`, so the client re-reads at once.
+ */
+export interface TopologySource {
+  /** For messages: `parameter /astaire/x/topology`, `file ./t.json`, `in-memory topology`. */
+  readonly description: string;
+  read(): Promise<Topology>;
+  /** Calls `listener` after each change; returns the function that stops it. */
+  watch?(listener: () => void): () => void;
+}
+
+/** A topology file (JSON), re-read on every poll. */
+export class FileTopologySource implements TopologySource {
+  readonly description: string;
+  constructor(readonly path: string) {
+    this.description = `file ${path}`;
+  }
+
+  async read(): Promise<Topology> {
+    let text: string;
+    try {
+      text = await readFile(this.path, 'utf8');
+    } catch (cause) {
+      const code = (cause as NodeJS.ErrnoException).code;
+      throw new TopologySourceError(
+        this.description,
+        `cannot be read (${code ?? (cause as Error).message})`,
+        {
+          cause,
+        },
+      );
+    }
+    return parseTopology(text, this.description);
+  }
+}
+
+/**
+ * A topology held in memory (tests, local mode): `set` replaces it and tells the
+ * client at once. Values are validated on read, like any other source, so setting a
+ * malformed document exercises the same error path as a bad parameter.
+ */
+export class InMemoryTopologySource implements TopologySource {
+  readonly description = 'in-memory topology';
+  private listeners = new Set<() => void>();
+
+  constructor(private value: Topology | string | unknown) {}
+
+  set(value: Topology | string | unknown): void {
+    this.value = value;
+    for (const listener of [...this.listeners]) listener();
+  }
+
+  async read(): Promise<Topology> {
+    return parseTopology(this.value, this.description);
+  }
+
+  watch(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+}

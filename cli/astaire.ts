@@ -6,6 +6,10 @@ import { Command, CommandIo, EXIT_FAILED, EXIT_OK, EXIT_USAGE } from './command'
 const COMMANDS: Record<string, () => Promise<Command>> = {
   plan: async () => (await import('./commands/plan')).command,
   locate: async () => (await import('./commands/locate')).command,
+  local: async () => (await import('./commands/local')).command,
+  get: async () => (await import('./commands/get')).command,
+  set: async () => (await import('./commands/set')).command,
+  delete: async () => (await import('./commands/delete')).command,
 };
 
 const HELP_FLAGS = new Set(['-h', '--help', 'help']);

@@ -1,0 +1,91 @@
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { AstaireError, parseResyncMessage, ResyncProgress, ResyncReport } from '../core';
+
+/** A node's resync failed or the agent died: what SendTaskFailure would report on AWS. */
+export class LocalResyncFailedError extends AstaireError {
+  override readonly name = 'ResyncFailed';
+  constructor(
+    message: string,
+    readonly node: string,
+    readonly report?: ResyncReport,
+  ) {
+    super(message);
+  }
+}
+
+/** The resolved Parameters of the workflow's `ssm:sendCommand.waitForTaskToken` state. */
+export interface SendCommandInput {
+  readonly DocumentName?: string;
+  readonly InstanceIds: readonly string[];
+  readonly Parameters: Readonly<Record<string, readonly string[]>>;
+}
+
+export interface LocalAgentOptions {
+  /** The compiled agent CLI (dist/agent/cli.js). */
+  readonly agentScript: string;
+  /** The file that stands in for the cluster's topology parameter. */
+  readonly topologyFile: (cluster: string) => string;
+  /** The node's memcached address (`--local`). */
+  readonly addressOf: (node: string) => string;
+  readonly onProgress?: (progress: ResyncProgress) => void;
+  /** @default 1000 */
+  readonly progressIntervalMs?: number;
+  /** Extra agent arguments, e.g. a bytes/s limit. */
+  readonly extraArgs?: readonly string[];
+}
+
+/**
+ * The local stand-in for SSM SendCommand + the agent's task-token callback: runs
+ * `astaire-agent resync --json` as a child process for the command's instance and resolves
+ * with its final report (SendTaskSuccess) or rejects (SendTaskFailure).
+ */
+export function createLocalResyncTask(options: LocalAgentOptions): (input: SendCommandInput) => Promise<ResyncReport> {
+  return async (input) => {
+    const node = input.InstanceIds[0];
+    const cluster = input.Parameters.cluster?.[0];
+    if (!node || !cluster) throw new LocalResyncFailedError(`sendCommand input names no node or cluster: ${JSON.stringify(input)}`, node ?? '?');
+    const args = [
+      options.agentScript,
+      'resync',
+      '--node',
+      node,
+      '--topology',
+      options.topologyFile(cluster),
+      '--local',
+      options.addressOf(node),
+      '--json',
+      '--progress-interval-ms',
+      String(options.progressIntervalMs ?? 1000),
+      ...(options.extraArgs ?? []),
+    ];
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr = (stderr + chunk.toString()).slice(-4000);
+    });
+    let report: ResyncReport | undefined;
+    let badLine: string | undefined;
+    const lines = createInterface({ input: child.stdout });
+    lines.on('line', (line) => {
+      if (!line.trim()) return;
+      try {
+        const message = parseResyncMessage(line);
+        if (message.type === 'progress') options.onProgress?.(message);
+        else report = message;
+      } catch (error) {
+        badLine ??= `${(error as Error).message}`;
+      }
+    });
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('close', (c, s) => resolve([c, s]));
+    });
+    if (report?.status === 'succeeded' && code === 0) return report;
+    const why =
+      report?.error ??
+      badLine ??
+      (stderr.trim().split('\n').pop() || `agent exited with ${signal ?? `code ${code}`} and no report`);
+    throw new LocalResyncFailedError(`resync of ${node} failed: ${why}`, node, report);
+  };
+}

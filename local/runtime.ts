@@ -1,0 +1,216 @@
+import './polyfill';
+import { randomUUID } from 'node:crypto';
+import { appendFileSync, existsSync } from 'node:fs';
+import { format } from 'node:util';
+import { join, resolve } from 'node:path';
+import { StateMachine } from 'aws-local-stepfunctions';
+import { emptyTopology, ResyncProgress, ResyncReport, Topology } from '../core';
+import { StateNames as S, WAIT_STATES } from '../cdk/state-names';
+import { createCommitMigrationHandler } from '../lambdas/commit-migration';
+import { createCompleteLifecycleHandler } from '../lambdas/complete-lifecycle';
+import { createKeepAliveHandler } from '../lambdas/keep-alive';
+import { createNormaliseHandler } from '../lambdas/normalise';
+import { createPlanMigrationHandler } from '../lambdas/plan-migration';
+import { createRecordFailureHandler } from '../lambdas/record-failure';
+import { createReleaseLockHandler } from '../lambdas/release-lock';
+import { createRestoreTopologyHandler } from '../lambdas/restore-topology';
+import { createTakeLockHandler } from '../lambdas/take-lock';
+import { createLocalResyncTask } from './agent-runner';
+import { FileLockStore, FileTopologyStore } from './file-stores';
+import { LocalExecutions, LocalMetrics } from './local-metrics';
+import { freePort } from './memcached-process';
+import { LocalScalingGroup } from './scaling-group';
+
+export interface LocalRuntimeOptions {
+  /** Where the topology and lock files live. */
+  readonly stateDir: string;
+  /** @default 'local' */
+  readonly cluster?: string;
+  /** @default 16384 */
+  readonly vbuckets?: number;
+  /** @default 2 */
+  readonly replicas?: number;
+  /** memcached -m per node. @default 256 */
+  readonly memoryMb?: number;
+  /** The ASL definition CDK synthesizes for the workflow. */
+  readonly definition: Record<string, unknown>;
+  /** How long the workflow's Wait states last here (lock retry, keep-alive). @default 200 */
+  readonly waitMs?: number;
+  readonly onProgress?: (progress: ResyncProgress) => void;
+  /** Agent progress interval. @default 1000 */
+  readonly progressIntervalMs?: number;
+  /**
+   * Where the handlers' log lines go (their CloudWatch Logs): console output is redirected to
+   * this file until stop(), so it never mixes with the scenario's own output.
+   * @default '<stateDir>/workflow.log'
+   */
+  readonly logFile?: string;
+}
+
+export interface ExecutionOutcome {
+  readonly executionId: string;
+  readonly status: 'SUCCEEDED' | 'FAILED';
+  readonly output?: unknown;
+  readonly error?: string;
+  readonly reports: ResyncReport[];
+  readonly seconds: number;
+}
+
+const GROUP = 'astaire-local';
+const LAUNCH_HOOK = 'astaire-launch';
+const TERMINATE_HOOK = 'astaire-terminate';
+
+/** The compiled agent: beside this file when running from dist/, or under dist/ when running from source (tests). */
+export function agentScript(): string {
+  const candidates = [resolve(__dirname, '..', 'agent', 'cli.js'), resolve(__dirname, '..', 'dist', 'agent', 'cli.js')];
+  const found = candidates.find((c) => existsSync(c));
+  if (!found) throw new Error(`the agent is not built (looked for ${candidates.join(' and ')}): run npm run build`);
+  return found;
+}
+
+/**
+ * The AWS side on one machine: an Auto Scaling group of real memcached processes, Parameter
+ * Store as files, CloudWatch as counters, and the synthesized state machine run in-process by
+ * aws-local-stepfunctions with every Task state bound to the Lambda handlers' own code (the SSM
+ * task runs the real agent as a child process).
+ */
+export class LocalRuntime {
+  readonly cluster: string;
+  readonly topology: FileTopologyStore;
+  readonly locks: FileLockStore;
+  readonly metrics = new LocalMetrics();
+  readonly executions = new LocalExecutions();
+  private readonly machine: StateMachine;
+  private readonly reportsByExecution = new Map<string, ResyncReport[]>();
+  private readonly restoreConsole: () => void;
+
+  private constructor(
+    private readonly options: LocalRuntimeOptions,
+    readonly group: LocalScalingGroup,
+  ) {
+    this.cluster = options.cluster ?? 'local';
+    this.topology = new FileTopologyStore(options.stateDir);
+    this.locks = new FileLockStore(options.stateDir);
+    this.machine = new StateMachine(options.definition as never, { validationOptions: { checkArn: false } });
+    this.restoreConsole = redirectConsole(options.logFile ?? join(options.stateDir, 'workflow.log'));
+  }
+
+  static async create(options: LocalRuntimeOptions): Promise<LocalRuntime> {
+    const port = await freePort('127.0.1.1');
+    const group = new LocalScalingGroup({
+      groupName: GROUP,
+      launchHookName: LAUNCH_HOOK,
+      terminateHookName: TERMINATE_HOOK,
+      port,
+      memoryMb: options.memoryMb,
+    });
+    return new LocalRuntime(options, group);
+  }
+
+  /** The file agents and clients read: the local `/astaire/<cluster>/topology`. */
+  get topologyFile(): string {
+    return this.topology.path(this.cluster);
+  }
+
+  async readTopology(): Promise<Topology> {
+    return this.topology.read(this.cluster);
+  }
+
+  /**
+   * Starts `nodes` instances in service and brings the topology to them through the workflow
+   * (a manual `resync` run: nothing to move into an empty cluster).
+   */
+  async bootstrap(nodes: number): Promise<ExecutionOutcome> {
+    await this.topology.write(
+      emptyTopology(this.cluster, { vbuckets: this.options.vbuckets, replicas: this.options.replicas }),
+    );
+    await this.group.bootstrap(nodes);
+    return this.execute({ cluster: this.cluster, action: 'resync' });
+  }
+
+  /** Runs one workflow execution to its end (it never throws for a failed execution). */
+  async execute(input: unknown): Promise<ExecutionOutcome> {
+    const name = randomUUID();
+    const executionId = `arn:aws:states:local:000000000000:execution:astaire-local:${name}`;
+    const reports: ResyncReport[] = [];
+    this.reportsByExecution.set(executionId, reports);
+    this.executions.running.add(executionId);
+    const started = Date.now();
+    try {
+      const execution = this.machine.run(input as never, {
+        overrides: {
+          taskResourceLocalHandlers: this.handlers(reports) as never,
+          waitTimeOverrides: Object.fromEntries(WAIT_STATES.map((w) => [w, this.options.waitMs ?? 200])),
+        },
+        context: { Execution: { Id: executionId, Name: name }, Task: { Token: `local-token-${name}` } } as never,
+      });
+      const output = await execution.result;
+      return { executionId, status: 'SUCCEEDED', output, reports, seconds: (Date.now() - started) / 1000 };
+    } catch (error) {
+      const e = error as Error & { cause?: { name?: string; message?: string } };
+      const why = e.cause?.message ? `${e.cause.name ?? 'Error'}: ${e.cause.message}` : e.message;
+      return { executionId, status: 'FAILED', error: why, reports, seconds: (Date.now() - started) / 1000 };
+    } finally {
+      this.executions.running.delete(executionId);
+      this.reportsByExecution.delete(executionId);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.restoreConsole();
+    await this.group.stop();
+  }
+
+  /** Every Task state of the workflow, bound to the same handler code the Lambda functions run. */
+  private handlers(reports: ResyncReport[]): Record<string, (input: never) => Promise<unknown>> {
+    const clock = { now: () => new Date() };
+    const topology = this.topology;
+    const locks = this.locks;
+    const lifecycle = this.group;
+    const keepAlive = createKeepAliveHandler({ topology, lifecycle });
+    const completeLifecycle = createCompleteLifecycleHandler({ lifecycle, metrics: this.metrics });
+    const resync = createLocalResyncTask({
+      agentScript: agentScript(),
+      topologyFile: (cluster) => this.topology.path(cluster),
+      addressOf: (node) => this.group.address(node),
+      onProgress: this.options.onProgress,
+      progressIntervalMs: this.options.progressIntervalMs,
+    });
+    return {
+      [S.Normalise]: createNormaliseHandler({ cluster: this.cluster, autoScalingGroupName: GROUP }),
+      [S.TakeLock]: createTakeLockHandler({ locks, executions: this.executions, clock, lockTtlSeconds: 3600 }),
+      [S.PlanMigration]: createPlanMigrationHandler({
+        topology,
+        group: this.group,
+        addresses: this.group,
+        clock,
+        autoScalingGroupName: GROUP,
+        memcachedPort: this.group.port,
+      }),
+      [S.ReleaseUnchangedLock]: createReleaseLockHandler({ locks }),
+      [S.CommitMigration]: createCommitMigrationHandler({ topology, locks }),
+      [S.RecordHeartbeat]: keepAlive,
+      [S.RecordHeartbeatWhileWaiting]: keepAlive,
+      [S.ContinueLifecycle]: completeLifecycle,
+      [S.AbandonLaunch]: completeLifecycle,
+      [S.RestoreTopology]: createRestoreTopologyHandler({ topology, locks }),
+      [S.RecordFailure]: createRecordFailureHandler({ metrics: this.metrics, cluster: this.cluster }),
+      [S.ResyncNode]: async (input: never) => {
+        const report = await resync(input);
+        reports.push(report);
+        return report;
+      },
+    } as Record<string, (input: never) => Promise<unknown>>;
+  }
+}
+
+function redirectConsole(file: string): () => void {
+  const saved = { log: console.log, info: console.info, warn: console.warn, error: console.error };
+  for (const level of ['log', 'info', 'warn', 'error'] as const)
+    console[level] = (...args: unknown[]) => appendFileSync(file, `${new Date().toISOString()} ${level} ${format(...args)}\n`);
+  return () => Object.assign(console, saved);
+}
+
+export function defaultStateDir(): string {
+  return join(process.cwd(), '.astaire');
+}

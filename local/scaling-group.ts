@@ -1,0 +1,199 @@
+import { randomUUID } from 'node:crypto';
+import type {
+  GroupMember,
+  GroupMembers,
+  InstanceAddresses,
+  LifecycleActionRef,
+  LifecycleActions,
+  LifecycleCallOutcome,
+} from '../lambdas/ports';
+import { MemcachedProcess } from './memcached-process';
+
+export const LAUNCH_TRANSITION = 'autoscaling:EC2_INSTANCE_LAUNCHING';
+export const TERMINATE_TRANSITION = 'autoscaling:EC2_INSTANCE_TERMINATING';
+
+/** The EventBridge event Auto Scaling emits for a lifecycle hook (the workflow's input). */
+export interface LifecycleEvent {
+  readonly version: '0';
+  readonly id: string;
+  readonly 'detail-type': 'EC2 Instance-launch Lifecycle Action' | 'EC2 Instance-terminate Lifecycle Action';
+  readonly source: 'aws.autoscaling';
+  readonly account: string;
+  readonly time: string;
+  readonly region: string;
+  readonly resources: string[];
+  readonly detail: {
+    readonly LifecycleActionToken: string;
+    readonly AutoScalingGroupName: string;
+    readonly LifecycleHookName: string;
+    readonly EC2InstanceId: string;
+    readonly LifecycleTransition: string;
+  };
+}
+
+interface Instance {
+  readonly id: string;
+  readonly ip: string;
+  lifecycleState: string;
+  actionToken?: string;
+  process?: MemcachedProcess;
+}
+
+export interface LocalScalingGroupOptions {
+  readonly groupName: string;
+  readonly launchHookName: string;
+  readonly terminateHookName: string;
+  /** Every node listens on this port, each on its own loopback address (127.0.1.N). */
+  readonly port: number;
+  /** memcached -m per node. @default 256 */
+  readonly memoryMb?: number;
+}
+
+/**
+ * An Auto Scaling group on one machine: each instance is a real memcached process on its own
+ * loopback address, so the workflow's `privateIp:port` addressing works unchanged. Lifecycle
+ * states follow EC2 Auto Scaling: Pending:Wait -> InService, Terminating:Wait -> Terminated,
+ * and an ABANDONed launch is terminated.
+ */
+export class LocalScalingGroup implements GroupMembers, InstanceAddresses, LifecycleActions {
+  private readonly instances = new Map<string, Instance>();
+  private sequence = 0;
+
+  constructor(private readonly options: LocalScalingGroupOptions) {}
+
+  /** The port every node listens on. */
+  get port(): number {
+    return this.options.port;
+  }
+
+  /** Instances not yet terminated, in launch order. */
+  members(): readonly { id: string; ip: string; address: string; lifecycleState: string }[] {
+    return [...this.instances.values()]
+      .filter((i) => i.lifecycleState !== 'Terminated')
+      .map((i) => ({ id: i.id, ip: i.ip, address: `${i.ip}:${this.options.port}`, lifecycleState: i.lifecycleState }));
+  }
+
+  address(id: string): string {
+    const instance = this.instances.get(id);
+    if (!instance) throw new Error(`no instance ${id} in group ${this.options.groupName}`);
+    return `${instance.ip}:${this.options.port}`;
+  }
+
+  /** Starts `count` instances straight into service (the cluster's first members). */
+  async bootstrap(count: number): Promise<string[]> {
+    const started = await this.startInstances(count, 'InService');
+    return started.map((i) => i.id);
+  }
+
+  /** Launches `count` instances into Pending:Wait and returns the lifecycle events Auto Scaling would emit. */
+  async launch(count: number): Promise<LifecycleEvent[]> {
+    const started = await this.startInstances(count, 'Pending:Wait');
+    return started.map((i) => this.event(i, 'EC2 Instance-launch Lifecycle Action', this.options.launchHookName, LAUNCH_TRANSITION));
+  }
+
+  /** Moves in-service instances to Terminating:Wait and returns their lifecycle events. */
+  terminate(ids: readonly string[]): LifecycleEvent[] {
+    return ids.map((id) => {
+      const instance = this.instances.get(id);
+      if (!instance || instance.lifecycleState !== 'InService')
+        throw new Error(`instance ${id} is not InService (it is ${instance?.lifecycleState ?? 'unknown'})`);
+      instance.lifecycleState = 'Terminating:Wait';
+      return this.event(instance, 'EC2 Instance-terminate Lifecycle Action', this.options.terminateHookName, TERMINATE_TRANSITION);
+    });
+  }
+
+  async list(groupName: string): Promise<readonly GroupMember[]> {
+    this.checkGroup(groupName);
+    return [...this.instances.values()]
+      .filter((i) => i.lifecycleState !== 'Terminated')
+      .map((i) => ({ instanceId: i.id, lifecycleState: i.lifecycleState }));
+  }
+
+  async privateIps(instanceIds: readonly string[]): Promise<ReadonlyMap<string, string>> {
+    const ips = new Map<string, string>();
+    for (const id of instanceIds) {
+      const instance = this.instances.get(id);
+      if (instance && instance.lifecycleState !== 'Terminated') ips.set(id, instance.ip);
+    }
+    return ips;
+  }
+
+  async complete(action: LifecycleActionRef, result: 'CONTINUE' | 'ABANDON'): Promise<LifecycleCallOutcome> {
+    const instance = this.pendingAction(action);
+    if (!instance) return 'gone';
+    instance.actionToken = undefined;
+    if (instance.lifecycleState === 'Pending:Wait' && result === 'CONTINUE') instance.lifecycleState = 'InService';
+    else {
+      // A terminating instance leaves whatever the result; an abandoned launch is terminated.
+      instance.lifecycleState = 'Terminated';
+      await instance.process?.stop();
+    }
+    return 'done';
+  }
+
+  async heartbeat(action: LifecycleActionRef): Promise<LifecycleCallOutcome> {
+    return this.pendingAction(action) ? 'done' : 'gone';
+  }
+
+  /** Stops every memcached process of the group. */
+  async stop(): Promise<void> {
+    await Promise.all([...this.instances.values()].map((i) => i.process?.stop()));
+  }
+
+  private pendingAction(action: LifecycleActionRef): Instance | undefined {
+    this.checkGroup(action.autoScalingGroupName);
+    const instance = this.instances.get(action.instanceId);
+    if (!instance?.actionToken) return undefined;
+    if (action.lifecycleActionToken !== undefined && action.lifecycleActionToken !== instance.actionToken) return undefined;
+    return instance;
+  }
+
+  private checkGroup(groupName: string): void {
+    if (groupName !== this.options.groupName) throw new Error(`no Auto Scaling group ${groupName} here (this is ${this.options.groupName})`);
+  }
+
+  private async startInstances(count: number, lifecycleState: string): Promise<Instance[]> {
+    const fresh = Array.from({ length: count }, () => {
+      const n = ++this.sequence;
+      if (n > 250) throw new Error('local mode supports at most 250 instances over its lifetime');
+      return { id: `i-${n.toString(16).padStart(17, '0')}`, ip: `127.0.1.${n}`, lifecycleState } as Instance;
+    });
+    await Promise.all(
+      fresh.map(async (instance) => {
+        instance.process = await MemcachedProcess.start({
+          host: instance.ip,
+          port: this.options.port,
+          memoryMb: this.options.memoryMb ?? 256,
+        });
+      }),
+    );
+    for (const instance of fresh) this.instances.set(instance.id, instance);
+    return fresh;
+  }
+
+  private event(
+    instance: Instance,
+    detailType: LifecycleEvent['detail-type'],
+    hookName: string,
+    transition: string,
+  ): LifecycleEvent {
+    instance.actionToken = randomUUID();
+    return {
+      version: '0',
+      id: randomUUID(),
+      'detail-type': detailType,
+      source: 'aws.autoscaling',
+      account: '000000000000',
+      time: new Date().toISOString(),
+      region: 'local',
+      resources: [`arn:aws:autoscaling:local:000000000000:autoScalingGroup:local:autoScalingGroupName/${this.options.groupName}`],
+      detail: {
+        LifecycleActionToken: instance.actionToken,
+        AutoScalingGroupName: this.options.groupName,
+        LifecycleHookName: hookName,
+        EC2InstanceId: instance.id,
+        LifecycleTransition: transition,
+      },
+    };
+  }
+}

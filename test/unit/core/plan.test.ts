@@ -3,7 +3,15 @@ import { InvalidArgumentError, parseTopology, Placement, planMigration, pullsFor
 const s = (n: number) => ({ id: `node-${n}`, address: `127.0.0.1:${11210 + n}` });
 const topo = (servers: number[], newServers: number[], extra: object = {}) =>
   parseTopology(
-    { cluster: 'c', epoch: 7, vbuckets: 1024, replicas: 2, servers: servers.map(s), newServers: newServers.map(s), ...extra },
+    {
+      cluster: 'c',
+      epoch: 7,
+      vbuckets: 1024,
+      replicas: 2,
+      servers: servers.map(s),
+      newServers: newServers.map(s),
+      ...extra,
+    },
     't',
   );
 

@@ -14,7 +14,13 @@ describe('parseResyncMessage', () => {
   });
 
   it('given a failed result naming vbuckets and sources, then it is returned', () => {
-    const failed = { ...result, status: 'failed', error: 'no source for 2 vbuckets', failedVbuckets: [1, 2], failedSources: ['n2'] };
+    const failed = {
+      ...result,
+      status: 'failed',
+      error: 'no source for 2 vbuckets',
+      failedVbuckets: [1, 2],
+      failedSources: ['n2'],
+    };
     expect(parseResyncMessage(failed)).toEqual(failed);
   });
 

@@ -1,7 +1,10 @@
 import { InvalidArgumentError, parseTopology, Routing, Topology } from '../../../core';
 
 const s = (n: number) => ({ id: `node-${n}`, address: `127.0.0.1:${11210 + n}` });
-const stable: Topology = parseTopology({ cluster: 'c', epoch: 1, vbuckets: 256, replicas: 2, servers: [s(1), s(2), s(3)] }, 't');
+const stable: Topology = parseTopology(
+  { cluster: 'c', epoch: 1, vbuckets: 256, replicas: 2, servers: [s(1), s(2), s(3)] },
+  't',
+);
 const migrating: Topology = parseTopology({ ...stable, newServers: [s(1), s(2), s(3), s(4)] }, 't');
 const ids = (list: { id: string }[]) => list.map((x) => x.id);
 
@@ -47,7 +50,9 @@ describe('Routing', () => {
 
   it('given a server whose address differs between the lists, then it is rejected', () => {
     const bad = parseTopology({ ...stable, newServers: [{ id: 'node-1', address: '127.0.0.1:9' }] }, 't');
-    expect(() => new Routing(bad)).toThrow(/node-1 has address 127.0.0.1:11211 in servers but 127.0.0.1:9 in newServers/);
+    expect(() => new Routing(bad)).toThrow(
+      /node-1 has address 127.0.0.1:11211 in servers but 127.0.0.1:9 in newServers/,
+    );
   });
 
   it('given a vbucket out of range, then it is rejected', () => {

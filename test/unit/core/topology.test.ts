@@ -65,13 +65,33 @@ describe('parseTopology', () => {
     [{ ...valid, servers: [{ id: 'a', address: 'h:0' }] }, 'servers[0].address', 'host:port'],
     [{ ...valid, servers: [{ id: 'a', address: 'h:65536' }] }, 'servers[0].address', 'host:port'],
     [{ ...valid, servers: [{ id: 'a', address: 'bad_host!:1' }] }, 'servers[0].address', 'host:port'],
-    [{ ...valid, servers: [servers[0], { ...servers[1], id: servers[0].id }] }, 'servers[1].id', 'listed twice'],
-    [{ ...valid, servers: [servers[0], { ...servers[1], address: servers[0].address }] }, 'servers[1].address', 'listed twice'],
+    [
+      { ...valid, servers: [servers[0], { ...servers[1], id: servers[0].id }] },
+      'servers[1].id',
+      'listed twice',
+    ],
+    [
+      { ...valid, servers: [servers[0], { ...servers[1], address: servers[0].address }] },
+      'servers[1].address',
+      'listed twice',
+    ],
     [{ ...valid, newServers: {} }, 'newServers', 'must be an array'],
     [{ ...valid, newServers: servers, migration: 'x' }, 'migration', 'must be an object'],
-    [{ ...valid, newServers: servers, migration: { executionId: '', startedAt: '2026-01-01T00:00:00Z' } }, 'migration.executionId', '1-256'],
-    [{ ...valid, newServers: servers, migration: { executionId: 'e', startedAt: 'yesterday' } }, 'migration.startedAt', 'ISO 8601'],
-    [{ ...valid, migration: { executionId: 'e', startedAt: '2026-01-01T00:00:00Z' } }, 'newServers', 'while a migration runs'],
+    [
+      { ...valid, newServers: servers, migration: { executionId: '', startedAt: '2026-01-01T00:00:00Z' } },
+      'migration.executionId',
+      '1-256',
+    ],
+    [
+      { ...valid, newServers: servers, migration: { executionId: 'e', startedAt: 'yesterday' } },
+      'migration.startedAt',
+      'ISO 8601',
+    ],
+    [
+      { ...valid, migration: { executionId: 'e', startedAt: '2026-01-01T00:00:00Z' } },
+      'newServers',
+      'while a migration runs',
+    ],
   ])('given %j, then the error names %s', (input, field, reason) => {
     const error = errorOf(input);
     expect(error.field).toBe(field);
@@ -87,7 +107,11 @@ describe('parseTopology', () => {
   });
 
   it('given a migration, then servers, newServers and migration round-trip', () => {
-    const doc = { ...valid, newServers: servers.slice(0, 1), migration: { executionId: 'exec-1', startedAt: '2026-11-23T10:00:00Z' } };
+    const doc = {
+      ...valid,
+      newServers: servers.slice(0, 1),
+      migration: { executionId: 'exec-1', startedAt: '2026-11-23T10:00:00Z' },
+    };
     expect(parseTopology(serializeTopology(parseTopology(doc, 'x')), 'x')).toEqual(doc);
   });
 });
@@ -151,7 +175,9 @@ describe('serializeTopology and the Parameter Store size limits', () => {
 
   it('given 64 servers migrating to 65, then it is too large, and the error says by how much', () => {
     expect(() => serializeTopology(migrating(64))).toThrow(TopologyTooLargeError);
-    expect(() => serializeTopology(migrating(64))).toThrow(/topology of cluster production-sessions is \d+ bytes, over the 8192-byte limit/);
+    expect(() => serializeTopology(migrating(64))).toThrow(
+      /topology of cluster production-sessions is \d+ bytes, over the 8192-byte limit/,
+    );
   });
 
   it('given a document, then fields come in a fixed order with no extra ones', () => {
@@ -179,11 +205,17 @@ describe('migration lifecycle', () => {
   });
 
   it('given a bad target, when a migration begins, then it is rejected', () => {
-    expect(() => beginMigration(valid, [{ id: 'x', address: 'nope' }], migration)).toThrow(TopologyValidationError);
+    expect(() => beginMigration(valid, [{ id: 'x', address: 'nope' }], migration)).toThrow(
+      TopologyValidationError,
+    );
   });
 
   it('given a migration, when it commits, then servers become newServers at the next epoch', () => {
-    expect(commitMigration(beginMigration(valid, target, migration))).toEqual({ ...valid, epoch: 6, servers: target });
+    expect(commitMigration(beginMigration(valid, target, migration))).toEqual({
+      ...valid,
+      epoch: 6,
+      servers: target,
+    });
   });
 
   it('given a migration, when it aborts, then the old servers stay at the next epoch', () => {

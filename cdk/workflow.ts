@@ -1,0 +1,551 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ArnFormat, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import { ResyncDocumentParameters as DocParam, StateNames as S } from './state-names';
+
+/** The workflow's Lambda handlers, one function (and one entry file under `lambdas/`) each. */
+export const WORKFLOW_HANDLERS = {
+  normalise: 'normalise',
+  takeLock: 'take-lock',
+  planMigration: 'plan-migration',
+  releaseLock: 'release-lock',
+  commitMigration: 'commit-migration',
+  keepAlive: 'keep-alive',
+  completeLifecycle: 'complete-lifecycle',
+  restoreTopology: 'restore-topology',
+  recordFailure: 'record-failure',
+} as const;
+export type WorkflowHandler = keyof typeof WORKFLOW_HANDLERS;
+
+/** Metrics the workflow publishes (dimension `Cluster`), for alarms and the dashboard. */
+export const WorkflowMetricNames = {
+  /** One per execution that ended in the Fail state. */
+  migrationFailed: 'MigrationFailed',
+  /** A lifecycle action the workflow meant to complete was already completed or had expired. */
+  lifecycleActionGone: 'LifecycleActionGone',
+} as const;
+
+export interface AstaireWorkflowProps {
+  /** The cluster this workflow manages (one workflow per cluster). */
+  readonly clusterName: string;
+  /** Name of the topology parameter, `/astaire/<cluster>/topology`. */
+  readonly topologyParameterName: string;
+  /** ARN of the topology parameter (the handlers may read and overwrite it). */
+  readonly topologyParameterArn: string;
+  /** The cluster's Auto Scaling group: its members are the target topology. */
+  readonly autoScalingGroupName: string;
+  /** The SSM Command document that runs `astaire-agent resync` with {@link DocParam}. */
+  readonly resyncDocumentName: string;
+  /**
+   * The port memcached listens on at every node.
+   * @default 11211
+   */
+  readonly memcachedPort?: number;
+  /**
+   * Upper bound of one execution, waiting for the lock included. A lock older than this
+   * belongs to a dead execution and is broken.
+   * @default Duration.hours(6)
+   */
+  readonly workflowTimeout?: Duration;
+  /**
+   * How long one node's resync may take (the SSM task's TimeoutSeconds).
+   * @default Duration.hours(2)
+   */
+  readonly resyncTimeout?: Duration;
+  /**
+   * The agent must send a task heartbeat at least this often, or its resync is failed.
+   * @default Duration.minutes(5)
+   */
+  readonly resyncHeartbeatTimeout?: Duration;
+  /**
+   * How often the lifecycle action is heartbeated (and the end of the data move noticed) while
+   * a migration runs, and how often a waiting execution retries the lock. Must be well under
+   * the lifecycle hooks' heartbeat timeout.
+   * @default Duration.seconds(30)
+   */
+  readonly keepAliveInterval?: Duration;
+  /**
+   * Nodes resynced at the same time.
+   * @default 10
+   */
+  readonly maxConcurrentResyncs?: number;
+  /**
+   * CloudWatch namespace of the workflow's metrics.
+   * @default 'Astaire'
+   */
+  readonly metricNamespace?: string;
+  /**
+   * Entry files of the handlers.
+   * @default - `lambdas/<handler>.ts` (or `.js` when running compiled) of this package
+   */
+  readonly handlerEntries?: Partial<Record<WorkflowHandler, string>>;
+  /**
+   * Retention of the workflow's and handlers' logs.
+   * @default logs.RetentionDays.THREE_MONTHS
+   */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/** Errors SDK clients throw when AWS is briefly unavailable or throttling: a Lambda task retries them. */
+const TRANSIENT_AWS_ERRORS = [
+  'ThrottlingException',
+  'Throttling',
+  'TooManyUpdates',
+  'InternalServerError',
+  'InternalFailure',
+  'ServiceUnavailable',
+  'RequestLimitExceeded',
+];
+
+/**
+ * SendCommand errors worth retrying: a new instance's SSM agent takes a minute or two to
+ * register (InvalidInstanceId until then); throttling surfaces as the generic service exception.
+ */
+export const TRANSIENT_SSM_ERRORS = [
+  'Ssm.InvalidInstanceIdException',
+  'Ssm.ThrottlingException',
+  'Ssm.SsmException',
+  'Ssm.InternalServerErrorException',
+];
+
+/**
+ * The Astaire state machine and its Lambda handlers (DESIGN "The workflow"):
+ * Normalise → TakeLock (wait while another execution holds it) → PlanMigration →
+ * MigrateData (Map of SSM sendCommand.waitForTaskToken, then Commit; in parallel a keep-alive
+ * loop that heartbeats the lifecycle action until the migration is no longer running) →
+ * ContinueLifecycle. Any failure: RestoreTopology → AbandonLaunch (launches only) →
+ * RecordFailure → Fail.
+ */
+export class AstaireWorkflow extends Construct {
+  readonly stateMachine: sfn.StateMachine;
+  readonly functions: Readonly<Record<WorkflowHandler, nodejs.NodejsFunction>>;
+  readonly logGroup: logs.LogGroup;
+  readonly metricNamespace: string;
+  private readonly clusterName: string;
+
+  constructor(scope: Construct, id: string, props: AstaireWorkflowProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+    const workflowTimeout = props.workflowTimeout ?? Duration.hours(6);
+    const resyncTimeout = props.resyncTimeout ?? Duration.hours(2);
+    const resyncHeartbeat = props.resyncHeartbeatTimeout ?? Duration.minutes(5);
+    const keepAlive = props.keepAliveInterval ?? Duration.seconds(30);
+    const retention = props.logRetention ?? logs.RetentionDays.THREE_MONTHS;
+    this.metricNamespace = props.metricNamespace ?? 'Astaire';
+    this.clusterName = props.clusterName;
+    if (
+      !Token.isUnresolved(props.clusterName) &&
+      !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(props.clusterName)
+    )
+      throw new Error(
+        `AstaireWorkflow: clusterName ${JSON.stringify(props.clusterName)} is not a valid cluster name`,
+      );
+    if (resyncHeartbeat.toSeconds() >= resyncTimeout.toSeconds())
+      throw new Error('AstaireWorkflow: resyncHeartbeatTimeout must be shorter than resyncTimeout');
+
+    const stateMachineName = `astaire-${props.clusterName}`;
+    const lockParameterName = `/astaire/${props.clusterName}/lock`;
+    const parameterArn = (name: string) =>
+      stack.formatArn({ service: 'ssm', resource: 'parameter', resourceName: name.replace(/^\//, '') });
+    const lockArns = [parameterArn(lockParameterName), `${parameterArn(lockParameterName)}-break/*`];
+    const groupArn = stack.formatArn({
+      service: 'autoscaling',
+      resource: 'autoScalingGroup',
+      resourceName: `*:autoScalingGroupName/${props.autoScalingGroupName}`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    const executionsArn = stack.formatArn({
+      service: 'states',
+      resource: 'execution',
+      resourceName: `${stateMachineName}:*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+
+    const common: Record<string, string> = {
+      CLUSTER_NAME: props.clusterName,
+      NODE_OPTIONS: '--enable-source-maps',
+    };
+    const env: Record<WorkflowHandler, Record<string, string>> = {
+      normalise: { AUTO_SCALING_GROUP_NAME: props.autoScalingGroupName },
+      takeLock: {
+        LOCK_PARAMETER_NAME: lockParameterName,
+        LOCK_TTL_SECONDS: String(workflowTimeout.toSeconds()),
+      },
+      planMigration: {
+        TOPOLOGY_PARAMETER_NAME: props.topologyParameterName,
+        AUTO_SCALING_GROUP_NAME: props.autoScalingGroupName,
+        MEMCACHED_PORT: String(props.memcachedPort ?? 11211),
+      },
+      releaseLock: { LOCK_PARAMETER_NAME: lockParameterName },
+      commitMigration: {
+        TOPOLOGY_PARAMETER_NAME: props.topologyParameterName,
+        LOCK_PARAMETER_NAME: lockParameterName,
+      },
+      keepAlive: { TOPOLOGY_PARAMETER_NAME: props.topologyParameterName },
+      completeLifecycle: { METRIC_NAMESPACE: this.metricNamespace },
+      restoreTopology: {
+        TOPOLOGY_PARAMETER_NAME: props.topologyParameterName,
+        LOCK_PARAMETER_NAME: lockParameterName,
+      },
+      recordFailure: { METRIC_NAMESPACE: this.metricNamespace },
+    };
+
+    const fns = {} as Record<WorkflowHandler, nodejs.NodejsFunction>;
+    for (const handler of Object.keys(WORKFLOW_HANDLERS) as WorkflowHandler[]) {
+      const id = pascal(handler);
+      fns[handler] = new nodejs.NodejsFunction(this, `${id}Function`, {
+        entry: props.handlerEntries?.[handler] ?? defaultEntry(WORKFLOW_HANDLERS[handler]),
+        handler: 'handler',
+        runtime: lambda.Runtime.NODEJS_22_X,
+        architecture: lambda.Architecture.ARM_64,
+        memorySize: 256,
+        timeout: Duration.seconds(30),
+        environment: { ...common, ...env[handler] },
+        logGroup: new logs.LogGroup(this, `${id}Logs`, { retention, removalPolicy: RemovalPolicy.DESTROY }),
+        bundling: { minify: true, sourceMap: true, target: 'node22' },
+      });
+    }
+    this.functions = fns;
+
+    const allow = (
+      handler: WorkflowHandler,
+      reason: string,
+      actions: string[],
+      resources: string[],
+      conditions?: Record<string, unknown>,
+    ) =>
+      fns[handler].addToRolePolicy(
+        new iam.PolicyStatement({ sid: sid(reason), actions, resources, conditions }),
+      );
+    const topologyArn = props.topologyParameterArn;
+    // take-lock: create, read and break the cluster's lock; ask whether its owner still runs.
+    allow(
+      'takeLock',
+      'Create read and break the cluster lock',
+      ['ssm:GetParameter', 'ssm:PutParameter'],
+      lockArns,
+    );
+    allow(
+      'takeLock',
+      'Know whether the lock owner execution still runs',
+      ['states:DescribeExecution'],
+      [executionsArn],
+    );
+    // plan-migration: write newServers; read the group's members and their addresses.
+    allow(
+      'planMigration',
+      'Read and write the topology',
+      ['ssm:GetParameter', 'ssm:PutParameter'],
+      [topologyArn],
+    );
+    allow(
+      'planMigration',
+      'List the group members (no resource-level permissions)',
+      ['autoscaling:DescribeAutoScalingGroups'],
+      ['*'],
+    );
+    allow(
+      'planMigration',
+      'Read the members private addresses (no resource-level permissions)',
+      ['ec2:DescribeInstances'],
+      ['*'],
+    );
+    allow(
+      'releaseLock',
+      'Release the cluster lock when nothing changed',
+      ['ssm:GetParameter', 'ssm:DeleteParameter'],
+      lockArns.slice(0, 1),
+    );
+    allow('commitMigration', 'Commit the topology', ['ssm:GetParameter', 'ssm:PutParameter'], [topologyArn]);
+    allow(
+      'commitMigration',
+      'Release the cluster lock',
+      ['ssm:GetParameter', 'ssm:DeleteParameter'],
+      lockArns.slice(0, 1),
+    );
+    allow('keepAlive', 'Know whether this migration still runs', ['ssm:GetParameter'], [topologyArn]);
+    allow(
+      'keepAlive',
+      'Keep the lifecycle action alive',
+      ['autoscaling:RecordLifecycleActionHeartbeat'],
+      [groupArn],
+    );
+    allow(
+      'completeLifecycle',
+      'Complete the lifecycle action',
+      ['autoscaling:CompleteLifecycleAction'],
+      [groupArn],
+    );
+    allow(
+      'restoreTopology',
+      'Restore the old topology',
+      ['ssm:GetParameter', 'ssm:PutParameter'],
+      [topologyArn],
+    );
+    allow(
+      'restoreTopology',
+      'Release the cluster lock',
+      ['ssm:GetParameter', 'ssm:DeleteParameter'],
+      lockArns.slice(0, 1),
+    );
+    for (const h of ['completeLifecycle', 'recordFailure'] as const)
+      allow(h, 'Put workflow metrics in the Astaire namespace only', ['cloudwatch:PutMetricData'], ['*'], {
+        StringEquals: { 'cloudwatch:namespace': this.metricNamespace },
+      });
+
+    // ---- The definition -------------------------------------------------------------------
+    const invoke = (
+      name: string,
+      handler: WorkflowHandler,
+      payload: Record<string, unknown>,
+      resultPath: string | null,
+      resultSelector?: Record<string, unknown>,
+    ) => {
+      const task = new tasks.LambdaInvoke(this, name, {
+        stateName: name,
+        lambdaFunction: fns[handler],
+        payload: sfn.TaskInput.fromObject(payload),
+        payloadResponseOnly: true,
+        resultSelector,
+        // '$' is left implicit (the default): aws-local-stepfunctions mishandles an explicit "ResultPath": "$".
+        resultPath: resultPath === '$' ? undefined : (resultPath ?? sfn.JsonPath.DISCARD),
+        taskTimeout: sfn.Timeout.duration(Duration.seconds(60)),
+      });
+      task.addRetry({
+        errors: TRANSIENT_AWS_ERRORS,
+        interval: Duration.seconds(2),
+        backoffRate: 2,
+        maxAttempts: 5,
+      });
+      return task;
+    };
+    const request = { 'request.$': '$.request' };
+    const catchTo = (state: sfn.TaskStateBase | sfn.Parallel, next: sfn.IChainable, resultPath: string) =>
+      state.addCatch(next, { errors: [sfn.Errors.ALL], resultPath });
+
+    // Failure path: every step catches so that the execution always reaches Failed.
+    const failed = new sfn.Fail(this, S.Failed, {
+      stateName: S.Failed,
+      errorPath: '$.error.Error',
+      causePath: '$.error.Cause',
+    });
+    const recordFailure = invoke(
+      S.RecordFailure,
+      'recordFailure',
+      { 'error.$': '$.error', 'executionId.$': '$$.Execution.Id' },
+      null,
+    );
+    catchTo(recordFailure, failed, '$.recordFailureError');
+    recordFailure.next(failed);
+    const abandonLaunch = invoke(
+      S.AbandonLaunch,
+      'completeLifecycle',
+      { ...request, result: 'ABANDON' },
+      '$.lifecycle',
+    );
+    catchTo(abandonLaunch, recordFailure, '$.abandonError');
+    abandonLaunch.next(recordFailure);
+    const isLaunch = new sfn.Choice(this, S.IsLaunch, { stateName: S.IsLaunch })
+      .when(sfn.Condition.stringEquals('$.request.action', 'launch'), abandonLaunch)
+      .otherwise(recordFailure);
+    const restore = invoke(
+      S.RestoreTopology,
+      'restoreTopology',
+      { ...request, 'error.$': '$.error' },
+      '$.restore',
+    );
+    catchTo(restore, isLaunch, '$.restoreError');
+    restore.next(isLaunch);
+
+    // Main path.
+    // The normalised request replaces the raw input: the state is { request, ... } from here on.
+    const normalise = invoke(
+      S.Normalise,
+      'normalise',
+      { 'input.$': '$', 'executionId.$': '$$.Execution.Id' },
+      '$',
+      {
+        'request.$': '$',
+      },
+    );
+    catchTo(normalise, recordFailure, '$.error');
+
+    const takeLock = invoke(S.TakeLock, 'takeLock', request, '$.lock');
+    catchTo(takeLock, restore, '$.error');
+    const heartbeatWhileWaiting = invoke(S.RecordHeartbeatWhileWaiting, 'keepAlive', request, null);
+    catchTo(heartbeatWhileWaiting, restore, '$.error');
+    const waitForLock = new sfn.Wait(this, S.WaitForLock, {
+      stateName: S.WaitForLock,
+      time: sfn.WaitTime.duration(keepAlive),
+    });
+    waitForLock.next(heartbeatWhileWaiting);
+    heartbeatWhileWaiting.next(takeLock);
+
+    const plan = invoke(S.PlanMigration, 'planMigration', request, '$.plan');
+    catchTo(plan, restore, '$.error');
+
+    const resyncNode = new tasks.CallAwsService(this, S.ResyncNode, {
+      stateName: S.ResyncNode,
+      service: 'ssm',
+      action: 'sendCommand',
+      integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+      parameters: {
+        DocumentName: props.resyncDocumentName,
+        'InstanceIds.$': 'States.Array($.node)',
+        'Comment.$': "States.Format('astaire resync of {} at epoch {}', $.cluster, $.epoch)",
+        // How long SSM tries to deliver the command to an instance that is not reachable yet.
+        TimeoutSeconds: 600,
+        Parameters: {
+          [`${DocParam.taskToken}.$`]: 'States.Array($$.Task.Token)',
+          [`${DocParam.cluster}.$`]: 'States.Array($.cluster)',
+          [`${DocParam.node}.$`]: 'States.Array($.node)',
+          [`${DocParam.epoch}.$`]: "States.Array(States.Format('{}', $.epoch))",
+        },
+      },
+      iamResources: [
+        stack.formatArn({ service: 'ssm', resource: 'document', resourceName: props.resyncDocumentName }),
+      ],
+      additionalIamStatements: [
+        new iam.PolicyStatement({
+          sid: 'RunTheResyncOnlyOnTheClusterInstances',
+          actions: ['ssm:SendCommand'],
+          resources: [stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' })],
+          conditions: {
+            StringEquals: { 'ssm:resourceTag/aws:autoscaling:groupName': props.autoScalingGroupName },
+          },
+        }),
+      ],
+      taskTimeout: sfn.Timeout.duration(resyncTimeout),
+      heartbeatTimeout: sfn.Timeout.duration(resyncHeartbeat),
+    });
+    resyncNode.addRetry({
+      errors: TRANSIENT_SSM_ERRORS,
+      interval: Duration.seconds(10),
+      backoffRate: 2,
+      maxDelay: Duration.seconds(60),
+      maxAttempts: 12,
+    });
+    const resyncNodes = new sfn.Map(this, S.ResyncNodes, {
+      stateName: S.ResyncNodes,
+      itemsPath: '$.plan.pulls',
+      itemSelector: {
+        'cluster.$': '$.request.cluster',
+        'epoch.$': '$.plan.epoch',
+        'node.$': '$$.Map.Item.Value.node',
+        'address.$': '$$.Map.Item.Value.address',
+      },
+      maxConcurrency: props.maxConcurrentResyncs ?? 10,
+      resultPath: '$.reports',
+    });
+    resyncNodes.itemProcessor(resyncNode);
+    const commit = invoke(
+      S.CommitMigration,
+      'commitMigration',
+      { ...request, 'newServers.$': '$.plan.newServers' },
+      '$.commit',
+    );
+
+    const keepAliveWait = new sfn.Wait(this, S.KeepAliveWait, {
+      stateName: S.KeepAliveWait,
+      time: sfn.WaitTime.duration(keepAlive),
+    });
+    const heartbeat = invoke(S.RecordHeartbeat, 'keepAlive', request, '$.keepAlive');
+    const keepAliveDone = new sfn.Succeed(this, S.KeepAliveDone, { stateName: S.KeepAliveDone });
+    const isRunning = new sfn.Choice(this, S.IsMigrationRunning, { stateName: S.IsMigrationRunning })
+      .when(sfn.Condition.booleanEquals('$.keepAlive.migrating', true), keepAliveWait)
+      .otherwise(keepAliveDone);
+    keepAliveWait.next(heartbeat);
+    heartbeat.next(isRunning);
+
+    const migrate = new sfn.Parallel(this, S.MigrateData, {
+      stateName: S.MigrateData,
+      resultSelector: { 'reports.$': '$[0].reports', 'commit.$': '$[0].commit' },
+      resultPath: '$.migration',
+    });
+    migrate.branch(resyncNodes.next(commit));
+    migrate.branch(keepAliveWait);
+    catchTo(migrate, restore, '$.error');
+
+    const done = new sfn.Succeed(this, S.Done, { stateName: S.Done });
+    const continueLifecycle = invoke(
+      S.ContinueLifecycle,
+      'completeLifecycle',
+      { ...request, result: 'CONTINUE' },
+      '$.lifecycle',
+    );
+    // The data is in place and committed: never roll back or ABANDON from here.
+    catchTo(continueLifecycle, recordFailure, '$.error');
+    continueLifecycle.next(done);
+    const hasLifecycle = new sfn.Choice(this, S.HasLifecycleAction, { stateName: S.HasLifecycleAction })
+      .when(
+        sfn.Condition.or(
+          sfn.Condition.stringEquals('$.request.action', 'launch'),
+          sfn.Condition.stringEquals('$.request.action', 'terminate'),
+        ),
+        continueLifecycle,
+      )
+      .otherwise(done);
+    const releaseUnchanged = invoke(S.ReleaseUnchangedLock, 'releaseLock', request, null);
+    catchTo(releaseUnchanged, restore, '$.error');
+    releaseUnchanged.next(hasLifecycle);
+    migrate.next(hasLifecycle);
+
+    const isChangeNeeded = new sfn.Choice(this, S.IsChangeNeeded, { stateName: S.IsChangeNeeded })
+      .when(sfn.Condition.booleanEquals('$.plan.changed', true), migrate)
+      .otherwise(releaseUnchanged);
+    const isLockTaken = new sfn.Choice(this, S.IsLockTaken, { stateName: S.IsLockTaken })
+      .when(sfn.Condition.booleanEquals('$.lock.acquired', true), plan.next(isChangeNeeded))
+      .otherwise(waitForLock);
+
+    const definition = normalise.next(takeLock).next(isLockTaken);
+
+    this.logGroup = new logs.LogGroup(this, 'StateMachineLogs', {
+      retention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      stateMachineName,
+      comment: `Astaire: moves the data of cluster ${props.clusterName} when its Auto Scaling group scales`,
+      definitionBody: sfn.DefinitionBody.fromChainable(definition),
+      queryLanguage: sfn.QueryLanguage.JSON_PATH,
+      timeout: workflowTimeout,
+      tracingEnabled: true,
+      logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
+    });
+  }
+
+  /** A workflow metric of this cluster (see {@link WorkflowMetricNames}), summed per period. */
+  metric(
+    name: (typeof WorkflowMetricNames)[keyof typeof WorkflowMetricNames],
+    props?: cloudwatch.MetricOptions,
+  ): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: this.metricNamespace,
+      metricName: name,
+      dimensionsMap: { Cluster: this.clusterName },
+      statistic: 'Sum',
+      ...props,
+    });
+  }
+}
+
+function defaultEntry(file: string): string {
+  const base = path.join(__dirname, '..', 'lambdas', file);
+  return fs.existsSync(`${base}.ts`) ? `${base}.ts` : `${base}.js`;
+}
+
+function pascal(name: string): string {
+  return name.charAt(0).toUpperCase() + name.slice(1);
+}
+
+function sid(reason: string): string {
+  return reason.replace(/[^A-Za-z0-9 ]/g, '').replace(/(?:^| )(\w)/g, (_, c: string) => c.toUpperCase());
+}

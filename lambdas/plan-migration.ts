@@ -1,0 +1,158 @@
+import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { abortMigration, beginMigration, planMigration, type Server, type Topology } from '../core';
+import { AutoScalingGroupMembers } from './adapters/auto-scaling';
+import { Ec2InstanceAddresses } from './adapters/ec2';
+import { SsmTopologyStore } from './adapters/ssm-parameters';
+import { configuredName, requireEnv, requirePositiveInt } from './env';
+import type { Clock, GroupMembers, InstanceAddresses, TopologyStore } from './ports';
+import type { WorkflowRequest } from './request';
+
+/**
+ * Lifecycle states that make an instance a member of the target topology. Pending ones are
+ * included so that instances launching together move their data in one migration; Standby is
+ * maintenance (memcached keeps its data). Terminating*, Detaching, Warmed:* are not members.
+ */
+export const MEMBER_STATES: ReadonlySet<string> = new Set([
+  'Pending',
+  'Pending:Wait',
+  'Pending:Proceed',
+  'InService',
+  'EnteringStandby',
+  'Standby',
+]);
+
+export interface PlanMigrationPorts {
+  readonly topology: TopologyStore;
+  readonly group: GroupMembers;
+  readonly addresses: InstanceAddresses;
+  readonly clock: Clock;
+  readonly autoScalingGroupName: string;
+  readonly memcachedPort: number;
+}
+
+/** One node that must pull data: an item of the ResyncNodes Map. */
+export interface PullItem {
+  readonly node: string;
+  readonly address: string;
+  /** How many vbuckets it pulls. */
+  readonly vbuckets: number;
+}
+
+/** State `PlanMigration` output (at `$.plan`). */
+export interface PlanResult {
+  /** False when the members already match: nothing was written, nothing moves. */
+  readonly changed: boolean;
+  /** Epoch of the topology the agents resync against (with newServers when changed). */
+  readonly epoch: number;
+  readonly servers: readonly string[];
+  readonly newServers: readonly string[];
+  readonly added: readonly string[];
+  readonly removed: readonly string[];
+  readonly vbucketsMoved: number;
+  readonly pulls: readonly PullItem[];
+  /** A dead execution's migration that was rolled back first. */
+  readonly abortedMigrationOf?: string;
+}
+
+/**
+ * Runs with the cluster's lock held. Computes the target members from the group and, when
+ * they differ from `servers`, writes the topology with `newServers` (beginMigration).
+ */
+export function createPlanMigrationHandler(ports: PlanMigrationPorts) {
+  return async ({ request }: { request: WorkflowRequest }): Promise<PlanResult> => {
+    const { cluster, executionId: me } = request;
+    let topology = await ports.topology.read(cluster);
+    let abortedMigrationOf: string | undefined;
+    if (topology.migration) {
+      // Our own migration: this invocation is a retry after the write went through.
+      if (topology.migration.executionId === me) return result(topology, true, undefined);
+      // We hold the lock, so whoever started this migration is dead: roll it back first.
+      abortedMigrationOf = topology.migration.executionId;
+      topology = abortMigration(topology);
+    }
+    const target = await targetMembers(ports, request, topology);
+    if (sameMembers(topology.servers, target)) {
+      if (abortedMigrationOf) await ports.topology.write(topology);
+      return result(topology, false, abortedMigrationOf);
+    }
+    const begun = beginMigration(topology, target, {
+      executionId: me,
+      startedAt: ports.clock.now().toISOString(),
+    });
+    await ports.topology.write(begun);
+    return result(begun, true, abortedMigrationOf);
+  };
+}
+
+async function targetMembers(
+  ports: PlanMigrationPorts,
+  request: WorkflowRequest,
+  topology: Topology,
+): Promise<Server[]> {
+  const leaving = request.action === 'terminate' ? request.lifecycle?.instanceId : undefined;
+  const members = await ports.group.list(ports.autoScalingGroupName);
+  const ids = members
+    .filter((m) => MEMBER_STATES.has(m.lifecycleState) && m.instanceId !== leaving)
+    .map((m) => m.instanceId);
+  const ips = await ports.addresses.privateIps(ids);
+  const missing = ids.filter((id) => !ips.has(id));
+  if (missing.length)
+    console.warn(JSON.stringify({ message: 'members without a private address left out', missing }));
+  const wanted = new Map(
+    ids.filter((id) => ips.has(id)).map((id) => [id, `${ips.get(id)!}:${ports.memcachedPort}`]),
+  );
+  // Keep the current order for staying members and append newcomers sorted: a stable document.
+  const staying = topology.servers.filter((s) => wanted.get(s.id) === s.address);
+  const stayingIds = new Set(staying.map((s) => s.id));
+  const joining = [...wanted]
+    .filter(([id]) => !stayingIds.has(id))
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([id, address]) => ({ id, address }));
+  return [...staying, ...joining];
+}
+
+function sameMembers(a: readonly Server[], b: readonly Server[]): boolean {
+  const key = (s: readonly Server[]) =>
+    s
+      .map((x) => `${x.id}@${x.address}`)
+      .sort()
+      .join(',');
+  return key(a) === key(b);
+}
+
+function result(topology: Topology, changed: boolean, abortedMigrationOf: string | undefined): PlanResult {
+  const servers = topology.servers.map((s) => s.id);
+  const newServers = (topology.newServers ?? topology.servers).map((s) => s.id);
+  const plan = changed && topology.newServers ? planMigration(topology) : undefined;
+  return {
+    changed,
+    epoch: topology.epoch,
+    servers,
+    newServers,
+    added: newServers.filter((id) => !servers.includes(id)),
+    removed: servers.filter((id) => !newServers.includes(id)),
+    vbucketsMoved: plan?.vbucketsMoved ?? 0,
+    pulls: (plan?.pulls ?? []).map((p) => ({
+      node: p.node,
+      address: p.address,
+      vbuckets: p.vbuckets.length,
+    })),
+    ...(abortedMigrationOf ? { abortedMigrationOf } : {}),
+  };
+}
+
+const ssm = new SSMClient({});
+const autoScaling = new AutoScalingClient({});
+const ec2 = new EC2Client({});
+let wired: ReturnType<typeof createPlanMigrationHandler> | undefined;
+export const handler = (event: { request: WorkflowRequest }) =>
+  (wired ??= createPlanMigrationHandler({
+    topology: new SsmTopologyStore(ssm, configuredName('TOPOLOGY_PARAMETER_NAME')),
+    group: new AutoScalingGroupMembers(autoScaling),
+    addresses: new Ec2InstanceAddresses(ec2),
+    clock: { now: () => new Date() },
+    autoScalingGroupName: requireEnv('AUTO_SCALING_GROUP_NAME'),
+    memcachedPort: requirePositiveInt('MEMCACHED_PORT'),
+  }))(event);

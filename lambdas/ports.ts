@@ -1,0 +1,87 @@
+import type { Topology } from '../core';
+
+/**
+ * The narrow ports the workflow's handlers use. AWS adapters live in
+ * `lambdas/adapters/`; local mode supplies its own behind the same interfaces.
+ */
+
+/** The cluster's topology document (`/astaire/<cluster>/topology`). */
+export interface TopologyStore {
+  /** Reads and validates the document; throws TopologyNotFoundError when it does not exist. */
+  read(cluster: string): Promise<Topology>;
+  /** Overwrites the document (choosing the parameter tier the size needs). */
+  write(topology: Topology): Promise<void>;
+}
+
+/** Who holds a cluster's migration lock, and until when at the latest. */
+export interface LockRecord {
+  /** Execution ARN (or local execution id) of the owner. */
+  readonly owner: string;
+  /** ISO 8601. */
+  readonly acquiredAt: string;
+  /** ISO 8601: after this the owner is certainly dead (>= the workflow's own timeout). */
+  readonly expiresAt: string;
+}
+
+/** The per-cluster lock (`/astaire/<cluster>/lock`): one migration per cluster at a time. */
+export interface LockStore {
+  /** Atomically creates the lock; false when it already exists (whoever holds it). */
+  create(cluster: string, lock: LockRecord): Promise<boolean>;
+  /** The current lock, or undefined when free. */
+  read(cluster: string): Promise<LockRecord | undefined>;
+  /**
+   * Breaks a dead owner's lock: replaces `stale` by `fresh` unless another breaker already
+   * replaced that same `stale` record. True when this caller won and now holds the lock.
+   */
+  replaceStale(cluster: string, stale: LockRecord, fresh: LockRecord): Promise<boolean>;
+  /** Deletes the lock (a missing lock is not an error). */
+  delete(cluster: string): Promise<void>;
+}
+
+/** Whether a workflow execution is still running (a lock whose owner is not is broken at once). */
+export interface Executions {
+  isRunning(executionId: string): Promise<boolean>;
+}
+
+/** An Auto Scaling lifecycle state, e.g. `InService`, `Pending:Wait`, `Terminating:Wait`. */
+export interface GroupMember {
+  readonly instanceId: string;
+  readonly lifecycleState: string;
+}
+
+export interface GroupMembers {
+  /** Every instance of the group, whatever its state. */
+  list(groupName: string): Promise<readonly GroupMember[]>;
+}
+
+export interface InstanceAddresses {
+  /** Private IPv4 address by instance id; instances without one (terminated) are absent. */
+  privateIps(instanceIds: readonly string[]): Promise<ReadonlyMap<string, string>>;
+}
+
+/** Identifies one pending lifecycle action (from the EventBridge event). */
+export interface LifecycleActionRef {
+  readonly autoScalingGroupName: string;
+  readonly lifecycleHookName: string;
+  readonly instanceId: string;
+  /** Absent for actions named by instance id only. */
+  readonly lifecycleActionToken?: string;
+}
+
+/** `gone`: the action was already completed or has expired (Auto Scaling reports no active action). */
+export type LifecycleCallOutcome = 'done' | 'gone';
+
+export interface LifecycleActions {
+  complete(action: LifecycleActionRef, result: 'CONTINUE' | 'ABANDON'): Promise<LifecycleCallOutcome>;
+  heartbeat(action: LifecycleActionRef): Promise<LifecycleCallOutcome>;
+}
+
+/** Workflow metrics (dimension `Cluster`). */
+export interface Metrics {
+  /** Counts one event of `name` (e.g. `MigrationFailed`). */
+  count(cluster: string, name: string): Promise<void>;
+}
+
+export interface Clock {
+  now(): Date;
+}

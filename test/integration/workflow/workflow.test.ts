@@ -1,0 +1,231 @@
+import { synthesizeWorkflowDefinition, type AslDefinition } from '../../../cdk/definition';
+import { FakeWorld, lifecycleEvent, CLUSTER } from './fake-world';
+import { runLocal } from './run-local';
+
+let definition: AslDefinition;
+beforeAll(() => {
+  definition = synthesizeWorkflowDefinition({ clusterName: CLUSTER });
+}, 120_000);
+
+const A = 'i-0000000a';
+const B = 'i-0000000b';
+const C = 'i-0000000c';
+const D = 'i-0000000d';
+const E = 'i-0000000e';
+const ids = (w: FakeWorld) => w.topology!.servers.map((s) => s.id);
+const succeeded = expect.objectContaining({ status: 'SUCCEEDED' });
+/** The index in the log of the first commit whose servers include `id`. */
+const committedWith = (w: FakeWorld, id: string) =>
+  w.log.findIndex(
+    (l) =>
+      /^topology@\d+ servers=/.test(l) &&
+      !l.includes(' new=') &&
+      l.split('servers=')[1]!.split(',').includes(id),
+  );
+
+describe('the synthesized workflow, run by aws-local-stepfunctions over fake ports', () => {
+  test('given 3 servers, when a 4th launches, then it pulls its data, the topology is committed, and only then its launch continues', async () => {
+    const world = new FakeWorld([A, B, C]);
+    world.launch(D);
+    const run = await runLocal(definition, world, lifecycleEvent('launch', D));
+    expect(run).toEqual(succeeded);
+    expect(ids(world)).toEqual([A, B, C, D]);
+    expect(world.topology!.newServers).toBeUndefined();
+    expect(world.topology!.epoch).toBe(3);
+    expect(world.lock).toBeUndefined();
+    expect(world.log.indexOf(`resynced ${D}@2`)).toBeGreaterThan(-1);
+    expect(committedWith(world, D)).toBeGreaterThan(world.log.indexOf(`resynced ${D}@2`));
+    expect(world.log.indexOf(`CONTINUE ${D}`)).toBeGreaterThan(committedWith(world, D));
+    // The SSM task's resolved request: the document's parameters, each a one-element list.
+    expect(world.sendCommands.find((c) => c.InstanceIds[0] === D)).toEqual({
+      DocumentName: 'astaire-local-resync',
+      InstanceIds: [D],
+      Comment: 'astaire resync of local at epoch 2',
+      TimeoutSeconds: 600,
+      Parameters: {
+        taskToken: [expect.stringMatching(/^token-of-/)],
+        cluster: ['local'],
+        node: [D],
+        epoch: ['2'],
+      },
+    });
+  });
+
+  test('given 4 servers, when one terminates, then the others take its data before its termination continues', async () => {
+    const world = new FakeWorld([A, B, C, D]);
+    world.terminate(B);
+    const run = await runLocal(definition, world, lifecycleEvent('terminate', B));
+    expect(run).toEqual(succeeded);
+    expect(ids(world)).toEqual([A, C, D]);
+    expect(world.log.some((l) => l.startsWith('resynced '))).toBe(true);
+    const lastResync = Math.max(...world.log.map((l, i) => (l.startsWith('resynced') ? i : -1)));
+    expect(world.log.indexOf(`CONTINUE ${B}`)).toBeGreaterThan(lastResync);
+    expect(world.completed).toEqual([{ instanceId: B, result: 'CONTINUE' }]);
+  });
+
+  test('given a group member missing from the topology, when an operator starts a manual resync, then it joins and no lifecycle action is touched', async () => {
+    const world = new FakeWorld([A, B, C]);
+    world.members.push({ instanceId: D, lifecycleState: 'InService' });
+    const run = await runLocal(definition, world, { cluster: CLUSTER, action: 'resync' });
+    expect(run).toEqual(succeeded);
+    expect(ids(world)).toEqual([A, B, C, D]);
+    expect(world.completed).toEqual([]);
+  });
+
+  test('given malformed input, when the execution runs, then it fails with MalformedInputError and nothing changes', async () => {
+    const world = new FakeWorld([A, B, C]);
+    const before = JSON.stringify(world.topology);
+    const run = await runLocal(definition, world, { cluster: CLUSTER, action: 'rsync' });
+    expect(run).toEqual({
+      status: 'FAILED',
+      error: 'MalformedInputError',
+      cause: expect.stringContaining('action must be'),
+    });
+    expect(JSON.stringify(world.topology)).toBe(before);
+    expect(world.lock).toBeUndefined();
+    expect(world.log).toEqual([]);
+    expect(world.metrics).toEqual(['MigrationFailed']);
+  });
+
+  test('given a launch already handled, when the same event is delivered again, then nothing moves and the duplicate succeeds', async () => {
+    const world = new FakeWorld([A, B, C]);
+    world.launch(D);
+    const event = lifecycleEvent('launch', D);
+    expect(await runLocal(definition, world, event)).toEqual(succeeded);
+    const after = JSON.stringify(world.topology);
+    const logLength = world.log.length;
+    expect(await runLocal(definition, world, event)).toEqual(succeeded);
+    expect(JSON.stringify(world.topology)).toBe(after);
+    expect(world.log.length).toBe(logLength);
+    expect(world.completed).toEqual([{ instanceId: D, result: 'CONTINUE' }]);
+    expect(world.metrics).toEqual(['LifecycleActionGone']);
+  });
+
+  test('given two instances launching within a second, when both executions run, then the second waits, both end in the topology and each continues only after its data is in place', async () => {
+    const world = new FakeWorld([A, B, C]);
+    world.launch(D);
+    world.launch(E);
+    const [first, second] = await Promise.all([
+      runLocal(definition, world, lifecycleEvent('launch', D)),
+      runLocal(definition, world, lifecycleEvent('launch', E, '99999999-2222-3333-4444-555555555555')),
+    ]);
+    expect(first).toEqual(succeeded);
+    expect(second).toEqual(succeeded);
+    expect(ids(world).sort()).toEqual([A, B, C, D, E]);
+    expect(world.lock).toBeUndefined();
+    for (const id of [D, E])
+      expect(world.log.indexOf(`CONTINUE ${id}`)).toBeGreaterThan(committedWith(world, id));
+    // One migration moved the data of both; the other found nothing left to move.
+    expect(world.log.filter((l) => l.includes(' new=')).length).toBe(1);
+    expect(world.heartbeats.length).toBeGreaterThan(0);
+  });
+
+  test('given a scale-out in progress, when a scale-in arrives, then it waits, and both end with correct membership and completed actions', async () => {
+    const world = new FakeWorld([A, B, C]);
+    world.launch(D);
+    const slowAgent = world.agent;
+    world.agent = async (req) => {
+      await new Promise((r) => setTimeout(r, 100));
+      return slowAgent(req);
+    };
+    const launch = runLocal(definition, world, lifecycleEvent('launch', D));
+    await new Promise((r) => setTimeout(r, 30));
+    world.terminate(B);
+    const terminate = runLocal(definition, world, lifecycleEvent('terminate', B));
+    expect(await launch).toEqual(succeeded);
+    expect(await terminate).toEqual(succeeded);
+    expect(ids(world).sort()).toEqual([A, C, D]);
+    expect(world.completed.map((c) => `${c.result} ${c.instanceId}`).sort()).toEqual([
+      `CONTINUE ${B}`,
+      `CONTINUE ${D}`,
+    ]);
+    expect(world.log.indexOf(`CONTINUE ${D}`)).toBeGreaterThan(committedWith(world, D));
+  });
+
+  test('given an agent that fails, when a launch runs, then the old topology is restored, the lock released, the launch ABANDONed and the execution fails', async () => {
+    const world = new FakeWorld([A, B, C]);
+    world.launch(D);
+    world.agent = async () => {
+      throw Object.assign(new Error('vbuckets 3, 9 had no source'), { name: 'ResyncFailed' });
+    };
+    const run = await runLocal(definition, world, lifecycleEvent('launch', D));
+    expect(run).toEqual({ status: 'FAILED', error: 'ResyncFailed', cause: 'vbuckets 3, 9 had no source' });
+    expect(ids(world)).toEqual([A, B, C]);
+    expect(world.topology!.newServers).toBeUndefined();
+    expect(world.topology!.epoch).toBe(3);
+    expect(world.lock).toBeUndefined();
+    expect(world.completed).toEqual([{ instanceId: D, result: 'ABANDON' }]);
+    expect(world.metrics).toEqual(['MigrationFailed']);
+  });
+
+  test('given SSM rejects the command while the agent registers, when it then succeeds, then the retry carries the launch through', async () => {
+    const world = new FakeWorld([A, B, C]);
+    world.launch(D);
+    let rejections = 2;
+    const agent = world.agent;
+    world.agent = async (req) => {
+      if (rejections-- > 0)
+        throw Object.assign(new Error('instance not registered'), { name: 'Ssm.InvalidInstanceIdException' });
+      return agent(req);
+    };
+    expect(await runLocal(definition, world, lifecycleEvent('launch', D))).toEqual(succeeded);
+    expect(ids(world)).toEqual([A, B, C, D]);
+  });
+
+  test('given SSM keeps rejecting the command, when the retries run out, then the launch is rolled back and ABANDONed', async () => {
+    const world = new FakeWorld([A, B, C]);
+    world.launch(D);
+    let calls = 0;
+    world.agent = async () => {
+      calls++;
+      throw Object.assign(new Error('instance not registered'), { name: 'Ssm.InvalidInstanceIdException' });
+    };
+    const run = await runLocal(definition, world, lifecycleEvent('launch', D));
+    expect(run).toEqual({
+      status: 'FAILED',
+      error: 'Ssm.InvalidInstanceIdException',
+      cause: 'instance not registered',
+    });
+    expect(calls).toBe(13); // the first attempt and 12 retries
+    expect(ids(world)).toEqual([A, B, C]);
+    expect(world.topology!.newServers).toBeUndefined();
+    expect(world.completed).toEqual([{ instanceId: D, result: 'ABANDON' }]);
+  });
+
+  test('given the launch hook expired during the move, when the workflow completes the action, then the execution still succeeds and the miss is counted', async () => {
+    const world = new FakeWorld([A, B, C]);
+    world.launch(D);
+    const agent = world.agent;
+    world.agent = async (req) => {
+      world.pendingActions.delete(D); // the hook timed out meanwhile
+      return agent(req);
+    };
+    expect(await runLocal(definition, world, lifecycleEvent('launch', D))).toEqual(succeeded);
+    expect(ids(world)).toEqual([A, B, C, D]);
+    expect(world.metrics).toEqual(['LifecycleActionGone']);
+    expect(world.completed).toEqual([]);
+  });
+
+  test('given a lock left by an execution that died, when a launch runs, then it breaks the lock, rolls back the dead migration and proceeds', async () => {
+    const world = new FakeWorld([A, B, C]);
+    world.topology = {
+      ...world.topology!,
+      epoch: 2,
+      newServers: [...world.topology!.servers, { id: E, address: '10.9.9.9:11211' }],
+      migration: { executionId: 'dead', startedAt: '2024-12-31T00:00:00Z' },
+    };
+    world.lock = { owner: 'dead', acquiredAt: '2024-12-31T00:00:00Z', expiresAt: '2025-01-01T06:00:00Z' };
+    world.launch(D);
+    expect(await runLocal(definition, world, lifecycleEvent('launch', D))).toEqual(succeeded);
+    expect(ids(world)).toEqual([A, B, C, D]);
+    expect(world.completed).toEqual([{ instanceId: D, result: 'CONTINUE' }]);
+  });
+
+  test('given the synthesized definition, when asl-validator checks it, then it reports no error', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const validator = require('asl-validator') as (d: unknown) => { isValid: boolean; errors: unknown[] };
+    const result = validator(definition);
+    expect(result.errors).toEqual([]);
+    expect(result.isValid).toBe(true);
+  });
+});

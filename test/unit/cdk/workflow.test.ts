@@ -1,0 +1,112 @@
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { AstaireWorkflow, WorkflowMetricNames } from '../../../cdk/workflow';
+import { MetricNames } from '../../../lambdas/metric-names';
+
+let template: Template;
+beforeAll(() => {
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const stack = new Stack(app, 'Test', { env: { account: '111111111111', region: 'eu-west-1' } });
+  new AstaireWorkflow(stack, 'Workflow', {
+    clusterName: 'prod',
+    topologyParameterName: '/astaire/prod/topology',
+    topologyParameterArn: 'arn:aws:ssm:eu-west-1:111111111111:parameter/astaire/prod/topology',
+    autoScalingGroupName: 'prod-asg',
+    resyncDocumentName: 'prod-resync',
+    workflowTimeout: Duration.hours(3),
+  });
+  template = Template.fromStack(stack);
+}, 120_000);
+
+describe('AstaireWorkflow', () => {
+  test('given props, when synthesized, then a logged, traced state machine named after the cluster times out at workflowTimeout', () => {
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      StateMachineName: 'astaire-prod',
+      TracingConfiguration: { Enabled: true },
+      LoggingConfiguration: Match.objectLike({ Level: 'ALL' }),
+      DefinitionString: Match.objectLike({
+        'Fn::Join': Match.arrayWith([Match.arrayWith([Match.stringLikeRegexp('"TimeoutSeconds":10800')])]),
+      }),
+    });
+  });
+
+  test('given the handlers, when synthesized, then each is a nodejs22.x function with its configuration', () => {
+    template.resourcePropertiesCountIs('AWS::Lambda::Function', { Runtime: 'nodejs22.x' }, 9);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({ LOCK_PARAMETER_NAME: '/astaire/prod/lock', LOCK_TTL_SECONDS: '10800' }),
+      },
+    });
+  });
+
+  type Statement = { Action: string | string[]; Resource: unknown; Condition?: unknown };
+  const flat = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(flat);
+    if (v && typeof v === 'object') {
+      const o = v as Record<string, unknown>;
+      if ('Fn::Join' in o)
+        return (o['Fn::Join'] as [string, unknown[]])[1].map(flat).join((o['Fn::Join'] as [string])[0]);
+      if ('Ref' in o && o.Ref === 'AWS::Partition') return 'aws';
+    }
+    return v;
+  };
+  const statements = (): Statement[] =>
+    Object.values(template.findResources('AWS::IAM::Policy')).flatMap((p) =>
+      (p.Properties.PolicyDocument.Statement as Statement[]).map((st) => ({
+        ...st,
+        Resource: flat(st.Resource),
+      })),
+    );
+  const granting = (action: string) => statements().filter((st) => [st.Action].flat().includes(action));
+
+  test('given the SSM task, when synthesized, then the state machine may send commands only with the resync document to the group instances', () => {
+    expect(granting('ssm:SendCommand')).toEqual([
+      expect.objectContaining({
+        Resource: 'arn:aws:ec2:eu-west-1:111111111111:instance/*',
+        Condition: { StringEquals: { 'ssm:resourceTag/aws:autoscaling:groupName': 'prod-asg' } },
+      }),
+    ]);
+    expect(granting('ssm:sendCommand')).toEqual([
+      expect.objectContaining({ Resource: 'arn:aws:ssm:eu-west-1:111111111111:document/prod-resync' }),
+    ]);
+  });
+
+  test('given the lifecycle handlers, when synthesized, then lifecycle calls are scoped to the group', () => {
+    const group =
+      'arn:aws:autoscaling:eu-west-1:111111111111:autoScalingGroup:*:autoScalingGroupName/prod-asg';
+    for (const action of [
+      'autoscaling:CompleteLifecycleAction',
+      'autoscaling:RecordLifecycleActionHeartbeat',
+    ]) {
+      expect(granting(action).length).toBeGreaterThan(0);
+      expect(granting(action).every((st) => st.Resource === group)).toBe(true);
+    }
+  });
+
+  test('given the handlers, when synthesized, then they write only the topology parameter and the lock parameters', () => {
+    const resources = granting('ssm:PutParameter').flatMap((st) => [st.Resource].flat());
+    expect(resources.length).toBeGreaterThan(0);
+    for (const r of resources)
+      expect(r).toMatch(
+        /^arn:aws:ssm:eu-west-1:111111111111:parameter\/astaire\/prod\/(topology|lock|lock-break\/\*)$/,
+      );
+  });
+
+  test('given the metric names, when compared with the handlers, then they match', () => {
+    expect(WorkflowMetricNames).toEqual(MetricNames);
+  });
+
+  test('given an invalid cluster name, when constructed, then it throws', () => {
+    const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Bad');
+    expect(
+      () =>
+        new AstaireWorkflow(stack, 'W', {
+          clusterName: 'bad name!',
+          topologyParameterName: 'x',
+          topologyParameterArn: 'x',
+          autoScalingGroupName: 'g',
+          resyncDocumentName: 'd',
+        }),
+    ).toThrow(/not a valid cluster name/);
+  });
+});

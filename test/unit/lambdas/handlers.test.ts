@@ -1,0 +1,252 @@
+import type { Topology } from '../../../core';
+import { createCommitMigrationHandler } from '../../../lambdas/commit-migration';
+import { createCompleteLifecycleHandler } from '../../../lambdas/complete-lifecycle';
+import { MigrationNotOwnedError } from '../../../lambdas/errors';
+import { createPlanMigrationHandler } from '../../../lambdas/plan-migration';
+import type { LockRecord } from '../../../lambdas/ports';
+import type { WorkflowRequest } from '../../../lambdas/request';
+import { createRestoreTopologyHandler } from '../../../lambdas/restore-topology';
+import { createTakeLockHandler } from '../../../lambdas/take-lock';
+
+const now = new Date('2025-01-01T00:00:00Z');
+const request = (executionId = 'me', over: Partial<WorkflowRequest> = {}): WorkflowRequest => ({
+  cluster: 'c',
+  executionId,
+  action: 'resync',
+  source: 'manual',
+  ...over,
+});
+const topo = (servers: string[], extra: Partial<Topology> = {}): Topology => ({
+  cluster: 'c',
+  epoch: 5,
+  vbuckets: 16,
+  replicas: 2,
+  servers: servers.map((id, i) => ({ id, address: `10.0.0.${i + 1}:11211` })),
+  ...extra,
+});
+function memoryLocks(initial?: LockRecord) {
+  const state = { lock: initial };
+  return {
+    state,
+    create: async (_c: string, l: LockRecord) => (state.lock ? false : ((state.lock = l), true)),
+    read: async () => state.lock,
+    replaceStale: async (_c: string, _s: LockRecord, f: LockRecord) => ((state.lock = f), true),
+    delete: async () => void (state.lock = undefined),
+  };
+}
+
+describe('take-lock', () => {
+  const other: LockRecord = {
+    owner: 'other',
+    acquiredAt: '2024-12-31T23:59:00Z',
+    expiresAt: '2025-01-01T06:00:00Z',
+  };
+  const handler = (locks: ReturnType<typeof memoryLocks>, running: string[]) =>
+    createTakeLockHandler({
+      locks,
+      executions: { isRunning: async (id) => running.includes(id) },
+      clock: { now: () => now },
+      lockTtlSeconds: 60,
+    });
+
+  test('given a free lock, when taken, then this execution holds it until now + TTL', async () => {
+    const locks = memoryLocks();
+    expect(await handler(locks, [])({ request: request() })).toEqual({ acquired: true, owner: 'me' });
+    expect(locks.state.lock).toEqual({
+      owner: 'me',
+      acquiredAt: now.toISOString(),
+      expiresAt: '2025-01-01T00:01:00.000Z',
+    });
+  });
+  test('given a live owner, when taken, then it is not acquired and the lock is untouched', async () => {
+    const locks = memoryLocks(other);
+    expect(await handler(locks, ['other'])({ request: request() })).toEqual({
+      acquired: false,
+      owner: 'other',
+    });
+    expect(locks.state.lock).toBe(other);
+  });
+  test('given an owner that has ended, when taken, then the lock is broken and acquired', async () => {
+    const locks = memoryLocks(other);
+    expect(await handler(locks, [])({ request: request() })).toEqual({
+      acquired: true,
+      owner: 'me',
+      broke: 'other',
+    });
+  });
+  test('given an expired lock of a running owner, when taken, then it is broken', async () => {
+    const locks = memoryLocks({ ...other, expiresAt: '2024-12-31T23:59:59Z' });
+    expect((await handler(locks, ['other'])({ request: request() })).acquired).toBe(true);
+  });
+  test('given this execution already holds it (a retried invocation), when taken, then it is acquired', async () => {
+    const locks = memoryLocks({ ...other, owner: 'me' });
+    expect((await handler(locks, [])({ request: request() })).acquired).toBe(true);
+  });
+});
+
+describe('plan-migration', () => {
+  const ports = (t: Topology, members: [string, string][], written: Topology[]) => ({
+    topology: { read: async () => t, write: async (x: Topology) => void written.push(x) },
+    group: {
+      list: async () => members.map(([instanceId, lifecycleState]) => ({ instanceId, lifecycleState })),
+    },
+    addresses: {
+      privateIps: async (ids: readonly string[]) => new Map(ids.map((id) => [id, `10.1.0.${id.slice(-1)}`])),
+    },
+    clock: { now: () => now },
+    autoScalingGroupName: 'g',
+    memcachedPort: 11211,
+  });
+  test('given a pending instance, when planned, then newServers adds it with its address and it has pulls', async () => {
+    const written: Topology[] = [];
+    const t = topo(['i-1', 'i-2']);
+    const p = ports(
+      {
+        ...t,
+        servers: [
+          { id: 'i-1', address: '10.1.0.1:11211' },
+          { id: 'i-2', address: '10.1.0.2:11211' },
+        ],
+      },
+      [
+        ['i-1', 'InService'],
+        ['i-2', 'InService'],
+        ['i-3', 'Pending:Wait'],
+      ],
+      written,
+    );
+    const plan = await createPlanMigrationHandler(p)({ request: request() });
+    expect(plan).toMatchObject({ changed: true, epoch: 6, added: ['i-3'], removed: [] });
+    expect(plan.pulls.map((x) => x.node)).toEqual(['i-3']);
+    expect(written[0]!.newServers!.map((s) => s.address)).toEqual([
+      '10.1.0.1:11211',
+      '10.1.0.2:11211',
+      '10.1.0.3:11211',
+    ]);
+    expect(written[0]!.migration).toEqual({ executionId: 'me', startedAt: now.toISOString() });
+  });
+  test('given the terminating instance and one in Terminating:Wait, when planned, then neither is a target member', async () => {
+    const written: Topology[] = [];
+    const t = {
+      ...topo([]),
+      servers: ['1', '2', '3', '4'].map((n) => ({ id: `i-${n}`, address: `10.1.0.${n}:11211` })),
+    };
+    const plan = await createPlanMigrationHandler(
+      ports(
+        t,
+        [
+          ['i-1', 'InService'],
+          ['i-2', 'InService'],
+          ['i-3', 'Terminating:Wait'],
+          ['i-4', 'InService'],
+        ],
+        written,
+      ),
+    )({
+      request: request('me', {
+        action: 'terminate',
+        lifecycle: { autoScalingGroupName: 'g', lifecycleHookName: 'h', instanceId: 'i-4' },
+      }),
+    });
+    expect(plan.newServers).toEqual(['i-1', 'i-2']);
+    expect(plan.removed).toEqual(['i-3', 'i-4']);
+  });
+  test('given members that already match, when planned, then nothing is written', async () => {
+    const written: Topology[] = [];
+    const t = { ...topo([]), servers: [{ id: 'i-1', address: '10.1.0.1:11211' }] };
+    expect(
+      await createPlanMigrationHandler(ports(t, [['i-1', 'InService']], written))({ request: request() }),
+    ).toMatchObject({ changed: false, pulls: [] });
+    expect(written).toEqual([]);
+  });
+});
+
+describe('commit-migration', () => {
+  test("given another execution's migration, when committing, then MigrationNotOwnedError and nothing is written", async () => {
+    const writes: Topology[] = [];
+    const t = topo(['a'], {
+      newServers: [
+        { id: 'a', address: '10.0.0.1:11211' },
+        { id: 'b', address: '10.0.0.2:11211' },
+      ],
+      migration: { executionId: 'other', startedAt: now.toISOString() },
+    });
+    const handler = createCommitMigrationHandler({
+      topology: { read: async () => t, write: async (x) => void writes.push(x) },
+      locks: memoryLocks(),
+    });
+    await expect(handler({ request: request(), newServers: ['a', 'b'] })).rejects.toThrow(
+      MigrationNotOwnedError,
+    );
+    expect(writes).toEqual([]);
+  });
+  test('given our migration, when committing, then servers := newServers, epoch + 1 and our lock is released', async () => {
+    const writes: Topology[] = [];
+    const t = topo(['a'], {
+      newServers: [
+        { id: 'a', address: '10.0.0.1:11211' },
+        { id: 'b', address: '10.0.0.2:11211' },
+      ],
+      migration: { executionId: 'me', startedAt: now.toISOString() },
+    });
+    const locks = memoryLocks({ owner: 'me', acquiredAt: '', expiresAt: '' });
+    const out = await createCommitMigrationHandler({
+      topology: { read: async () => t, write: async (x) => void writes.push(x) },
+      locks,
+    })({ request: request(), newServers: ['a', 'b'] });
+    expect(out).toEqual({ epoch: 6, servers: ['a', 'b'], alreadyCommitted: false, lockReleased: true });
+    expect(writes[0]!.servers.map((s) => s.id)).toEqual(['a', 'b']);
+    expect(writes[0]!.newServers).toBeUndefined();
+    expect(locks.state.lock).toBeUndefined();
+  });
+});
+
+describe('restore-topology', () => {
+  test("given another execution's lock and migration, when restoring, then neither is touched", async () => {
+    const writes: Topology[] = [];
+    const t = topo(['a'], {
+      newServers: [{ id: 'b', address: '10.0.0.2:11211' }],
+      migration: { executionId: 'other', startedAt: now.toISOString() },
+    });
+    const lock = { owner: 'other', acquiredAt: '', expiresAt: '' };
+    const locks = memoryLocks(lock);
+    expect(
+      await createRestoreTopologyHandler({
+        topology: { read: async () => t, write: async (x) => void writes.push(x) },
+        locks,
+      })({ request: request() }),
+    ).toEqual({ restored: false, lockReleased: false });
+    expect(writes).toEqual([]);
+    expect(locks.state.lock).toBe(lock);
+  });
+});
+
+describe('complete-lifecycle', () => {
+  const lifecycle = { autoScalingGroupName: 'g', lifecycleHookName: 'h', instanceId: 'i-1' };
+  test('given an action that is gone, when completing, then it is not an error and the miss is counted', async () => {
+    const counted: string[] = [];
+    const handler = createCompleteLifecycleHandler({
+      lifecycle: { complete: async () => 'gone', heartbeat: async () => 'gone' },
+      metrics: { count: async (_c, n) => void counted.push(n) },
+    });
+    expect(
+      await handler({ request: request('me', { action: 'launch', lifecycle }), result: 'CONTINUE' }),
+    ).toEqual({ result: 'CONTINUE', outcome: 'gone' });
+    expect(counted).toEqual(['LifecycleActionGone']);
+  });
+  test('given a resync (no action), when completing, then nothing is called', async () => {
+    const handler = createCompleteLifecycleHandler({
+      lifecycle: {
+        complete: async () => {
+          throw new Error('called');
+        },
+        heartbeat: async () => 'done',
+      },
+      metrics: { count: async () => undefined },
+    });
+    expect(await handler({ request: request(), result: 'CONTINUE' })).toEqual({
+      result: 'CONTINUE',
+      outcome: 'none',
+    });
+  });
+});

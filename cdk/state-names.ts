@@ -21,6 +21,7 @@ export const StateNames = {
   RecordFailure: 'RecordFailure',
   // Wait states
   WaitForLock: 'WaitForLock',
+  WaitForClients: 'WaitForClients',
   KeepAliveWait: 'KeepAliveWait',
   // Flow
   IsLockTaken: 'IsLockTaken',
@@ -53,7 +54,7 @@ export const LAMBDA_TASK_STATES = [
 ] as const;
 
 /** The Wait states (local mode overrides their duration). */
-export const WAIT_STATES = [StateNames.WaitForLock, StateNames.KeepAliveWait] as const;
+export const WAIT_STATES = [StateNames.WaitForLock, StateNames.WaitForClients, StateNames.KeepAliveWait] as const;
 
 /**
  * Parameters the workflow passes to the SSM resync document (`ssm:SendCommand` Parameters; each

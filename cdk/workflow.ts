@@ -73,6 +73,15 @@ export interface AstaireWorkflowProps {
    */
   readonly keepAliveInterval?: Duration;
   /**
+   * How long the workflow waits between publishing `newServers` and starting the agents, so that
+   * every client has re-read the topology and writes to old and new replicas alike. An agent's
+   * walk of a source misses items written after it passed them; a client still on the old
+   * topology would write only there, and its write would be lost at commit. At least the
+   * clients' topology poll interval (5 s by default), with margin.
+   * @default Duration.seconds(15)
+   */
+  readonly clientPropagationDelay?: Duration;
+  /**
    * Nodes resynced at the same time.
    * @default 10
    */
@@ -498,8 +507,13 @@ export class AstaireWorkflow extends Construct {
     releaseUnchanged.next(hasLifecycle);
     migrate.next(hasLifecycle);
 
+    const waitForClients = new sfn.Wait(this, S.WaitForClients, {
+      stateName: S.WaitForClients,
+      time: sfn.WaitTime.duration(props.clientPropagationDelay ?? Duration.seconds(15)),
+    });
+    waitForClients.next(migrate);
     const isChangeNeeded = new sfn.Choice(this, S.IsChangeNeeded, { stateName: S.IsChangeNeeded })
-      .when(sfn.Condition.booleanEquals('$.plan.changed', true), migrate)
+      .when(sfn.Condition.booleanEquals('$.plan.changed', true), waitForClients)
       .otherwise(releaseUnchanged);
     const isLockTaken = new sfn.Choice(this, S.IsLockTaken, { stateName: S.IsLockTaken })
       .when(sfn.Condition.booleanEquals('$.lock.acquired', true), plan.next(isChangeNeeded))

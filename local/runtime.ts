@@ -34,8 +34,14 @@ export interface LocalRuntimeOptions {
   readonly memoryMb?: number;
   /** The ASL definition CDK synthesizes for the workflow. */
   readonly definition: Record<string, unknown>;
-  /** How long the workflow's Wait states last here (lock retry, keep-alive). @default 200 */
+  /** How long the workflow's lock-retry and keep-alive Wait states last here. @default 200 */
   readonly waitMs?: number;
+  /**
+   * The WaitForClients state here: must exceed the local clients' topology poll interval
+   * (the scenario polls every 100 ms), or a client could still write to the old members only.
+   * @default 500
+   */
+  readonly clientPropagationMs?: number;
   readonly onProgress?: (progress: ResyncProgress) => void;
   /** Agent progress interval. @default 1000 */
   readonly progressIntervalMs?: number;
@@ -140,7 +146,10 @@ export class LocalRuntime {
       const execution = this.machine.run(input as never, {
         overrides: {
           taskResourceLocalHandlers: this.handlers(reports) as never,
-          waitTimeOverrides: Object.fromEntries(WAIT_STATES.map((w) => [w, this.options.waitMs ?? 200])),
+          waitTimeOverrides: {
+            ...Object.fromEntries(WAIT_STATES.map((w) => [w, this.options.waitMs ?? 200])),
+            [S.WaitForClients]: this.options.clientPropagationMs ?? 500,
+          },
         },
         context: { Execution: { Id: executionId, Name: name }, Task: { Token: `local-token-${name}` } } as never,
       });

@@ -110,3 +110,14 @@ describe('AstaireWorkflow', () => {
     ).toThrow(/not a valid cluster name/);
   });
 });
+
+describe('client propagation delay', () => {
+  test('given a planned change, then the workflow waits clientPropagationDelay before any agent starts', () => {
+    const { synthesizeWorkflowDefinition } = jest.requireActual('../../../cdk/definition') as typeof import('../../../cdk/definition');
+    const definition = synthesizeWorkflowDefinition({ clientPropagationDelay: Duration.seconds(12) });
+    const choice = definition.States.IsChangeNeeded as { Choices: { Next: string }[] };
+    expect(choice.Choices[0].Next).toBe('WaitForClients');
+    expect(definition.States.WaitForClients).toEqual({ Type: 'Wait', Seconds: 12, Next: 'MigrateData' });
+    expect(synthesizeWorkflowDefinition().States.WaitForClients).toMatchObject({ Seconds: 15 });
+  });
+});

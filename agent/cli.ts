@@ -1,0 +1,205 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import type { SFNClient } from '@aws-sdk/client-sfn';
+import type { SSMClient } from '@aws-sdk/client-ssm';
+import { AstaireError, parseAddress, Topology, TopologyValidationError } from '../core';
+import { TopologySourceError, UsageError } from './errors';
+import { DEFAULT_LOCAL, DEFAULT_PROGRESS_INTERVAL_MS, runResync } from './migrator';
+import { FanOutReporter, JsonLinesReporter, ResyncReporter, TextReporter } from './reporter';
+import { topologyFromFile } from './topology-source';
+
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_USAGE = 2;
+
+export const USAGE = `Usage: astaire-agent resync --node ID (--topology FILE | --parameter NAME) [options]
+
+Pulls the vbuckets this node gains in the migration in progress from their old
+replicas into the local memcached.
+
+Options:
+  --node ID                    this node's id in the topology (required)
+  --topology FILE              topology document (JSON) from a file
+  --parameter NAME             topology document from this Parameter Store parameter
+  --local HOST:PORT            local memcached to fill (default ${DEFAULT_LOCAL})
+  --max-bytes-per-sec N        cap on copied bytes per second (default: no cap)
+  --json                       JSON lines on stdout: progress objects, then the report
+  --progress-interval-ms N     progress every N ms (default ${DEFAULT_PROGRESS_INTERVAL_MS})
+  --task-token T               Step Functions task token: heartbeats, then success or failure
+  --region R                   AWS region for Parameter Store, Step Functions and CloudWatch
+  --connect-timeout-ms N       per-connection connect timeout (default 3000)
+  --io-timeout-ms N            fail a connection silent this long while awaited (default 10000)
+  --help                       this text
+
+Exit status: 0 resync succeeded, 1 resync failed, 2 bad usage or input.
+`;
+
+/** The AWS clients the agent uses; injected so tests pass mocked ones. */
+export interface AwsClients {
+  ssm(region?: string): Pick<SSMClient, 'send'>;
+  sfn(region?: string): SFNClient;
+  cloudWatch(region?: string): CloudWatchClient;
+}
+
+export interface CliIo {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+  readonly aws?: AwsClients;
+}
+
+// Loaded only when used: the SDK costs ~40 MB of RSS and a second of start-up that local runs don't need.
+const defaultAws: AwsClients = {
+  ssm: (region) => new (require('@aws-sdk/client-ssm') as typeof import('@aws-sdk/client-ssm')).SSMClient({ region }),
+  sfn: (region) => new (require('@aws-sdk/client-sfn') as typeof import('@aws-sdk/client-sfn')).SFNClient({ region }),
+  cloudWatch: (region) =>
+    new (require('@aws-sdk/client-cloudwatch') as typeof import('@aws-sdk/client-cloudwatch')).CloudWatchClient({ region }),
+};
+
+/** Runs the CLI; resolves with the exit status. Never writes anything but JSON lines to stdout with --json. */
+export async function main(argv: readonly string[], io: CliIo): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseCommandLine(argv);
+  } catch (error) {
+    io.stderr(`astaire-agent: ${(error as Error).message}\n${error instanceof UsageError ? 'Try --help.\n' : ''}`);
+    return EXIT_USAGE;
+  }
+  if (parsed === 'help') {
+    io.stdout(USAGE);
+    return EXIT_OK;
+  }
+  const a = parsed;
+  const aws = io.aws ?? defaultAws;
+  let topology: Topology;
+  try {
+    topology = a.topology
+      ? await topologyFromFile(a.topology)
+      : await (require('./topology-source') as typeof import('./topology-source')).topologyFromParameter(
+          aws.ssm(a.region),
+          a.parameter as string,
+        );
+  } catch (error) {
+    if (error instanceof TopologySourceError || error instanceof TopologyValidationError) {
+      io.stderr(`astaire-agent: ${error.message}\n`);
+      return EXIT_USAGE;
+    }
+    throw error;
+  }
+
+  const reporters: ResyncReporter[] = [a.json ? new JsonLinesReporter(io.stdout) : new TextReporter(io.stderr)];
+  if (a.taskToken || a.parameter) {
+    const { AwsReporter } = require('./aws-reporter') as typeof import('./aws-reporter');
+    reporters.push(
+      new AwsReporter({ sfn: aws.sfn(a.region), cloudWatch: aws.cloudWatch(a.region), taskToken: a.taskToken }),
+    );
+  }
+  const reporter = new FanOutReporter(reporters, (e) => io.stderr(`astaire-agent: reporting failed: ${String(e)}\n`));
+  try {
+    const report = await runResync({
+      topology,
+      node: a.node,
+      local: a.local,
+      maxBytesPerSec: a.maxBytesPerSec,
+      progressIntervalMs: a.progressIntervalMs,
+      connectTimeoutMs: a.connectTimeoutMs,
+      ioTimeoutMs: a.ioTimeoutMs,
+      reporter,
+      log: (line) => io.stderr(`astaire-agent: ${line}\n`),
+    });
+    return report.status === 'succeeded' ? EXIT_OK : EXIT_FAILED;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.stderr(`astaire-agent: ${error.message}\n`);
+      return EXIT_USAGE;
+    }
+    throw error;
+  }
+}
+
+export interface ResyncArgs {
+  readonly node: string;
+  readonly topology?: string;
+  readonly parameter?: string;
+  readonly local: string;
+  readonly maxBytesPerSec?: number;
+  readonly json: boolean;
+  readonly progressIntervalMs: number;
+  readonly taskToken?: string;
+  readonly region?: string;
+  readonly connectTimeoutMs?: number;
+  readonly ioTimeoutMs?: number;
+}
+
+/** Validates the command line; throws UsageError with a one-line reason. */
+export function parseCommandLine(argv: readonly string[]): ResyncArgs | 'help' {
+  let values;
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        node: { type: 'string' },
+        topology: { type: 'string' },
+        parameter: { type: 'string' },
+        local: { type: 'string' },
+        'max-bytes-per-sec': { type: 'string' },
+        json: { type: 'boolean' },
+        'progress-interval-ms': { type: 'string' },
+        'task-token': { type: 'string' },
+        region: { type: 'string' },
+        'connect-timeout-ms': { type: 'string' },
+        'io-timeout-ms': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (cause) {
+    throw new UsageError((cause as Error).message.split('\n')[0], { cause });
+  }
+  if (values.help) return 'help';
+  if (positionals.length !== 1 || positionals[0] !== 'resync')
+    throw new UsageError(positionals.length === 0 ? 'missing command: resync' : `unknown command: ${positionals.join(' ')}`);
+  if (!values.node) throw new UsageError('--node ID is required');
+  if ((values.topology === undefined) === (values.parameter === undefined))
+    throw new UsageError('give exactly one of --topology FILE and --parameter NAME');
+  const local = values.local ?? DEFAULT_LOCAL;
+  if (!parseAddress(local)) throw new UsageError(`--local must be HOST:PORT, got ${JSON.stringify(local)}`);
+  return {
+    node: values.node,
+    topology: values.topology,
+    parameter: values.parameter,
+    local,
+    maxBytesPerSec: positiveInt(values['max-bytes-per-sec'], '--max-bytes-per-sec'),
+    json: values.json ?? false,
+    progressIntervalMs: positiveInt(values['progress-interval-ms'], '--progress-interval-ms') ?? DEFAULT_PROGRESS_INTERVAL_MS,
+    taskToken: values['task-token'],
+    region: values.region,
+    connectTimeoutMs: positiveInt(values['connect-timeout-ms'], '--connect-timeout-ms'),
+    ioTimeoutMs: positiveInt(values['io-timeout-ms'], '--io-timeout-ms'),
+  };
+}
+
+function positiveInt(text: string | undefined, flag: string): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^[0-9]+$/.test(text) || Number(text) < 1 || !Number.isSafeInteger(Number(text)))
+    throw new UsageError(`${flag} must be a positive integer, got ${JSON.stringify(text)}`);
+  return Number(text);
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2), {
+    stdout: (t) => process.stdout.write(t),
+    stderr: (t) => process.stderr.write(t),
+  }).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      const e = error as Error;
+      process.stderr.write(`astaire-agent: ${e instanceof AstaireError ? `${e.name}: ` : ''}${e.stack ?? String(e)}\n`);
+      process.exitCode = EXIT_FAILED;
+    },
+  );
+}

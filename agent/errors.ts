@@ -1,0 +1,83 @@
+import { AstaireError } from '../core';
+
+/**
+ * Errors of the node agent. The CLI maps them to exit codes and Step Functions
+ * Catch rules match on `name`, so every name is explicit and is a contract.
+ */
+export class AgentError extends AstaireError {
+  override readonly name: string = 'AgentError';
+}
+
+/** Bad command line or input document: exit code 2, nothing was copied. */
+export class UsageError extends AgentError {
+  override readonly name = 'UsageError';
+}
+
+/** The topology could not be read from its file or parameter (exit code 2). */
+export class TopologySourceError extends AgentError {
+  override readonly name = 'TopologySourceError';
+  constructor(
+    readonly source: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${source}: ${message}`, options);
+  }
+}
+
+/** A memcached connection failed: refused, reset, timed out or answered something unexpected. */
+export class ConnectionError extends AgentError {
+  override readonly name: string = 'ConnectionError';
+  constructor(
+    readonly address: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`memcached ${address}: ${message}`, options);
+  }
+}
+
+/** No answer within the socket timeout: a hung peer must not hang the agent. */
+export class ConnectionTimeoutError extends ConnectionError {
+  override readonly name = 'ConnectionTimeoutError';
+}
+
+/** memcached answered with a line the protocol does not allow here. */
+export class ProtocolError extends AgentError {
+  override readonly name = 'ProtocolError';
+}
+
+/** The local memcached (the one being filled) failed: the whole resync fails. */
+export class LocalMemcachedError extends AgentError {
+  override readonly name = 'LocalMemcachedError';
+}
+
+/** Some vbuckets could not be copied from any of their old replicas. */
+export class VbucketsUnavailableError extends AgentError {
+  override readonly name = 'VbucketsUnavailableError';
+  constructor(
+    readonly vbuckets: readonly number[],
+    readonly failedSources: readonly string[],
+  ) {
+    super(
+      `${vbuckets.length} vbucket(s) could not be copied from any old replica (${summarize(vbuckets)}); failed sources: ${failedSources.join(', ') || 'none'}`,
+    );
+  }
+}
+
+function summarize(vbuckets: readonly number[]): string {
+  const shown = vbuckets.slice(0, 20).join(', ');
+  return vbuckets.length > 20 ? `${shown}, ... ${vbuckets.length - 20} more` : shown;
+}
+
+/** An old replica failed while we copied from it; its vbuckets are taken from another replica. */
+export class SourceFailedError extends AgentError {
+  override readonly name = 'SourceFailedError';
+  constructor(
+    readonly sourceId: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`source ${sourceId}: ${message}`, options);
+  }
+}

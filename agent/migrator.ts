@@ -1,0 +1,168 @@
+import { pullsFor, planMigration, ResyncProgress, ResyncReport, Server, Topology } from '../core';
+import { request } from './connection';
+import { LocalMemcachedError, SourceFailedError, UsageError, VbucketsUnavailableError } from './errors';
+import { ResyncReporter } from './reporter';
+import { copyFromSource, CopyStats, CopyWindows } from './source-copy';
+import { Throttle } from './throttle';
+
+export const DEFAULT_LOCAL = '127.0.0.1:11211';
+export const DEFAULT_PROGRESS_INTERVAL_MS = 5000;
+
+export interface ResyncOptions {
+  /** The topology with `newServers`: the migration in progress. */
+  readonly topology: Topology;
+  /** This node's id, as in `newServers`. */
+  readonly node: string;
+  /** The local memcached to fill. @default '127.0.0.1:11211' */
+  readonly local?: string;
+  /** Average cap on copied value bytes per second, to protect serving traffic. @default unlimited */
+  readonly maxBytesPerSec?: number;
+  /** @default 5000 */
+  readonly progressIntervalMs?: number;
+  readonly reporter?: ResyncReporter;
+  /** @default 3000 */
+  readonly connectTimeoutMs?: number;
+  /** @default 10000 */
+  readonly ioTimeoutMs?: number;
+  /** @default 60000 */
+  readonly busyTimeoutMs?: number;
+  readonly windows?: CopyWindows;
+  /** Diagnostics (stderr in the CLI: stdout belongs to the JSON lines). */
+  readonly log?: (line: string) => void;
+}
+
+/**
+ * Pulls every vbucket this node gains in the migration from its old replicas
+ * into the local memcached. Each old replica is enumerated once per round for
+ * all the vbuckets it serves; when one fails, its unfinished vbuckets move to the
+ * next old replica in their source lists and a new round runs. Resolves with
+ * the report (also given to the reporter); throws only on bad input (UsageError).
+ */
+export async function runResync(o: ResyncOptions): Promise<ResyncReport> {
+  const { topology, node } = o;
+  if (!topology.newServers)
+    throw new UsageError(`topology of cluster ${topology.cluster} (epoch ${topology.epoch}) has no newServers: no migration is in progress`);
+  const known = [...topology.servers, ...topology.newServers].some((s) => s.id === node);
+  if (!known) throw new UsageError(`node ${node} is in neither servers nor newServers of cluster ${topology.cluster}`);
+  const local = o.local ?? DEFAULT_LOCAL;
+  const log = o.log ?? (() => undefined);
+  const pulls = pullsFor(planMigration(topology), node);
+  const started = Date.now();
+  const stats: CopyStats = { items: 0, bytes: 0, notStored: 0, skipped: 0 };
+  let vbucketsDone = 0;
+  const failedSources = new Set<string>();
+
+  const counters = () => {
+    const seconds = (Date.now() - started) / 1000;
+    return {
+      cluster: topology.cluster,
+      node,
+      vbuckets: pulls.length,
+      vbucketsDone,
+      items: stats.items,
+      bytes: stats.bytes,
+      seconds,
+      bytesPerSec: seconds > 0 ? Math.round(stats.bytes / seconds) : 0,
+    };
+  };
+  const finish = async (error?: Error, failedVbuckets?: number[]): Promise<ResyncReport> => {
+    const report: ResyncReport = {
+      type: 'result',
+      status: error ? 'failed' : 'succeeded',
+      epoch: topology.epoch,
+      ...counters(),
+      itemsNotStored: stats.notStored,
+      itemsSkipped: stats.skipped,
+      ...(failedVbuckets && failedVbuckets.length > 0 ? { failedVbuckets } : {}),
+      ...(failedSources.size > 0 ? { failedSources: [...failedSources] } : {}),
+      ...(error ? { error: `${error.name}: ${error.message}` } : {}),
+    } as ResyncReport;
+    await o.reporter?.finish(report);
+    return report;
+  };
+
+  if (pulls.length === 0) return finish();
+
+  // Fail fast, with a clear reason, when the node we must fill is not there.
+  let localClockOffsetSec: number;
+  try {
+    const statsText = await request(local, 'stats\r\n', (t) => t.endsWith('END\r\n'), o);
+    const time = /STAT time (\d+)/.exec(statsText);
+    localClockOffsetSec = time ? Number(time[1]) - Date.now() / 1000 : 0;
+  } catch (cause) {
+    return finish(new LocalMemcachedError(`local memcached ${local} is unreachable: ${(cause as Error).message}`, { cause }));
+  }
+
+  const reportProgress = () => {
+    const p: ResyncProgress = { type: 'progress', ...counters() };
+    o.reporter?.progress(p).catch((e: unknown) => log(`progress report failed: ${String(e)}`));
+  };
+  reportProgress();
+  const timer = setInterval(reportProgress, o.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS);
+  try {
+    const addresses = new Map<string, Server>(topology.servers.map((s) => [s.id, s]));
+    const throttle = new Throttle(o.maxBytesPerSec, () => stats.bytes);
+    const abort = new AbortController();
+    let pending = [...pulls];
+    const unavailable: number[] = [];
+    while (pending.length > 0) {
+      const bySource = new Map<string, number[]>();
+      const assigned: { pull: (typeof pulls)[number]; source: string }[] = [];
+      for (const pull of pending) {
+        const source = pull.sources.find((id) => !failedSources.has(id));
+        if (source === undefined) {
+          unavailable.push(pull.vbucket);
+          continue;
+        }
+        assigned.push({ pull, source });
+        const list = bySource.get(source);
+        if (list) list.push(pull.vbucket);
+        else bySource.set(source, [pull.vbucket]);
+      }
+      const results = await Promise.all(
+        [...bySource].map(async ([id, vbuckets]) => {
+          const wanted = new Uint8Array(topology.vbuckets);
+          for (const v of vbuckets) wanted[v] = 1;
+          try {
+            await copyFromSource({
+              source: addresses.get(id) as Server,
+              local,
+              wanted,
+              vbuckets: topology.vbuckets,
+              stats,
+              throttle,
+              signal: abort.signal,
+              connectTimeoutMs: o.connectTimeoutMs,
+              ioTimeoutMs: o.ioTimeoutMs,
+              busyTimeoutMs: o.busyTimeoutMs,
+              windows: o.windows,
+              localClockOffsetSec,
+            });
+            vbucketsDone += vbuckets.length;
+            return undefined;
+          } catch (error) {
+            if (error instanceof SourceFailedError) {
+              log(`${error.message}; taking its ${vbuckets.length} vbuckets from other old replicas`);
+              failedSources.add(id);
+              return undefined;
+            }
+            // The local node failed (or a bug): stop every other copy at once.
+            abort.abort(error);
+            return error as Error;
+          }
+        }),
+      );
+      const fatal = results.find((r) => r !== undefined);
+      if (fatal) return await finish(fatal);
+      // What a failed source was copying goes to the next old replica in the next round.
+      pending = assigned.filter((a) => failedSources.has(a.source)).map((a) => a.pull);
+    }
+    if (unavailable.length > 0) {
+      unavailable.sort((a, b) => a - b);
+      return await finish(new VbucketsUnavailableError(unavailable, [...failedSources]), unavailable);
+    }
+    return await finish();
+  } finally {
+    clearInterval(timer);
+  }
+}

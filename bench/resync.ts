@@ -1,0 +1,231 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseResyncMessage, parseTopology, Placement, planMigration, pullsFor, ResyncReport, vbucketOf } from '../core';
+import { MemcachedProcess } from '../local/memcached-process';
+import { cli, clusterNodes, loadRedis, RedisNode, slotOf } from './resync/redis';
+
+const ITEMS_TO_MOVE = Number(process.env.BENCH_ITEMS ?? 500_000);
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const VALUE = Buffer.alloc(1024, 0x61);
+const VBUCKETS = 16384;
+
+/**
+ * One node pulls ITEMS_TO_MOVE items of 1 KB from 3 old replicas (3 -> 4 servers,
+ * 2 replicas: the sources hold about twice as many), the agent running as a child
+ * process so its peak RSS (VmHWM) can be read; then Redis Cluster reshards the
+ * same number of 1 KB keys onto a new master. Prints each run and the medians.
+ */
+export async function runResyncBench(): Promise<void> {
+  const agentRuns = await benchAgent();
+  const redisRuns = await benchRedis();
+  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const itemsPerSec = med(agentRuns.map((r) => r.itemsPerSec));
+  const mbPerSec = med(agentRuns.map((r) => r.mbPerSec));
+  const rss = med(agentRuns.map((r) => r.peakRssMb));
+  const redis = med(redisRuns);
+  console.log(
+    `resync median of ${RUNS}: ${Math.round(itemsPerSec)} items/s, ${mbPerSec.toFixed(1)} MB/s, agent peak RSS ${rss.toFixed(1)} MB` +
+      ` (targets >= 150000 items/s, <= 150 MB)`,
+  );
+  console.log(`redis cluster reshard median of ${RUNS}: ${Math.round(redis)} keys/s`);
+  console.log(`ratio astaire/redis: ${(itemsPerSec / redis).toFixed(2)}x (target >= 3x)`);
+}
+
+interface AgentRun {
+  itemsPerSec: number;
+  mbPerSec: number;
+  peakRssMb: number;
+}
+
+async function benchAgent(): Promise<AgentRun[]> {
+  const sources = await Promise.all([1, 2, 3].map(() => MemcachedProcess.start({ memoryMb: 1400, threads: 2 })));
+  const local = await MemcachedProcess.start({ memoryMb: 1024, threads: 2 });
+  const dir = mkdtempSync(join(tmpdir(), 'astaire-bench-'));
+  try {
+    const servers = sources.map((s, i) => ({ id: `node-${i + 1}`, address: s.address }));
+    const topology = parseTopology(
+      { cluster: 'bench', epoch: 1, vbuckets: VBUCKETS, replicas: 2, servers, newServers: [...servers, { id: 'node-4', address: local.address }] },
+      'bench',
+    );
+    const wanted = new Uint8Array(VBUCKETS);
+    for (const p of pullsFor(planMigration(topology), 'node-4')) wanted[p.vbucket] = 1;
+    const placement = new Placement(servers.map((s) => s.id), VBUCKETS, 2);
+    const perSource = servers.map(() => [] as Buffer[]);
+    let moving = 0;
+    let total = 0;
+    // Load until exactly ITEMS_TO_MOVE keys fall in the vbuckets node-4 gains; the rest stay where they are.
+    for (let i = 0; moving < ITEMS_TO_MOVE; i++, total++) {
+      const key = Buffer.from(`bench:${i}`);
+      const vb = vbucketOf(key, VBUCKETS);
+      if (wanted[vb]) moving++;
+      for (const id of placement.replicasOf(vb)) perSource[Number(id.slice(5)) - 1].push(key);
+    }
+    const t0 = Date.now();
+    await Promise.all(sources.map((s, i) => loadMemcached(s.port, perSource[i])));
+    console.log(
+      `loaded ${total} items of 1 KB (x2 replicas) into 3 memcached sources in ${((Date.now() - t0) / 1000).toFixed(1)} s; node-4 must pull ${moving}`,
+    );
+    const file = join(dir, 'topology.json');
+    writeFileSync(file, JSON.stringify(topology));
+    const runs: AgentRun[] = [];
+    for (let run = 1; run <= RUNS; run++) {
+      await command(local.port, 'flush_all\r\n');
+      const { report, peakRssKb, wallSec } = await runAgent(['resync', '--node', 'node-4', '--topology', file, '--local', local.address, '--json']);
+      if (report.status !== 'succeeded') throw new Error(`agent run ${run} failed: ${JSON.stringify(report)}`);
+      // Reported, not hidden: see the report's note on lru_crawler completeness.
+      if (report.items !== moving) console.log(`agent run ${run}: copied ${report.items} of ${moving} items`);
+      const r = {
+        itemsPerSec: report.items / report.seconds,
+        mbPerSec: report.bytes / report.seconds / 1e6,
+        peakRssMb: peakRssKb / 1024,
+      };
+      console.log(
+        `agent run ${run}: ${report.items} items in ${report.seconds.toFixed(2)} s (process wall ${wallSec.toFixed(2)} s): ` +
+          `${Math.round(r.itemsPerSec)} items/s, ${r.mbPerSec.toFixed(1)} MB/s, peak RSS ${r.peakRssMb.toFixed(1)} MB`,
+      );
+      runs.push(r);
+    }
+    return runs;
+  } finally {
+    await Promise.all([...sources, local].map((s) => s.stop()));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function runAgent(args: string[]): Promise<{ report: ResyncReport; peakRssKb: number; wallSec: number }> {
+  const started = Date.now();
+  const child = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), join(__dirname, '..', 'agent', 'cli.js'), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let peak = 0;
+  // VmHWM is the peak; poll it until the process is gone (it cannot be read after exit).
+  const poll = setInterval(() => {
+    try {
+      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+      if (m) peak = Math.max(peak, Number(m[1]));
+    } catch {
+      // exited
+    }
+  }, 20);
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  return new Promise((resolve, reject) => {
+    child.on('exit', (code) => {
+      clearInterval(poll);
+      const lines = out.trim().split('\n');
+      try {
+        const last = parseResyncMessage(lines[lines.length - 1]);
+        if (last.type !== 'result') throw new Error('last line is not the report');
+        resolve({ report: last, peakRssKb: peak, wallSec: (Date.now() - started) / 1000 });
+      } catch (e) {
+        reject(new Error(`agent exited ${code}: ${(e as Error).message}`));
+      }
+    });
+  });
+}
+
+function command(port: number, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = new Socket();
+    s.on('error', reject);
+    s.on('data', (d: Buffer) => {
+      s.destroy();
+      resolve(d.toString());
+    });
+    s.connect(port, '127.0.0.1', () => s.write(text));
+  });
+}
+
+/** Pipelined `ms ... q`, then `mn`; anything but MN back is a failure. */
+function loadMemcached(port: number, keys: Buffer[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const s = new Socket();
+    let text = '';
+    s.on('error', reject);
+    s.on('data', (d: Buffer) => {
+      text += d.toString('latin1');
+      if (text.endsWith('MN\r\n')) {
+        s.destroy();
+        if (text === 'MN\r\n') resolve();
+        else reject(new Error(`loading answered ${text.slice(0, 200)}`));
+      }
+    });
+    s.connect(port, '127.0.0.1', async () => {
+      let parts: Buffer[] = [];
+      let bytes = 0;
+      for (const k of keys) {
+        parts.push(Buffer.from(`ms ${k.toString('latin1')} ${VALUE.length} F7 T0 q\r\n`), VALUE, CRLF);
+        bytes += VALUE.length + 40;
+        if (bytes > 4 * 1024 * 1024) {
+          if (!s.write(Buffer.concat(parts))) await new Promise((r) => s.once('drain', r));
+          parts = [];
+          bytes = 0;
+        }
+      }
+      s.write(Buffer.concat([...parts, Buffer.from('mn\r\n')]));
+    });
+  });
+}
+const CRLF = Buffer.from('\r\n');
+
+async function benchRedis(): Promise<number[]> {
+  // Load a little more than we move, and reshard the share of slots that holds ITEMS_TO_MOVE keys.
+  const total = Math.round(ITEMS_TO_MOVE * 1.2);
+  const nodes = await Promise.all([1, 2, 3, 4].map(() => RedisNode.start()));
+  try {
+    const [a, b, c, fresh] = nodes;
+    cli(['--cluster', 'create', a.address, b.address, c.address, '--cluster-replicas', '0', '--cluster-yes']);
+    await waitFor(() => cli(['-p', String(a.port), 'cluster', 'info']).includes('cluster_state:ok'));
+    const owners = clusterNodes(a.port).filter((n) => n.slots.length > 0);
+    const slotPort = new Int32Array(16384);
+    for (const o of owners) for (const [lo, hi] of o.slots) for (let s = lo; s <= hi; s++) slotPort[s] = o.port;
+    const perPort = new Map<number, Buffer[]>(owners.map((o) => [o.port, []]));
+    for (let i = 0; i < total; i++) {
+      const key = Buffer.from(`bench:${i}`);
+      perPort.get(slotPort[slotOf(key)])!.push(key);
+    }
+    const t0 = Date.now();
+    await Promise.all([...perPort].map(([port, keys]) => loadRedis(port, keys, VALUE)));
+    console.log(`loaded ${total} keys of 1 KB into a 3-master Redis Cluster in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    cli(['--cluster', 'add-node', fresh.address, a.address]);
+    await waitFor(() => clusterNodes(a.port).length === 4 && cli(['--cluster', 'check', a.address]).includes('[OK] All 16384 slots covered'));
+    const freshId = clusterNodes(fresh.port).find((n) => n.port === fresh.port)!.id;
+    const slots = Math.round((16384 * ITEMS_TO_MOVE) / total);
+    const rates: number[] = [];
+    for (let run = 1; run <= RUNS; run++) {
+      const started = Date.now();
+      // --cluster-pipeline 1000: far above the default of 10, the fastest an operator would reasonably run it.
+      cli(['--cluster', 'reshard', a.address, '--cluster-from', 'all', '--cluster-to', freshId, '--cluster-slots', String(slots),
+        '--cluster-yes', '--cluster-pipeline', '1000']);
+      const seconds = (Date.now() - started) / 1000;
+      const moved = Number(cli(['-p', String(fresh.port), 'dbsize']).trim());
+      rates.push(moved / seconds);
+      console.log(`redis reshard run ${run}: ${moved} keys (${slots} slots) in ${seconds.toFixed(2)} s: ${Math.round(moved / seconds)} keys/s`);
+      if (run < RUNS) {
+        // Put the slots back (untimed) so the next run moves the same keys again.
+        cli(['--cluster', 'rebalance', a.address, '--cluster-weight', `${freshId}=0`, '--cluster-pipeline', '1000']);
+        await waitFor(() => Number(cli(['-p', String(fresh.port), 'dbsize']).trim()) === 0);
+      }
+    }
+    return rates;
+  } finally {
+    for (const n of nodes) n.stop();
+  }
+}
+
+async function waitFor(check: () => boolean, timeoutMs = 30000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  // redis-cli exits non-zero while the nodes still disagree: that is "not yet", not a failure.
+  const safe = () => {
+    try {
+      return check();
+    } catch {
+      return false;
+    }
+  };
+  while (!safe()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting for the cluster');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

@@ -1,0 +1,28 @@
+import { runPlacementBench } from './placement';
+
+/** `npm run bench [-- NAME...]`: every benchmark, or the named ones. Not run by CI. */
+const BENCHES: Record<string, () => Promise<void>> = {
+  placement: runPlacementBench,
+  resync: async () => (await import('./resync')).runResyncBench(),
+};
+
+async function main(names: string[]): Promise<number> {
+  const unknown = names.filter((n) => !BENCHES[n]);
+  if (unknown.length) {
+    console.error(`unknown benchmark ${unknown.join(', ')}; choose from ${Object.keys(BENCHES).join(', ')}`);
+    return 2;
+  }
+  for (const name of names.length ? names : Object.keys(BENCHES)) {
+    console.log(`== ${name}`);
+    await BENCHES[name]();
+  }
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => (process.exitCode = code),
+  (error: unknown) => {
+    console.error(error);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,189 @@
+import { Server, Topology, parseTopology, planMigration, vbucketOf } from '../../../core';
+import { runResync } from '../../../agent';
+import { MemcachedCluster } from '../../support/memcached';
+import { Item, load, makeItems, mismatches, pipeline, readAll, setCommand, totalBytes } from './support';
+
+const VBUCKETS = 1024;
+const REPLICAS = 2;
+// Big enough that nothing is evicted: each node holds about 2/3 of ~75 MB.
+const MEMCACHED = { memoryMb: 256 };
+
+function fail(what: unknown): never {
+  throw new Error(`unexpected answer: ${String(what)}`);
+}
+
+function topology(servers: Server[], newServers: Server[]): Topology {
+  return parseTopology({ cluster: 'itest', epoch: 7, vbuckets: VBUCKETS, replicas: REPLICAS, servers, newServers }, 'test');
+}
+
+async function resyncAll(t: Topology) {
+  const reports = [];
+  for (const pull of planMigration(t).pulls)
+    reports.push(await runResync({ topology: t, node: pull.node, local: pull.address, progressIntervalMs: 1000 }));
+  return reports;
+}
+
+describe('astaire-agent resync against real memcached', () => {
+  jest.setTimeout(60000);
+  let cluster: MemcachedCluster | undefined;
+  afterEach(async () => {
+    await cluster?.stop();
+    cluster = undefined;
+  });
+
+  describe('given 50k items of mixed sizes, flags, TTLs and odd keys', () => {
+    const items = makeItems(50000);
+    // Printed so the data volume behind the timing is on record.
+    beforeAll(() => process.stderr.write(`resync integration data: ${items.length} items, ${totalBytes(items)} value bytes\n`));
+
+    it('when 3 servers grow to 4, then every key is on each new replica with identical value, flags and TTL', async () => {
+      cluster = await MemcachedCluster.start(3, MEMCACHED);
+      const old = cluster.servers();
+      await load(old, VBUCKETS, REPLICAS, items);
+      await cluster.add(1, MEMCACHED);
+      const t = topology(old, cluster.servers());
+
+      const reports = await resyncAll(t);
+
+      expect(reports.map((r) => r.status)).toEqual(['succeeded']);
+      expect(reports[0].vbucketsDone).toBe(reports[0].vbuckets);
+      expect(reports[0].items).toBeGreaterThan(10000);
+      expect(await mismatches(cluster.servers(), old, VBUCKETS, REPLICAS, items)).toEqual([]);
+    });
+
+    it('when 4 servers shrink to 3, then every key is on each new replica with identical value, flags and TTL', async () => {
+      cluster = await MemcachedCluster.start(4, MEMCACHED);
+      const old = cluster.servers();
+      await load(old, VBUCKETS, REPLICAS, items);
+      const t = topology(old, old.slice(0, 3));
+
+      const reports = await resyncAll(t);
+
+      expect(reports.length).toBeGreaterThan(1);
+      expect(reports.every((r) => r.status === 'succeeded')).toBe(true);
+      expect(await mismatches(old.slice(0, 3), old, VBUCKETS, REPLICAS, items)).toEqual([]);
+    });
+  });
+
+  describe('given a smaller dataset', () => {
+    const items = makeItems(20000, 2).filter((i) => i.value.length <= 4096);
+
+    it('when a source is killed mid-resync, then the resync still succeeds from the other replica', async () => {
+      cluster = await MemcachedCluster.start(3, MEMCACHED);
+      const old = cluster.servers();
+      await load(old, VBUCKETS, REPLICAS, items);
+      await cluster.add(1, MEMCACHED);
+      const t = topology(old, cluster.servers());
+      const node = planMigration(t).pulls[0];
+      const victim = cluster.nodes[0];
+      let killed = false;
+
+      // Throttled so the kill lands while the copy is under way.
+      const report = await runResync({
+        topology: t,
+        node: node.node,
+        local: node.address,
+        maxBytesPerSec: 4 * 1024 * 1024,
+        progressIntervalMs: 100,
+        reporter: {
+          progress: async (p) => {
+            if (!killed && p.items > 500) {
+              killed = true;
+              await victim.kill();
+            }
+          },
+          finish: async () => undefined,
+        },
+      });
+
+      expect(killed).toBe(true);
+      expect(report.status).toBe('succeeded');
+      expect(report.failedSources).toEqual(['node-1']);
+      // Every item the new node gained is there: its value, flags and TTL match the surviving old replica.
+      const wanted = new Set(node.vbuckets.map((v) => v.vbucket));
+      const gained = items.filter((i) => wanted.has(vbucketOf(i.key, VBUCKETS)));
+      const got = await readAll(node.address, gained.map((i) => i.key));
+      expect(got.filter((g) => g === undefined).length).toBe(0);
+      expect(got.every((g, n) => g !== undefined && g.value.equals(gained[n].value) && g.flags === gained[n].flags)).toBe(true);
+    });
+
+    it('when both old replicas of some vbuckets are dead, then the resync fails and names exactly those vbuckets', async () => {
+      cluster = await MemcachedCluster.start(3, MEMCACHED);
+      const old = cluster.servers();
+      await load(old, VBUCKETS, REPLICAS, items);
+      await cluster.add(1, MEMCACHED);
+      const t = topology(old, cluster.servers());
+      const pull = planMigration(t).pulls[0];
+      await cluster.nodes[0].kill();
+      await cluster.nodes[1].kill();
+      const expected = pull.vbuckets
+        .filter((v) => v.sources.every((id) => id === 'node-1' || id === 'node-2'))
+        .map((v) => v.vbucket);
+
+      const report = await runResync({ topology: t, node: pull.node, local: pull.address, connectTimeoutMs: 1000 });
+
+      expect(expected.length).toBeGreaterThan(0);
+      expect(report.status).toBe('failed');
+      expect(report.failedVbuckets).toEqual(expected);
+      expect(report.error).toMatch(/VbucketsUnavailableError/);
+      expect(report.vbucketsDone).toBe(pull.vbuckets.length - expected.length);
+    });
+
+    it('when a client writes a key during the resync, then the client value survives it', async () => {
+      cluster = await MemcachedCluster.start(3, MEMCACHED);
+      const old = cluster.servers();
+      await load(old, VBUCKETS, REPLICAS, items);
+      await cluster.add(1, MEMCACHED);
+      const t = topology(old, cluster.servers());
+      const pull = planMigration(t).pulls[0];
+      const wanted = new Set(pull.vbuckets.map((v) => v.vbucket));
+      const moved = items.filter((i) => wanted.has(vbucketOf(i.key, VBUCKETS)));
+      const written: Item[] = moved.slice(-200).map((i) => ({ ...i, value: Buffer.from(`client ${i.key.toString('hex')}`), flags: 42 }));
+
+      const resync = runResync({ topology: t, node: pull.node, local: pull.address, maxBytesPerSec: 8 * 1024 * 1024 });
+      await pipeline(pull.address, written.map((i) => setCommand(i)), { value: fail, error: fail, status: fail });
+      const report = await resync;
+
+      expect(report.status).toBe('succeeded');
+      const got = await readAll(pull.address, written.map((i) => i.key));
+      expect(got.map((g) => g?.value.toString())).toEqual(written.map((i) => i.value.toString()));
+      expect(got.every((g) => g?.flags === 42)).toBe(true);
+    });
+
+    it('when the local memcached is down, then the resync fails at once with a clear reason', async () => {
+      cluster = await MemcachedCluster.start(3, MEMCACHED);
+      const old = cluster.servers();
+      await cluster.add(1, MEMCACHED);
+      const t = topology(old, cluster.servers());
+      const pull = planMigration(t).pulls[0];
+      await cluster.nodes[3].kill();
+      const started = Date.now();
+
+      const report = await runResync({ topology: t, node: pull.node, local: pull.address });
+
+      expect(report.status).toBe('failed');
+      expect(report.error).toMatch(new RegExp(`LocalMemcachedError: local memcached ${pull.address} is unreachable`));
+      expect(Date.now() - started).toBeLessThan(5000);
+    });
+
+    it('when an item expires before the copy, then it is not resurrected on the new node', async () => {
+      cluster = await MemcachedCluster.start(3, MEMCACHED);
+      const old = cluster.servers();
+      const shortLived = makeItems(2000, 3)
+        .filter((i) => i.value.length < 2000)
+        .map((i) => ({ ...i, ttl: 1 }));
+      await load(old, VBUCKETS, REPLICAS, shortLived);
+      await cluster.add(1, MEMCACHED);
+      await new Promise((r) => setTimeout(r, 2100));
+      const t = topology(old, cluster.servers());
+      const pull = planMigration(t).pulls[0];
+
+      const report = await runResync({ topology: t, node: pull.node, local: pull.address });
+
+      expect(report.status).toBe('succeeded');
+      expect(report.items).toBe(0);
+      const got = await readAll(pull.address, shortLived.map((i) => i.key));
+      expect(got.filter((g) => g !== undefined)).toEqual([]);
+    });
+  });
+});

@@ -1,0 +1,55 @@
+import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
+import { SendTaskFailureCommand, SendTaskHeartbeatCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { mockClient } from 'aws-sdk-client-mock';
+import { AwsReporter } from '../../../agent/aws-reporter';
+import { ResyncProgress, ResyncReport } from '../../../core';
+
+const sfn = mockClient(SFNClient);
+const cw = mockClient(CloudWatchClient);
+const progress: ResyncProgress = { type: 'progress', cluster: 'c1', node: 'i-1', vbuckets: 10, vbucketsDone: 4, items: 100, bytes: 2048, seconds: 2, bytesPerSec: 1024 };
+const base = { ...progress, type: 'result' as const, epoch: 3 };
+
+function reporter(taskToken?: string) {
+  return new AwsReporter({ sfn: new SFNClient({}), cloudWatch: new CloudWatchClient({}), taskToken });
+}
+
+describe('AwsReporter', () => {
+  beforeEach(() => {
+    sfn.reset();
+    cw.reset();
+  });
+
+  it('given a task token, when progress is reported, then it heartbeats and puts metrics per cluster and per node', async () => {
+    await reporter('tok').progress(progress);
+    expect(sfn.commandCalls(SendTaskHeartbeatCommand)[0].args[0].input).toEqual({ taskToken: 'tok' });
+    const data = cw.commandCalls(PutMetricDataCommand)[0].args[0].input.MetricData ?? [];
+    const items = data.filter((d) => d.MetricName === 'ResyncItems');
+    expect(items.map((d) => d.Dimensions)).toEqual([
+      [{ Name: 'Cluster', Value: 'c1' }],
+      [{ Name: 'Cluster', Value: 'c1' }, { Name: 'Node', Value: 'i-1' }],
+    ]);
+    expect(data.find((d) => d.MetricName === 'ResyncVbucketsRemaining')?.Value).toBe(6);
+  });
+
+  it('given a successful report, when finished, then SendTaskSuccess carries the report as output', async () => {
+    const report: ResyncReport = { ...base, status: 'succeeded' };
+    await reporter('tok').finish(report);
+    expect(JSON.parse(sfn.commandCalls(SendTaskSuccessCommand)[0].args[0].input.output ?? '')).toEqual(report);
+    expect(sfn.commandCalls(SendTaskFailureCommand)).toHaveLength(0);
+  });
+
+  it('given a failed report, when finished, then SendTaskFailure names ResyncFailed with the vbuckets in the cause', async () => {
+    await reporter('tok').finish({ ...base, status: 'failed', failedVbuckets: [7, 9], error: 'VbucketsUnavailableError: x' });
+    const input = sfn.commandCalls(SendTaskFailureCommand)[0].args[0].input;
+    expect(input.error).toBe('ResyncFailed');
+    expect(JSON.parse(input.cause ?? '').failedVbuckets).toEqual([7, 9]);
+    const data = cw.commandCalls(PutMetricDataCommand)[0].args[0].input.MetricData ?? [];
+    expect(data.find((d) => d.MetricName === 'ResyncFailures')?.Value).toBe(1);
+  });
+
+  it('given no task token, when progress is reported, then only metrics are sent', async () => {
+    await reporter().progress(progress);
+    expect(sfn.calls()).toHaveLength(0);
+    expect(cw.commandCalls(PutMetricDataCommand)).toHaveLength(1);
+  });
+});

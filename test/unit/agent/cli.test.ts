@@ -1,0 +1,67 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { mockClient } from 'aws-sdk-client-mock';
+import { EXIT_OK, EXIT_USAGE, main, parseCommandLine } from '../../../agent/cli';
+import { UsageError } from '../../../agent/errors';
+import { parseResyncMessage } from '../../../core';
+
+const ssm = mockClient(SSMClient);
+
+async function run(argv: string[]) {
+  let stdout = '';
+  let stderr = '';
+  const code = await main(argv, {
+    stdout: (t) => (stdout += t),
+    stderr: (t) => (stderr += t),
+    aws: { ssm: () => new SSMClient({}), sfn: () => { throw new Error('no sfn'); }, cloudWatch: () => { throw new Error('no cw'); } },
+  });
+  return { code, stdout, stderr };
+}
+
+function topologyFile(doc: unknown): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'agent-cli-')), 'topology.json');
+  writeFileSync(file, JSON.stringify(doc));
+  return file;
+}
+
+const servers = [{ id: 'n1', address: '127.0.0.1:1' }];
+
+describe('astaire-agent command line', () => {
+  it('given both --topology and --parameter, when parsed, then it is a usage error', () => {
+    expect(() => parseCommandLine(['resync', '--node', 'n', '--topology', 'f', '--parameter', 'p'])).toThrow(UsageError);
+  });
+
+  it('given a non-numeric --max-bytes-per-sec, when parsed, then the reason names the flag', () => {
+    expect(() => parseCommandLine(['resync', '--node', 'n', '--topology', 'f', '--max-bytes-per-sec', '1e6'])).toThrow(/--max-bytes-per-sec/);
+  });
+
+  it('given a topology without newServers, when run, then it exits 2 with a one-line reason', async () => {
+    const r = await run(['resync', '--node', 'n1', '--topology', topologyFile({ cluster: 'c', epoch: 1, servers }), '--json']);
+    expect(r.code).toBe(EXIT_USAGE);
+    expect(r.stderr).toMatch(/no newServers/);
+    expect(r.stdout).toBe('');
+  });
+
+  it('given a node with nothing to pull, when run with --json, then it succeeds at once and the last line is the report', async () => {
+    const file = topologyFile({ cluster: 'c', epoch: 2, servers, newServers: servers });
+    const r = await run(['resync', '--node', 'n1', '--topology', file, '--json']);
+    expect(r.code).toBe(EXIT_OK);
+    const lines = r.stdout.trim().split('\n');
+    expect(parseResyncMessage(lines[lines.length - 1])).toMatchObject({ type: 'result', status: 'succeeded', items: 0, vbuckets: 0 });
+  });
+
+  it('given a malformed parameter in Parameter Store, when run, then it exits 2 naming the parameter', async () => {
+    ssm.on(GetParameterCommand).resolves({ Parameter: { Value: '{"cluster":' } });
+    const r = await run(['resync', '--node', 'n1', '--parameter', '/astaire/c/topology']);
+    expect(r.code).toBe(EXIT_USAGE);
+    expect(r.stderr).toMatch(/parameter \/astaire\/c\/topology/);
+  });
+
+  it('given --help, when run, then the usage goes to stdout and it exits 0', async () => {
+    const r = await run(['--help']);
+    expect(r.code).toBe(EXIT_OK);
+    expect(r.stdout).toMatch(/Usage: astaire-agent resync/);
+  });
+});

@@ -1,0 +1,56 @@
+import { decodeUriBytes, MetadumpParser } from '../../../agent/metadump-parser';
+import { ProtocolError } from '../../../agent/errors';
+
+type Event = { key: string; exp: number; size: number } | 'END' | 'BUSY' | { error: string };
+
+function parse(chunks: Buffer[]): Event[] {
+  const events: Event[] = [];
+  const parser = new MetadumpParser({
+    item: (key, exp, size) => events.push({ key: key.toString('hex'), exp, size }),
+    end: () => events.push('END'),
+    busy: () => events.push('BUSY'),
+    error: (error) => events.push({ error }),
+  });
+  for (const c of chunks) parser.feed(c);
+  return events;
+}
+
+// As memcached 1.6.18 prints it (seen in an experiment): bare LF after items, CRLF after END.
+const WIRE = Buffer.from(
+  'BUSY currently processing crawler request\r\n' +
+    'key=a%20b%C3%A9%00%0D%0Az%25 exp=-1 la=1795472801 cas=2 fetch=no cls=1 size=78\n' +
+    'key=plain exp=1795472904 la=1795472804 cas=6 fetch=no cls=1 size=69\n' +
+    'key=%FF%fe exp=-1 la=1795472802 cas=3 fetch=yes cls=1 size=65\n' +
+    'END\r\n',
+);
+const EXPECTED: Event[] = [
+  'BUSY',
+  { key: Buffer.from('a b\u00e9\u0000\r\nz%', 'utf8').toString('hex'), exp: -1, size: 78 },
+  { key: Buffer.from('plain').toString('hex'), exp: 1795472904, size: 69 },
+  { key: 'fffe', exp: -1, size: 65 },
+  'END',
+];
+
+describe('MetadumpParser', () => {
+  it('given a metadump with URI-encoded odd keys, when fed at once, then keys are the raw bytes with exp and size', () => {
+    expect(parse([WIRE])).toEqual(EXPECTED);
+  });
+
+  it('given the dump split at every byte boundary, when fed in two parts, then the events are identical', () => {
+    for (let i = 1; i < WIRE.length; i++) expect(parse([WIRE.subarray(0, i), WIRE.subarray(i)])).toEqual(EXPECTED);
+  });
+
+  it('given the dump fed one byte at a time, when parsed, then the events are identical', () => {
+    expect(parse([...WIRE].map((b) => Buffer.from([b])))).toEqual(EXPECTED);
+  });
+
+  it('given a crawler that is disabled, when the server answers an error, then the error is reported', () => {
+    expect(parse([Buffer.from('CLIENT_ERROR lru crawler disabled\r\n')])).toEqual([{ error: 'CLIENT_ERROR lru crawler disabled' }]);
+  });
+
+  it('given a truncated or bad %-escape, when decoded, then it throws a ProtocolError', () => {
+    expect(() => decodeUriBytes(Buffer.from('ab%4'), 0, 4)).toThrow(ProtocolError);
+    expect(() => decodeUriBytes(Buffer.from('ab%zz'), 0, 5)).toThrow(ProtocolError);
+    expect(decodeUriBytes(Buffer.from('%41%62c'), 0, 7).toString()).toBe('Abc');
+  });
+});

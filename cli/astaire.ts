@@ -6,6 +6,8 @@ import { Command, CommandIo, EXIT_FAILED, EXIT_OK, EXIT_USAGE } from './command'
 const COMMANDS: Record<string, () => Promise<Command>> = {
   plan: async () => (await import('./commands/plan')).command,
   locate: async () => (await import('./commands/locate')).command,
+  resync: async () => (await import('./commands/resync')).command,
+  'wait-sync': async () => (await import('./commands/wait-sync')).command,
   local: async () => (await import('./commands/local')).command,
   get: async () => (await import('./commands/get')).command,
   set: async () => (await import('./commands/set')).command,

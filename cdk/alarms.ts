@@ -1,0 +1,127 @@
+import { Duration, Stack } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { METRIC_NAMESPACE, MetricDimension, MetricName } from '../core/metrics';
+
+/** Agents publish at least once a minute while they run; five-minute buckets never miss one. */
+const LONG_MIGRATION_PERIOD = Duration.minutes(5);
+
+export interface ClusterAlarmsProps {
+  readonly clusterName: string;
+  /** The cluster's workflow: its failed and timed-out executions alarm. */
+  readonly stateMachine: sfn.IStateMachine;
+  /**
+   * Where alarms go.
+   * @default a new SNS topic, encrypted with a new customer-managed KMS key that CloudWatch may use
+   */
+  readonly alarmTopic?: sns.ITopic;
+  /**
+   * A migration still moving data after this long raises the long-migration alarm (Clearwater's
+   * "too long clustering"). Rounded up to whole 5-minute periods; 5 minutes to 1 day.
+   * @default Duration.minutes(30)
+   */
+  readonly maxMigrationDuration?: Duration;
+}
+
+/**
+ * The alarms an operator of the cluster needs, all sent to one SNS topic: failed executions,
+ * timed-out executions, agent-reported resync failures, and a migration that runs too long.
+ */
+export class ClusterAlarms extends Construct {
+  readonly topic: sns.ITopic;
+  readonly failedExecutions: cloudwatch.Alarm;
+  readonly timedOutExecutions: cloudwatch.Alarm;
+  readonly resyncFailures: cloudwatch.Alarm;
+  readonly longMigration: cloudwatch.Alarm;
+
+  constructor(scope: Construct, id: string, props: ClusterAlarmsProps) {
+    super(scope, id);
+    const limit = props.maxMigrationDuration ?? Duration.minutes(30);
+    const periods = Math.ceil(limit.toSeconds() / LONG_MIGRATION_PERIOD.toSeconds());
+    if (periods < 1 || periods * LONG_MIGRATION_PERIOD.toSeconds() > Duration.days(1).toSeconds())
+      throw new Error(`maxMigrationDuration must be from 5 minutes to 1 day, got ${limit.toHumanString()}`);
+
+    this.topic = props.alarmTopic ?? this.createTopic();
+    const cluster = props.clusterName;
+    const minute = Duration.minutes(1);
+
+    this.failedExecutions = new cloudwatch.Alarm(this, 'FailedExecutions', {
+      alarmDescription: `Astaire ${cluster}: a scaling workflow failed; the topology was restored and a launch abandoned. See the execution's history.`,
+      metric: props.stateMachine.metricFailed({ period: minute, statistic: 'Sum' }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    this.timedOutExecutions = new cloudwatch.Alarm(this, 'TimedOutExecutions', {
+      alarmDescription: `Astaire ${cluster}: a scaling workflow hit its timeout; the lifecycle action and the cluster lock may need attention.`,
+      metric: props.stateMachine.metricTimedOut({ period: minute, statistic: 'Sum' }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    this.resyncFailures = new cloudwatch.Alarm(this, 'ResyncFailures', {
+      alarmDescription: `Astaire ${cluster}: a node reported that its resync failed (some vbuckets had no reachable source).`,
+      metric: new cloudwatch.Metric({
+        namespace: METRIC_NAMESPACE,
+        metricName: MetricName.ResyncFailures,
+        dimensionsMap: { [MetricDimension.Cluster]: cluster },
+        period: minute,
+        statistic: 'Sum',
+      }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    // Agents publish VbucketsPending only while they run, so "pending > 0 in every period of the
+    // limit" means a migration has been moving data that long. A dead agent stops publishing: the
+    // task's heartbeat timeout then fails the execution and FailedExecutions fires instead.
+    this.longMigration = new cloudwatch.Alarm(this, 'LongMigration', {
+      alarmDescription: `Astaire ${cluster}: a migration has been moving data for more than ${limit.toHumanString()}.`,
+      metric: new cloudwatch.Metric({
+        namespace: METRIC_NAMESPACE,
+        metricName: MetricName.VbucketsPending,
+        dimensionsMap: { [MetricDimension.Cluster]: cluster },
+        period: LONG_MIGRATION_PERIOD,
+        statistic: 'Maximum',
+      }),
+      threshold: 0,
+      evaluationPeriods: periods,
+      datapointsToAlarm: periods,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+
+    const action = new actions.SnsAction(this.topic);
+    for (const alarm of this.alarms) alarm.addAlarmAction(action);
+    this.longMigration.addOkAction(action);
+  }
+
+  get alarms(): cloudwatch.Alarm[] {
+    return [this.failedExecutions, this.timedOutExecutions, this.resyncFailures, this.longMigration];
+  }
+
+  private createTopic(): sns.Topic {
+    const key = new kms.Key(this, 'TopicKey', {
+      description: 'Encrypts the Astaire alarm topic',
+      enableKeyRotation: true,
+    });
+    // CloudWatch must encrypt the messages it publishes to the topic; the AWS-managed SNS key would refuse it.
+    key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+      }),
+    );
+    return new sns.Topic(this, 'Topic', { masterKey: key, enforceSSL: true });
+  }
+}

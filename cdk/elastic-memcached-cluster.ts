@@ -1,0 +1,469 @@
+import { Annotations, Aws, Duration, Size, Stack, Validations } from 'aws-cdk-lib';
+import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
+import * as cr from 'aws-cdk-lib/custom-resources';
+import { Construct } from 'constructs';
+import { METRIC_NAMESPACE } from '../core/metrics';
+import { stateMachineArnParameterName } from '../core/parameter-names';
+import {
+  DEFAULT_REPLICAS,
+  DEFAULT_VBUCKETS,
+  emptyTopology,
+  isValidClusterName,
+  parameterName,
+  serializeTopology,
+} from '../core/topology';
+import { AgentDocument } from './agent-document';
+import { AgentPackage } from './agent-package';
+import { ClusterAlarms } from './alarms';
+import { ClusterDashboard } from './dashboard';
+import { AstaireWorkflow, AstaireWorkflowProps } from './workflow';
+
+/** The EventBridge detail-types of the two lifecycle actions the workflow handles. */
+export const LIFECYCLE_DETAIL_TYPES = [
+  'EC2 Instance-launch Lifecycle Action',
+  'EC2 Instance-terminate Lifecycle Action',
+];
+export const MEMCACHED_PORT = 11211;
+const AGENT_PATH = '/usr/local/bin/astaire-agent';
+/** The construct id aws-cdk-lib gives the singleton function behind every AwsCustomResource. */
+const AWS_CUSTOM_RESOURCE_PROVIDER_ID = 'AWS679f53fac002430cb0da5b7982bd2287';
+
+/** The workflow settings the cluster does not derive itself. */
+export type AstaireWorkflowOptions = Omit<
+  AstaireWorkflowProps,
+  | 'clusterName'
+  | 'topologyParameterName'
+  | 'topologyParameterArn'
+  | 'autoScalingGroupName'
+  | 'resyncDocumentName'
+  | 'memcachedPort'
+  | 'workflowTimeout'
+  | 'resyncTimeout'
+>;
+
+export interface ElasticMemcachedClusterProps {
+  /**
+   * The cluster name: names `/astaire/<cluster>/...` parameters, the Auto Scaling group
+   * (`astaire-<cluster>`), metrics and the dashboard. 1-64 letters, digits, `.`, `_`, `-`.
+   */
+  readonly clusterName: string;
+  /**
+   * The VPC the nodes run in.
+   * @default a new VPC over 2 Availability Zones with one NAT gateway and rejected-traffic flow logs
+   */
+  readonly vpc?: ec2.IVpc;
+  /**
+   * Subnets for the nodes; they need outbound access to SSM, S3, Step Functions and the package repos.
+   * @default the VPC's private subnets with egress
+   */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+  /**
+   * Instance type of the nodes (x86_64 or arm64; the AMI follows its architecture).
+   * @default t3.medium (2 vCPU, 4 GiB)
+   */
+  readonly instanceType?: ec2.InstanceType;
+  /**
+   * Fewest nodes. Keep it at least `replicas`, or a vbucket has fewer copies than configured.
+   * @default 2
+   */
+  readonly minCapacity?: number;
+  /** @default 6 */
+  readonly maxCapacity?: number;
+  /**
+   * Memory memcached may use for items (`-m`); leave room for the OS and the agent.
+   * @default Size.mebibytes(3072), for the default t3.medium
+   */
+  readonly memcachedMemory?: Size;
+  /**
+   * vbuckets of the topology (a power of two). Fixed when the cluster is created.
+   * @default 16384
+   */
+  readonly vbuckets?: number;
+  /**
+   * Copies of each item. Fixed when the cluster is created.
+   * @default 2
+   */
+  readonly replicas?: number;
+  /**
+   * How long a lifecycle action waits for the workflow before Auto Scaling applies its default
+   * result (launch: ABANDON, the instance is replaced; terminate: CONTINUE). The workflow
+   * records heartbeats, so migrations may run longer. 30 seconds to 2 hours.
+   * @default Duration.minutes(15)
+   */
+  readonly hookHeartbeatTimeout?: Duration;
+  /**
+   * Longest a whole scaling workflow (waiting for the cluster lock included) may run before it
+   * times out; a lock older than this is taken to belong to a dead execution.
+   * @default Duration.hours(6)
+   */
+  readonly workflowTimeout?: Duration;
+  /**
+   * Longest one node's resync may run (the SSM task's timeout; the SSM command gets the same).
+   * @default Duration.hours(2)
+   */
+  readonly resyncTimeout?: Duration;
+  /**
+   * Where the alarms notify.
+   * @default a new, KMS-encrypted SNS topic (subscribe to `alarms.topic`)
+   */
+  readonly alarmTopic?: sns.ITopic;
+  /**
+   * A migration moving data for longer than this raises the long-migration alarm.
+   * @default Duration.minutes(30)
+   */
+  readonly maxMigrationDuration?: Duration;
+  /**
+   * Finer settings of the scaling workflow (keep-alive interval, resync heartbeat timeout,
+   * concurrency, log retention, handler entries).
+   * @default the workflow's defaults
+   */
+  readonly workflowOptions?: AstaireWorkflowOptions;
+  /**
+   * The agent's CLI entry file, bundled for the nodes.
+   * @default agent/cli.ts of this repository
+   */
+  readonly agentEntry?: string;
+}
+
+/**
+ * An elastic memcached cluster: an Auto Scaling group of memcached nodes whose launch and
+ * terminate lifecycle actions start the Astaire workflow, which moves the data before the
+ * lifecycle action completes. Clients find the members in `/astaire/<cluster>/topology`.
+ */
+export class ElasticMemcachedCluster extends Construct implements ec2.IConnectable {
+  readonly clusterName: string;
+  readonly vpc: ec2.IVpc;
+  readonly autoScalingGroup: autoscaling.AutoScalingGroup;
+  readonly connections: ec2.Connections;
+  readonly topologyParameterName: string;
+  /** Parameter Store name holding the state machine ARN (read by `astaire resync` and `wait-sync`). */
+  readonly stateMachineArnParameterName: string;
+  readonly agentDocument: AgentDocument;
+  readonly workflow: AstaireWorkflow;
+  readonly alarms: ClusterAlarms;
+  readonly dashboard: ClusterDashboard;
+  readonly launchHookName: string;
+  readonly terminateHookName: string;
+  readonly lifecycleRule: events.Rule;
+
+  constructor(scope: Construct, id: string, props: ElasticMemcachedClusterProps) {
+    super(scope, id);
+    const cluster = props.clusterName;
+    if (!isValidClusterName(cluster))
+      throw new Error(
+        `clusterName must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit, got ${JSON.stringify(cluster)}`,
+      );
+    const vbuckets = props.vbuckets ?? DEFAULT_VBUCKETS;
+    const replicas = props.replicas ?? DEFAULT_REPLICAS;
+    // Validates vbuckets and replicas with the same rules every reader applies.
+    const initialTopology = serializeTopology(emptyTopology(cluster, { vbuckets, replicas }));
+    const minCapacity = props.minCapacity ?? 2;
+    const maxCapacity = props.maxCapacity ?? 6;
+    if (
+      !Number.isInteger(minCapacity) ||
+      !Number.isInteger(maxCapacity) ||
+      minCapacity < 0 ||
+      maxCapacity < Math.max(1, minCapacity)
+    )
+      throw new Error(
+        `need 0 <= minCapacity <= maxCapacity and maxCapacity >= 1, got ${minCapacity} and ${maxCapacity}`,
+      );
+    if (minCapacity < replicas)
+      Annotations.of(this).addWarningV2(
+        'astaire:minCapacityBelowReplicas',
+        `minCapacity ${minCapacity} is below replicas ${replicas}: a cluster that small keeps fewer copies than configured`,
+      );
+    const hookTimeout = props.hookHeartbeatTimeout ?? Duration.minutes(15);
+    if (hookTimeout.toSeconds() < 30 || hookTimeout.toSeconds() > 7200)
+      throw new Error(
+        `hookHeartbeatTimeout must be from 30 seconds to 2 hours, got ${hookTimeout.toHumanString()}`,
+      );
+    const resyncTimeout = props.resyncTimeout ?? Duration.hours(2);
+    const memoryMb = (props.memcachedMemory ?? Size.mebibytes(3072)).toMebibytes();
+    if (!Number.isInteger(memoryMb) || memoryMb < 64)
+      throw new Error(`memcachedMemory must be a whole number of MiB, at least 64, got ${memoryMb}`);
+
+    this.clusterName = cluster;
+    this.topologyParameterName = parameterName(cluster);
+    this.stateMachineArnParameterName = stateMachineArnParameterName(cluster);
+    this.vpc = props.vpc ?? this.createVpc();
+    // A fixed name lets the workflow, the rule and IAM refer to the group before it exists, so the
+    // group can be created last and no instance launches before its lifecycle events are handled.
+    const groupName = `astaire-${cluster}`;
+    this.launchHookName = 'astaire-launch';
+    this.terminateHookName = 'astaire-terminate';
+
+    const topology = this.createTopologyParameter(initialTopology);
+    this.agentDocument = new AgentDocument(this, 'AgentDocument', {
+      agentPath: AGENT_PATH,
+      executionTimeout: resyncTimeout,
+    });
+
+    this.workflow = new AstaireWorkflow(this, 'Workflow', {
+      ...props.workflowOptions,
+      clusterName: cluster,
+      topologyParameterName: this.topologyParameterName,
+      topologyParameterArn: topology.parameterArn,
+      autoScalingGroupName: groupName,
+      resyncDocumentName: this.agentDocument.documentName,
+      memcachedPort: MEMCACHED_PORT,
+      workflowTimeout: props.workflowTimeout,
+      resyncTimeout: props.resyncTimeout,
+    });
+    const stateMachine = this.workflow.stateMachine;
+    new ssm.StringParameter(this, 'StateMachineArn', {
+      parameterName: this.stateMachineArnParameterName,
+      stringValue: stateMachine.stateMachineArn,
+      description: `Astaire ${cluster}: the scaling workflow (astaire resync / wait-sync read it)`,
+    });
+
+    this.lifecycleRule = new events.Rule(this, 'LifecycleRule', {
+      description: `Astaire ${cluster}: start the scaling workflow on every lifecycle action of ${groupName}`,
+      eventPattern: {
+        source: ['aws.autoscaling'],
+        detailType: LIFECYCLE_DETAIL_TYPES,
+        detail: {
+          AutoScalingGroupName: [groupName],
+          LifecycleHookName: [this.launchHookName, this.terminateHookName],
+        },
+      },
+      // The whole event is the input: the workflow's Normalise state reads it.
+      targets: [
+        new targets.SfnStateMachine(stateMachine, { retryAttempts: 185, maxEventAge: Duration.hours(24) }),
+      ],
+    });
+
+    const role = new iam.Role(this, 'NodeRole', {
+      assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
+      description: `Astaire ${cluster}: memcached nodes and their agent`,
+      // SSM Run Command delivers the resync command to the node's SSM Agent.
+      managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore')],
+    });
+    const agentPackage = new AgentPackage(this, 'Agent', { entry: props.agentEntry });
+    agentPackage.grantDownload(role);
+    // A separate policy: it names the state machine, which the group must not depend on through the role.
+    const agentPolicy = new iam.Policy(this, 'AgentPolicy', {
+      roles: [role],
+      statements: [
+        new iam.PolicyStatement({
+          // The agent reads the topology it resyncs against.
+          actions: ['ssm:GetParameter'],
+          resources: [topology.parameterArn],
+        }),
+        new iam.PolicyStatement({
+          // The agent reports its resync result and heartbeats on the task token of this workflow.
+          actions: ['states:SendTaskSuccess', 'states:SendTaskFailure', 'states:SendTaskHeartbeat'],
+          resources: [stateMachine.stateMachineArn],
+        }),
+        new iam.PolicyStatement({
+          // The agent publishes progress and failure metrics; PutMetricData has no resource, so the namespace condition scopes it.
+          actions: ['cloudwatch:PutMetricData'],
+          resources: ['*'],
+          conditions: { StringEquals: { 'cloudwatch:namespace': METRIC_NAMESPACE } },
+        }),
+      ],
+    });
+
+    const securityGroup = new ec2.SecurityGroup(this, 'NodeSecurityGroup', {
+      vpc: this.vpc,
+      description: `Astaire ${cluster}: memcached nodes (clients and peers on ${MEMCACHED_PORT})`,
+      // Outbound: package repositories, S3, SSM, Step Functions and CloudWatch endpoints.
+      allowAllOutbound: true,
+    });
+    this.connections = new ec2.Connections({
+      securityGroups: [securityGroup],
+      defaultPort: ec2.Port.tcp(MEMCACHED_PORT),
+    });
+    // Agents pull vbuckets from their peers' memcached.
+    this.connections.allowInternally(ec2.Port.tcp(MEMCACHED_PORT), 'memcached between nodes (resync)');
+
+    const instanceType =
+      props.instanceType ?? ec2.InstanceType.of(ec2.InstanceClass.T3, ec2.InstanceSize.MEDIUM);
+    const userData = ec2.UserData.forLinux();
+    this.addBootCommands(userData, memoryMb);
+    agentPackage.addInstallCommands(userData, AGENT_PATH, Aws.REGION);
+    userData.addCommands('systemctl enable --now amazon-ssm-agent');
+
+    const launchTemplate = new ec2.LaunchTemplate(this, 'LaunchTemplate', {
+      machineImage: ec2.MachineImage.latestAmazonLinux2023({
+        cpuType:
+          instanceType.architecture === ec2.InstanceArchitecture.ARM_64
+            ? ec2.AmazonLinuxCpuType.ARM_64
+            : ec2.AmazonLinuxCpuType.X86_64,
+      }),
+      instanceType,
+      role,
+      securityGroup,
+      userData,
+      requireImdsv2: true,
+      detailedMonitoring: true,
+      blockDevices: [
+        {
+          deviceName: '/dev/xvda',
+          volume: autoscaling.BlockDeviceVolume.ebs(16, {
+            encrypted: true,
+            volumeType: autoscaling.EbsDeviceVolumeType.GP3,
+          }),
+        },
+      ],
+    });
+
+    this.autoScalingGroup = new autoscaling.AutoScalingGroup(this, 'Group', {
+      vpc: this.vpc,
+      vpcSubnets: props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      launchTemplate,
+      autoScalingGroupName: groupName,
+      minCapacity,
+      maxCapacity,
+      healthChecks: autoscaling.HealthChecks.ec2({ gracePeriod: Duration.minutes(5) }),
+    });
+    // Hooks declared on the group itself (not as separate resources) also hold the instances
+    // launched when the group is created, so even the first nodes join through the workflow.
+    const cfnGroup = this.autoScalingGroup.node.defaultChild as autoscaling.CfnAutoScalingGroup;
+    cfnGroup.lifecycleHookSpecificationList = [
+      {
+        lifecycleHookName: this.launchHookName,
+        lifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING',
+        heartbeatTimeout: hookTimeout.toSeconds(),
+        // An instance whose data never arrived must not serve: Auto Scaling replaces it.
+        defaultResult: 'ABANDON',
+      },
+      {
+        lifecycleHookName: this.terminateHookName,
+        lifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING',
+        heartbeatTimeout: hookTimeout.toSeconds(),
+        // Termination goes ahead either way; CONTINUE just does not wait for the rest of the hooks.
+        defaultResult: 'CONTINUE',
+      },
+    ];
+    // Lifecycle events of the first instances are only handled once the rule, the workflow, the
+    // agent's permissions and the topology exist.
+    this.autoScalingGroup.node.addDependency(this.lifecycleRule, agentPolicy, topology.resource);
+
+    this.alarms = new ClusterAlarms(this, 'Alarms', {
+      clusterName: cluster,
+      stateMachine,
+      alarmTopic: props.alarmTopic,
+      maxMigrationDuration: props.maxMigrationDuration,
+    });
+    this.dashboard = new ClusterDashboard(this, 'Dashboard', {
+      clusterName: cluster,
+      stateMachine,
+      alarms: this.alarms.alarms,
+    });
+
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]',
+      reason:
+        'AmazonSSMManagedInstanceCore is the AWS-maintained minimum for an SSM-managed node (Run Command delivers the resync).',
+    });
+    Validations.of(agentPolicy).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'cloudwatch:PutMetricData supports no resource ARN; the statement is limited to the Astaire namespace by condition.',
+    });
+    Validations.of(this.autoScalingGroup).acknowledge({
+      id: 'AwsSolutions-AS3',
+      reason:
+        'Every launch and terminate goes through a lifecycle hook to the scaling workflow via EventBridge; its failures and timeouts raise the cluster alarms, which is where operators are notified.',
+    });
+  }
+
+  /** memcached from the distribution, listening on the node's private address (peers, clients) and loopback (its agent). */
+  private addBootCommands(userData: ec2.UserData, memoryMb: number): void {
+    userData.addCommands(
+      'set -euo pipefail',
+      'dnf install -y memcached nodejs22 unzip',
+      'IMDS_TOKEN=$(curl -sSf -X PUT http://169.254.169.254/latest/api/token -H "X-aws-ec2-metadata-token-ttl-seconds: 300")',
+      'PRIVATE_IP=$(curl -sSf -H "X-aws-ec2-metadata-token: $IMDS_TOKEN" http://169.254.169.254/latest/meta-data/local-ipv4)',
+      'cat > /etc/sysconfig/memcached <<EOF',
+      `PORT="${MEMCACHED_PORT}"`,
+      'USER="memcached"',
+      'MAXCONN="4096"',
+      `CACHESIZE="${memoryMb}"`,
+      // Loopback too: the agent fills its local memcached at 127.0.0.1 (its --local default).
+      'OPTIONS="-l $PRIVATE_IP,127.0.0.1 -U 0"',
+      'EOF',
+      'systemctl enable memcached',
+      'systemctl restart memcached',
+      'mkdir -p /opt/astaire',
+    );
+  }
+
+  private createVpc(): ec2.Vpc {
+    const vpc = new ec2.Vpc(this, 'Vpc', {
+      maxAzs: 2,
+      natGateways: 1,
+      subnetConfiguration: [
+        { name: 'Public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
+        { name: 'Nodes', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 22 },
+      ],
+    });
+    vpc.addFlowLog('RejectedTraffic', {
+      trafficType: ec2.FlowLogTrafficType.REJECT,
+      destination: ec2.FlowLogDestination.toCloudWatchLogs(
+        new logs.LogGroup(this, 'FlowLogs', { retention: logs.RetentionDays.ONE_MONTH }),
+      ),
+    });
+    return vpc;
+  }
+
+  /**
+   * Creates `/astaire/<cluster>/topology` holding an empty topology, once. The workflow owns the
+   * value from then on: a plain CloudFormation parameter would overwrite the live topology with
+   * the empty one whenever its template value changed. Deleting the cluster deletes it.
+   */
+  private createTopologyParameter(initial: string): { resource: cr.AwsCustomResource; parameterArn: string } {
+    const parameterArn = Stack.of(this).formatArn({
+      service: 'ssm',
+      resource: 'parameter',
+      resourceName: this.topologyParameterName.slice(1),
+    });
+    const resource = new cr.AwsCustomResource(this, 'Topology', {
+      onCreate: {
+        service: 'SSM',
+        action: 'PutParameter',
+        parameters: {
+          Name: this.topologyParameterName,
+          Value: initial,
+          Type: 'String',
+          Tier: 'Standard',
+          // Never replace a topology that exists (for example left behind by a failed delete): fail instead.
+          Overwrite: false,
+          Description: `Astaire ${this.clusterName}: cluster topology (owned by the scaling workflow)`,
+        },
+        physicalResourceId: cr.PhysicalResourceId.of(this.topologyParameterName),
+      },
+      onDelete: {
+        service: 'SSM',
+        action: 'DeleteParameter',
+        parameters: { Name: this.topologyParameterName },
+        ignoreErrorCodesMatching: 'ParameterNotFound',
+      },
+      policy: cr.AwsCustomResourcePolicy.fromStatements([
+        new iam.PolicyStatement({
+          // Creates the initial topology and deletes it with the cluster.
+          actions: ['ssm:PutParameter', 'ssm:DeleteParameter'],
+          resources: [parameterArn],
+        }),
+      ]),
+      installLatestAwsSdk: false,
+    });
+    // The provider function is a stack-wide singleton that AwsCustomResource creates next to us.
+    const provider = Stack.of(this).node.tryFindChild(AWS_CUSTOM_RESOURCE_PROVIDER_ID);
+    if (provider)
+      Validations.of(provider).acknowledge({
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+        reason:
+          "AwsCustomResource's provider function only writes its own logs with it; its SSM calls are scoped to the topology parameter.",
+      });
+    return { resource, parameterArn };
+  }
+}

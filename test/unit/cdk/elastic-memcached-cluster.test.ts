@@ -1,0 +1,306 @@
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import { App, Duration, Size, Stack } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { ElasticMemcachedCluster, LIFECYCLE_DETAIL_TYPES } from '../../../cdk/elastic-memcached-cluster';
+import { emptyTopology, serializeTopology } from '../../../core/topology';
+import { fixtureClusterProps, fixtureStack, unbundledApp } from './fixtures/synth';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const aslValidator = require('asl-validator') as (definition: unknown) => {
+  isValid: boolean;
+  errorsText: (sep?: string) => string;
+};
+
+type Statement = { Action: string | string[]; Resource: unknown; Condition?: unknown; Effect: string };
+type Resource = { Type: string; Properties: Record<string, unknown>; DependsOn?: string[] };
+
+/** Synthesizing bundles ten entries with esbuild: once per file, not per test. */
+let app: App;
+let stack: Stack;
+let template: Template;
+let resources: Record<string, Resource>;
+
+beforeAll(() => {
+  ({ app, stack } = fixtureStack({
+    hookHeartbeatTimeout: Duration.minutes(20),
+    memcachedMemory: Size.mebibytes(3000),
+  }));
+  template = Template.fromStack(stack);
+  resources = template.toJSON().Resources as Record<string, Resource>;
+}, 300_000);
+
+const logicalId = (type: string, pathPart: string): string => {
+  const ids = Object.keys(template.findResources(type)).filter((id) => id.includes(pathPart));
+  expect(ids).toHaveLength(1);
+  return ids[0];
+};
+const statementsOf = (policyId: string): Statement[] =>
+  (resources[policyId].Properties.PolicyDocument as { Statement: Statement[] }).Statement;
+const actions = (s: Statement): string[] => (Array.isArray(s.Action) ? s.Action : [s.Action]);
+
+/** Joins an Fn::Join of strings and tokens into text, tokens written as `<token>`. */
+function flatten(value: unknown): string {
+  if (typeof value === 'string') return value;
+  const join = (value as { 'Fn::Join'?: [string, unknown[]] })['Fn::Join'];
+  if (join) return join[1].map((p) => (typeof p === 'string' ? p : '<token>')).join(join[0]);
+  return '<token>';
+}
+
+describe('ElasticMemcachedCluster: lifecycle', () => {
+  test('given the group, when synthesized, then launch and terminate hooks are declared on the group itself with the configured timeout', () => {
+    template.hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', {
+      AutoScalingGroupName: 'astaire-web',
+      MinSize: '2',
+      MaxSize: '6',
+      LifecycleHookSpecificationList: [
+        {
+          LifecycleHookName: 'astaire-launch',
+          LifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING',
+          HeartbeatTimeout: 1200,
+          DefaultResult: 'ABANDON',
+        },
+        {
+          LifecycleHookName: 'astaire-terminate',
+          LifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING',
+          HeartbeatTimeout: 1200,
+          DefaultResult: 'CONTINUE',
+        },
+      ],
+    });
+    // Separate hook resources would miss the instances launched with the group.
+    template.resourceCountIs('AWS::AutoScaling::LifecycleHook', 0);
+  });
+
+  test('given the rule, when synthesized, then both lifecycle events of this group (and only its hooks) start this state machine with the raw event', () => {
+    const machine = logicalId('AWS::StepFunctions::StateMachine', 'Workflow');
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.autoscaling'],
+        'detail-type': ['EC2 Instance-launch Lifecycle Action', 'EC2 Instance-terminate Lifecycle Action'],
+        detail: {
+          AutoScalingGroupName: ['astaire-web'],
+          LifecycleHookName: ['astaire-launch', 'astaire-terminate'],
+        },
+      },
+      Targets: [
+        Match.objectLike({ Arn: { Ref: machine }, Input: Match.absent(), InputPath: Match.absent() }),
+      ],
+    });
+    expect(LIFECYCLE_DETAIL_TYPES).toHaveLength(2);
+  });
+
+  test('given a new stack, when CloudFormation creates the group, then the rule, the agent policy and the topology exist first', () => {
+    const group = resources[logicalId('AWS::AutoScaling::AutoScalingGroup', 'Group')];
+    expect(group.DependsOn).toEqual(
+      expect.arrayContaining([
+        logicalId('AWS::Events::Rule', 'LifecycleRule'),
+        logicalId('AWS::IAM::Policy', 'AgentPolicy'),
+        logicalId('Custom::AWS', 'Topology'),
+      ]),
+    );
+  });
+});
+
+describe('ElasticMemcachedCluster: parameters', () => {
+  test('given a new cluster, when created, then its topology parameter is written once with the empty topology and never overwritten', () => {
+    const topology = resources[logicalId('Custom::AWS', 'Topology')];
+    const create = JSON.parse(flatten(topology.Properties.Create)) as {
+      action: string;
+      parameters: Record<string, unknown>;
+    };
+    expect(create.action).toBe('PutParameter');
+    expect(create.parameters).toMatchObject({
+      Name: '/astaire/web/topology',
+      Value: serializeTopology(emptyTopology('web')),
+      Overwrite: false,
+    });
+    expect(topology.Properties.Update).toBeUndefined();
+    expect(JSON.parse(flatten(topology.Properties.Delete))).toMatchObject({
+      action: 'DeleteParameter',
+      parameters: { Name: '/astaire/web/topology' },
+    });
+  });
+
+  test('given the workflow, when synthesized, then its ARN is published where the CLI looks for it', () => {
+    template.hasResourceProperties('AWS::SSM::Parameter', {
+      Name: '/astaire/web/state-machine-arn',
+      Value: { Ref: logicalId('AWS::StepFunctions::StateMachine', 'Workflow') },
+    });
+  });
+
+  test('given invalid settings, when the construct is built, then it fails naming them before anything is deployed', () => {
+    const build = (overrides: object) => () =>
+      new ElasticMemcachedCluster(new Stack(unbundledApp()), 'C', fixtureClusterProps(overrides));
+    expect(build({ clusterName: 'bad name' })).toThrow(/clusterName/);
+    expect(build({ vbuckets: 1000 })).toThrow(/vbuckets/);
+    expect(build({ minCapacity: 5, maxCapacity: 3 })).toThrow(/minCapacity/);
+    expect(build({ hookHeartbeatTimeout: Duration.hours(3) })).toThrow(/hookHeartbeatTimeout/);
+  });
+
+  test('given fewer nodes than replicas, when built, then synth warns', () => {
+    const s = new Stack(unbundledApp());
+    new ElasticMemcachedCluster(s, 'C', fixtureClusterProps({ minCapacity: 1 }));
+    Annotations.fromStack(s).hasWarning('*', Match.stringLikeRegexp('minCapacity 1 is below replicas 2'));
+  });
+});
+
+describe('ElasticMemcachedCluster: nodes', () => {
+  const launchTemplate = () =>
+    resources[logicalId('AWS::EC2::LaunchTemplate', 'LaunchTemplate')].Properties
+      .LaunchTemplateData as Record<string, unknown>;
+
+  test('given the launch template, when synthesized, then nodes require IMDSv2, encrypt their volume and get detailed monitoring', () => {
+    expect(launchTemplate()).toMatchObject({
+      MetadataOptions: { HttpTokens: 'required' },
+      BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { Encrypted: true, VolumeType: 'gp3' } }],
+      Monitoring: { Enabled: true },
+    });
+  });
+
+  test('given the user data, when a node boots, then it installs memcached with the configured memory on its private address, the agent and SSM', () => {
+    const script = flatten((launchTemplate().UserData as { 'Fn::Base64': unknown })['Fn::Base64']);
+    expect(script).toContain('dnf install -y memcached nodejs22 unzip');
+    expect(script).toContain('CACHESIZE="3000"');
+    expect(script).toContain('OPTIONS="-l $PRIVATE_IP,127.0.0.1 -U 0"');
+    expect(script).toMatch(/^aws s3 cp 's3:\/\/<token>\/[0-9a-f]{64}\.zip' '\/opt\/astaire\/agent\.zip'$/m);
+    expect(script).toContain('exec $NODE_BIN /opt/astaire/astaire-agent.js "\\$@"');
+    expect(script).toContain('cat > /usr/local/bin/astaire-agent <<EOF');
+    expect(script).toContain('systemctl enable --now amazon-ssm-agent');
+    expect(script.indexOf('set -euo pipefail')).toBeLessThan(script.indexOf('dnf install'));
+  });
+
+  test('given clients, when they are allowed in, then only memcached is opened to them and between nodes', () => {
+    const s = new Stack(unbundledApp());
+    const cluster = new ElasticMemcachedCluster(s, 'C', fixtureClusterProps());
+    const clients = new ec2.SecurityGroup(s, 'Clients', { vpc: cluster.vpc });
+    cluster.connections.allowDefaultPortFrom(clients);
+    const t = Template.fromStack(s);
+    const ingress = Object.values(t.findResources('AWS::EC2::SecurityGroupIngress')).map((r) => r.Properties);
+    expect(ingress).toHaveLength(2);
+    for (const rule of ingress)
+      expect(rule).toMatchObject({ IpProtocol: 'tcp', FromPort: 11211, ToPort: 11211 });
+  });
+});
+
+describe('ElasticMemcachedCluster: least privilege', () => {
+  test('given the node role, when synthesized, then it is an SSM-managed instance and nothing more is attached as a managed policy', () => {
+    const role = resources[logicalId('AWS::IAM::Role', 'NodeRole')];
+    expect(role.Properties.ManagedPolicyArns).toEqual([
+      {
+        'Fn::Join': [
+          '',
+          ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/AmazonSSMManagedInstanceCore'],
+        ],
+      },
+    ]);
+  });
+
+  test('given the agent policy, when synthesized, then each statement names its one resource (metrics: the Astaire namespace)', () => {
+    const machine = logicalId('AWS::StepFunctions::StateMachine', 'Workflow');
+    const statements = statementsOf(logicalId('AWS::IAM::Policy', 'AgentPolicy'));
+    expect(statements).toHaveLength(3);
+    const by = (action: string) => statements.find((s) => actions(s).includes(action))!;
+    expect(flatten(by('ssm:GetParameter').Resource)).toBe(
+      'arn:<token>:ssm:<token>:<token>:parameter/astaire/web/topology',
+    );
+    expect(actions(by('states:SendTaskSuccess')).sort()).toEqual([
+      'states:SendTaskFailure',
+      'states:SendTaskHeartbeat',
+      'states:SendTaskSuccess',
+    ]);
+    expect(by('states:SendTaskSuccess').Resource).toEqual({ Ref: machine });
+    expect(by('cloudwatch:PutMetricData')).toMatchObject({
+      Resource: '*',
+      Condition: { StringEquals: { 'cloudwatch:namespace': 'Astaire' } },
+    });
+  });
+
+  test('given the agent bundle, when the node downloads it, then it may read that one object only', () => {
+    const statements = statementsOf(logicalId('AWS::IAM::Policy', 'NodeRoleDefaultPolicy'));
+    expect(statements).toHaveLength(1);
+    expect(statements[0].Action).toBe('s3:GetObject');
+    expect(flatten(statements[0].Resource)).toMatch(/^arn:<token>:s3:::<token>\/[0-9a-f]{64}\.zip$/);
+  });
+
+  test('given the topology initialiser, when synthesized, then it may only put and delete the topology parameter', () => {
+    const statements = statementsOf(logicalId('AWS::IAM::Policy', 'TopologyCustomResourcePolicy'));
+    expect(statements).toHaveLength(1);
+    expect(actions(statements[0])).toEqual(['ssm:PutParameter', 'ssm:DeleteParameter']);
+    expect(flatten(statements[0].Resource)).toBe(
+      'arn:<token>:ssm:<token>:<token>:parameter/astaire/web/topology',
+    );
+  });
+
+  test('given the lifecycle rule, when it starts executions, then its role may start this state machine only', () => {
+    const machine = logicalId('AWS::StepFunctions::StateMachine', 'Workflow');
+    const statements = statementsOf(logicalId('AWS::IAM::Policy', 'EventsRoleDefaultPolicy'));
+    expect(statements).toEqual([
+      expect.objectContaining({ Action: 'states:StartExecution', Resource: { Ref: machine } }),
+    ]);
+  });
+
+  test('given every policy outside the workflow, when synthesized, then no statement allows "*" actions and "*" resources only for PutMetricData', () => {
+    const policies = Object.entries(template.findResources('AWS::IAM::Policy')).filter(
+      ([id]) => !id.includes('Workflow'),
+    );
+    expect(policies.length).toBeGreaterThanOrEqual(4);
+    for (const [id, policy] of policies)
+      for (const s of (policy.Properties.PolicyDocument as { Statement: Statement[] }).Statement) {
+        for (const a of actions(s))
+          expect({ id, action: a }).not.toEqual({ id, action: expect.stringMatching(/\*$/) });
+        if (s.Resource === '*')
+          expect({ id, actions: actions(s) }).toEqual({ id, actions: ['cloudwatch:PutMetricData'] });
+      }
+  });
+});
+
+describe('ElasticMemcachedCluster: checks', () => {
+  test('given the AwsSolutions pack, when the constructs of this file are validated, then they raise nothing unacknowledged', () => {
+    const report = new AwsSolutionsChecks().validateScope(app);
+    const findings = report.violations.flatMap((v) =>
+      v.violatingResources
+        .filter((r) => !r.constructPath?.includes('/Workflow/'))
+        .map((r) => `${v.ruleName} at ${r.constructPath}`),
+    );
+    expect(findings).toEqual([]);
+  });
+
+  test('given the AwsSolutions pack, when the app is validated, then nothing in the whole app (workflow included) is reported unacknowledged', () => {
+    const report = new AwsSolutionsChecks().validateScope(app);
+    const findings = report.violations.flatMap((v) =>
+      v.violatingResources.map((r) => `${v.ruleName} at ${r.constructPath}`),
+    );
+    expect(findings).toEqual([]);
+    expect(report.success).toBe(true);
+  });
+
+  test('given the synthesized state machine, when checked with asl-validator, then the definition is valid Amazon States Language', () => {
+    const machine = resources[logicalId('AWS::StepFunctions::StateMachine', 'Workflow')];
+    // Tokens become what CloudFormation would put there: pseudo parameters, function ARNs, the document name.
+    const PSEUDO: Record<string, string> = {
+      'AWS::Partition': 'aws',
+      'AWS::Region': 'eu-west-1',
+      'AWS::AccountId': '111122223333',
+    };
+    const parts = (machine.Properties.DefinitionString as { 'Fn::Join': [string, unknown[]] })['Fn::Join'][1];
+    const text = parts
+      .map((p) => {
+        if (typeof p === 'string') return p;
+        const ref = (p as { Ref?: string }).Ref;
+        if (ref) return PSEUDO[ref] ?? ref;
+        const [id] = (p as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'];
+        return `arn:aws:lambda:eu-west-1:111122223333:function:${id}`;
+      })
+      .join('');
+    const definition = JSON.parse(text) as {
+      StartAt: string;
+      States: Record<string, unknown>;
+      QueryLanguage?: string;
+    };
+    const result = aslValidator(definition);
+    expect(result.errorsText('\n')).toBe('');
+    expect(result.isValid).toBe(true);
+    expect(definition.QueryLanguage ?? 'JSONPath').toBe('JSONPath');
+  });
+});

@@ -21,6 +21,12 @@ export interface MemcachedOptions {
   readonly threads?: number;
   /** How long to wait for it to answer. @default 5000 */
   readonly startTimeoutMs?: number;
+  /**
+   * Outlive this process (`astaire local up`): its own process group, no pipes, and not killed
+   * when this process exits. Stop it later by pid with {@link stopPid}.
+   * @default false
+   */
+  readonly detached?: boolean;
 }
 
 /** Finds the memcached binary on PATH or in /usr/bin; throws a one-line instruction when absent. */
@@ -106,7 +112,8 @@ export class MemcachedProcess {
     args.push('-t', String(this.options.threads ?? 2));
     if (this.options.maxItemSize) args.push('-I', this.options.maxItemSize);
     if (process.getuid?.() === 0) args.push('-u', 'root');
-    const child = spawn(memcachedBinary(), args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const detached = this.options.detached ?? false;
+    const child = spawn(memcachedBinary(), args, { stdio: ['ignore', 'ignore', detached ? 'ignore' : 'pipe'], detached });
     this.child = child;
     let stderr = '';
     child.stderr?.on('data', (chunk: Buffer) => {
@@ -128,7 +135,8 @@ export class MemcachedProcess {
     });
     failed.catch(() => undefined);
     await Promise.race([this.waitUntilAnswering(this.options.startTimeoutMs ?? 5000), failed]);
-    liveProcesses.add(this);
+    if (detached) child.unref();
+    else liveProcesses.add(this);
   }
 
   private async waitUntilAnswering(timeoutMs: number): Promise<void> {
@@ -161,7 +169,29 @@ export class MemcachedProcess {
   }
 }
 
-function answersVersion(host: string, port: number): Promise<boolean> {
+/** Stops a memcached by pid (SIGTERM, then SIGKILL after 2 s); true when it was running. */
+export async function stopPid(pid: number): Promise<boolean> {
+  if (!isAlive(pid)) return false;
+  process.kill(pid, 'SIGTERM');
+  for (let waited = 0; waited < 2000; waited += 50) {
+    if (!isAlive(pid)) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+  return true;
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** True when something answers memcached's `version` on host:port. */
+export function answersVersion(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = new Socket();
     const done = (ok: boolean) => {

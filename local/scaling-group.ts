@@ -7,7 +7,7 @@ import type {
   LifecycleActions,
   LifecycleCallOutcome,
 } from '../lambdas/ports';
-import { MemcachedProcess } from './memcached-process';
+import { MemcachedProcess, stopPid } from './memcached-process';
 
 export const LAUNCH_TRANSITION = 'autoscaling:EC2_INSTANCE_LAUNCHING';
 export const TERMINATE_TRANSITION = 'autoscaling:EC2_INSTANCE_TERMINATING';
@@ -36,7 +36,15 @@ interface Instance {
   readonly ip: string;
   lifecycleState: string;
   actionToken?: string;
+  pid?: number;
   process?: MemcachedProcess;
+}
+
+/** What `astaire local` keeps between commands. */
+export interface GroupState {
+  readonly port: number;
+  readonly sequence: number;
+  readonly instances: readonly { id: string; ip: string; lifecycleState: string; actionToken?: string; pid?: number }[];
 }
 
 export interface LocalScalingGroupOptions {
@@ -47,6 +55,10 @@ export interface LocalScalingGroupOptions {
   readonly port: number;
   /** memcached -m per node. @default 256 */
   readonly memoryMb?: number;
+  /** Nodes outlive this process (`astaire local up`). @default false */
+  readonly detached?: boolean;
+  /** Called after every change of membership or lifecycle state (to persist it). */
+  readonly onChange?: (state: GroupState) => void;
 }
 
 /**
@@ -59,7 +71,25 @@ export class LocalScalingGroup implements GroupMembers, InstanceAddresses, Lifec
   private readonly instances = new Map<string, Instance>();
   private sequence = 0;
 
-  constructor(private readonly options: LocalScalingGroupOptions) {}
+  constructor(
+    private readonly options: LocalScalingGroupOptions,
+    restored?: GroupState,
+  ) {
+    if (restored) {
+      this.sequence = restored.sequence;
+      for (const i of restored.instances) this.instances.set(i.id, { ...i });
+    }
+  }
+
+  snapshot(): GroupState {
+    return {
+      port: this.options.port,
+      sequence: this.sequence,
+      instances: [...this.instances.values()]
+        .filter((i) => i.lifecycleState !== 'Terminated')
+        .map(({ id, ip, lifecycleState, actionToken, pid }) => ({ id, ip, lifecycleState, actionToken, pid })),
+    };
+  }
 
   /** The port every node listens on. */
   get port(): number {
@@ -88,7 +118,11 @@ export class LocalScalingGroup implements GroupMembers, InstanceAddresses, Lifec
   /** Launches `count` instances into Pending:Wait and returns the lifecycle events Auto Scaling would emit. */
   async launch(count: number): Promise<LifecycleEvent[]> {
     const started = await this.startInstances(count, 'Pending:Wait');
-    return started.map((i) => this.event(i, 'EC2 Instance-launch Lifecycle Action', this.options.launchHookName, LAUNCH_TRANSITION));
+    const events = started.map((i) =>
+      this.event(i, 'EC2 Instance-launch Lifecycle Action', this.options.launchHookName, LAUNCH_TRANSITION),
+    );
+    this.changed();
+    return events;
   }
 
   /** Moves in-service instances to Terminating:Wait and returns their lifecycle events. */
@@ -98,7 +132,9 @@ export class LocalScalingGroup implements GroupMembers, InstanceAddresses, Lifec
       if (!instance || instance.lifecycleState !== 'InService')
         throw new Error(`instance ${id} is not InService (it is ${instance?.lifecycleState ?? 'unknown'})`);
       instance.lifecycleState = 'Terminating:Wait';
-      return this.event(instance, 'EC2 Instance-terminate Lifecycle Action', this.options.terminateHookName, TERMINATE_TRANSITION);
+      const event = this.event(instance, 'EC2 Instance-terminate Lifecycle Action', this.options.terminateHookName, TERMINATE_TRANSITION);
+      this.changed();
+      return event;
     });
   }
 
@@ -126,8 +162,9 @@ export class LocalScalingGroup implements GroupMembers, InstanceAddresses, Lifec
     else {
       // A terminating instance leaves whatever the result; an abandoned launch is terminated.
       instance.lifecycleState = 'Terminated';
-      await instance.process?.stop();
+      await stopInstance(instance);
     }
+    this.changed();
     return 'done';
   }
 
@@ -135,9 +172,20 @@ export class LocalScalingGroup implements GroupMembers, InstanceAddresses, Lifec
     return this.pendingAction(action) ? 'done' : 'gone';
   }
 
-  /** Stops every memcached process of the group. */
+  /** Stops every memcached process this process started (detached ones keep running). */
   async stop(): Promise<void> {
-    await Promise.all([...this.instances.values()].map((i) => i.process?.stop()));
+    await Promise.all([...this.instances.values()].map((i) => (this.options.detached ? undefined : i.process?.stop())));
+  }
+
+  /** Stops every node, detached or not, and forgets them. */
+  async destroy(): Promise<void> {
+    await Promise.all([...this.instances.values()].map(stopInstance));
+    this.instances.clear();
+    this.changed();
+  }
+
+  private changed(): void {
+    this.options.onChange?.(this.snapshot());
   }
 
   private pendingAction(action: LifecycleActionRef): Instance | undefined {
@@ -164,10 +212,13 @@ export class LocalScalingGroup implements GroupMembers, InstanceAddresses, Lifec
           host: instance.ip,
           port: this.options.port,
           memoryMb: this.options.memoryMb ?? 256,
+          detached: this.options.detached,
         });
+        instance.pid = instance.process.pid;
       }),
     );
     for (const instance of fresh) this.instances.set(instance.id, instance);
+    this.changed();
     return fresh;
   }
 
@@ -196,4 +247,9 @@ export class LocalScalingGroup implements GroupMembers, InstanceAddresses, Lifec
       },
     };
   }
+}
+
+async function stopInstance(instance: Instance): Promise<void> {
+  if (instance.process) await instance.process.stop();
+  else if (instance.pid) await stopPid(instance.pid);
 }

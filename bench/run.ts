@@ -3,6 +3,7 @@ import { runPlacementBench } from './placement';
 /** `npm run bench [-- NAME...]`: every benchmark, or the named ones. Not run by CI. */
 const BENCHES: Record<string, () => Promise<void>> = {
   placement: runPlacementBench,
+  client: async () => (await import('./client')).runClientBench(200_000, 1000, 1000),
   resync: async () => (await import('./resync')).runResyncBench(),
 };
 

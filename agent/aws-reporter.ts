@@ -1,6 +1,17 @@
-import { CloudWatchClient, MetricDatum, PutMetricDataCommand, StandardUnit } from '@aws-sdk/client-cloudwatch';
-import { SendTaskFailureCommand, SendTaskHeartbeatCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
+import {
+  CloudWatchClient,
+  MetricDatum,
+  PutMetricDataCommand,
+  StandardUnit,
+} from '@aws-sdk/client-cloudwatch';
+import {
+  SendTaskFailureCommand,
+  SendTaskHeartbeatCommand,
+  SendTaskSuccessCommand,
+  SFNClient,
+} from '@aws-sdk/client-sfn';
 import { ResyncProgress, ResyncReport } from '../core';
+import { METRIC_NAMESPACE, METRIC_UNITS, metricDimensions, MetricName } from '../core/metrics';
 import { ResyncReporter } from './reporter';
 
 export interface AwsReporterOptions {
@@ -8,7 +19,7 @@ export interface AwsReporterOptions {
   readonly cloudWatch: CloudWatchClient;
   /** The Step Functions task token of the `.waitForTaskToken` SSM task; without it, metrics only. */
   readonly taskToken?: string;
-  /** @default 'Astaire' */
+  /** @default METRIC_NAMESPACE ('Astaire'): what the CDK alarms and dashboard read. */
   readonly namespace?: string;
 }
 
@@ -24,12 +35,13 @@ export class AwsReporter implements ResyncReporter {
   private readonly namespace: string;
 
   constructor(private readonly o: AwsReporterOptions) {
-    this.namespace = o.namespace ?? 'Astaire';
+    this.namespace = o.namespace ?? METRIC_NAMESPACE;
   }
 
   async progress(p: ResyncProgress): Promise<void> {
     const calls: Promise<unknown>[] = [this.putMetrics(p, [])];
-    if (this.o.taskToken) calls.push(this.o.sfn.send(new SendTaskHeartbeatCommand({ taskToken: this.o.taskToken })));
+    if (this.o.taskToken)
+      calls.push(this.o.sfn.send(new SendTaskHeartbeatCommand({ taskToken: this.o.taskToken })));
     await Promise.all(calls);
   }
 
@@ -37,8 +49,8 @@ export class AwsReporter implements ResyncReporter {
     const failed = r.status === 'failed';
     const calls: Promise<unknown>[] = [
       this.putMetrics(r, [
-        { MetricName: 'ResyncFailures', Value: failed ? 1 : 0, Unit: StandardUnit.Count },
-        { MetricName: 'ResyncSeconds', Value: r.seconds, Unit: StandardUnit.Seconds },
+        datum(MetricName.ResyncFailures, failed ? 1 : 0),
+        datum(MetricName.ResyncSeconds, r.seconds),
       ]),
     ];
     if (this.o.taskToken) {
@@ -50,7 +62,10 @@ export class AwsReporter implements ResyncReporter {
               taskToken,
               error: 'ResyncFailed',
               // Only the first vbuckets fit the 32 KB cause; the count says how many failed.
-              cause: truncate(JSON.stringify({ ...r, failedVbuckets: r.failedVbuckets?.slice(0, 1000) }), CAUSE_MAX),
+              cause: truncate(
+                JSON.stringify({ ...r, failedVbuckets: r.failedVbuckets?.slice(0, 1000) }),
+                CAUSE_MAX,
+              ),
             }),
           ),
         );
@@ -59,22 +74,29 @@ export class AwsReporter implements ResyncReporter {
     await Promise.all(calls);
   }
 
-  private async putMetrics(p: ResyncProgress | ResyncReport, extra: Omit<MetricDatum, 'Dimensions'>[]): Promise<void> {
+  private async putMetrics(
+    p: ResyncProgress | ResyncReport,
+    extra: Omit<MetricDatum, 'Dimensions'>[],
+  ): Promise<void> {
+    // Names, units and dimensions are the contract in core/metrics.ts: the CDK alarms and dashboard read them.
     const base: Omit<MetricDatum, 'Dimensions'>[] = [
-      { MetricName: 'ResyncItems', Value: p.items, Unit: StandardUnit.Count },
-      { MetricName: 'ResyncBytes', Value: p.bytes, Unit: StandardUnit.Bytes },
-      { MetricName: 'ResyncBytesPerSecond', Value: p.bytesPerSec, Unit: StandardUnit.Bytes_Second },
-      { MetricName: 'ResyncVbucketsRemaining', Value: p.vbuckets - p.vbucketsDone, Unit: StandardUnit.Count },
+      datum(MetricName.ResyncItems, p.items),
+      datum(MetricName.ResyncBytes, p.bytes),
+      datum(MetricName.ResyncBytesPerSecond, p.bytesPerSec),
+      datum(MetricName.VbucketsPending, p.vbuckets - p.vbucketsDone),
+      datum(MetricName.VbucketsDone, p.vbucketsDone),
       ...extra,
     ];
-    const perCluster = [{ Name: 'Cluster', Value: p.cluster }];
-    const perNode = [...perCluster, { Name: 'Node', Value: p.node }];
-    const data = base.flatMap((d) => [
-      { ...d, Dimensions: perCluster },
-      { ...d, Dimensions: perNode },
-    ]);
+    const dimensionSets = metricDimensions(p.cluster, p.node).map((set) =>
+      Object.entries(set).map(([Name, Value]) => ({ Name, Value })),
+    );
+    const data = base.flatMap((d) => dimensionSets.map((Dimensions) => ({ ...d, Dimensions })));
     await this.o.cloudWatch.send(new PutMetricDataCommand({ Namespace: this.namespace, MetricData: data }));
   }
+}
+
+function datum(name: MetricName, value: number): Omit<MetricDatum, 'Dimensions'> {
+  return { MetricName: name, Value: value, Unit: METRIC_UNITS[name] as StandardUnit };
 }
 
 function truncate(text: string, max: number): string {

@@ -1,12 +1,28 @@
 import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
-import { SendTaskFailureCommand, SendTaskHeartbeatCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
+import {
+  SendTaskFailureCommand,
+  SendTaskHeartbeatCommand,
+  SendTaskSuccessCommand,
+  SFNClient,
+} from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { AwsReporter } from '../../../agent/aws-reporter';
 import { ResyncProgress, ResyncReport } from '../../../core';
+import { METRIC_NAMESPACE, METRIC_UNITS, MetricName } from '../../../core/metrics';
 
 const sfn = mockClient(SFNClient);
 const cw = mockClient(CloudWatchClient);
-const progress: ResyncProgress = { type: 'progress', cluster: 'c1', node: 'i-1', vbuckets: 10, vbucketsDone: 4, items: 100, bytes: 2048, seconds: 2, bytesPerSec: 1024 };
+const progress: ResyncProgress = {
+  type: 'progress',
+  cluster: 'c1',
+  node: 'i-1',
+  vbuckets: 10,
+  vbucketsDone: 4,
+  items: 100,
+  bytes: 2048,
+  seconds: 2,
+  bytesPerSec: 1024,
+};
 const base = { ...progress, type: 'result' as const, epoch: 3 };
 
 function reporter(taskToken?: string) {
@@ -26,20 +42,51 @@ describe('AwsReporter', () => {
     const items = data.filter((d) => d.MetricName === 'ResyncItems');
     expect(items.map((d) => d.Dimensions)).toEqual([
       [{ Name: 'Cluster', Value: 'c1' }],
-      [{ Name: 'Cluster', Value: 'c1' }, { Name: 'Node', Value: 'i-1' }],
+      [
+        { Name: 'Cluster', Value: 'c1' },
+        { Name: 'Node', Value: 'i-1' },
+      ],
     ]);
-    expect(data.find((d) => d.MetricName === 'ResyncVbucketsRemaining')?.Value).toBe(6);
+    expect(data.find((d) => d.MetricName === 'VbucketsPending')?.Value).toBe(6);
+    expect(data.find((d) => d.MetricName === 'VbucketsDone')?.Value).toBe(4);
+  });
+
+  it('when metrics are put, then every name, unit, namespace and dimension is the core/metrics contract the alarms read', async () => {
+    await reporter('tok').finish({ ...base, status: 'succeeded' });
+    const input = cw.commandCalls(PutMetricDataCommand)[0].args[0].input;
+    expect(input.Namespace).toBe(METRIC_NAMESPACE);
+    const data = input.MetricData ?? [];
+    const names = new Set(data.map((d) => d.MetricName));
+    // Every published name is a known one, and the end of a resync publishes all of them.
+    expect([...names].sort()).toEqual(Object.values(MetricName).sort());
+    for (const d of data) {
+      expect(d.Unit).toBe(METRIC_UNITS[d.MetricName as MetricName]);
+      expect(d.Dimensions?.map((x) => x.Name)).toEqual(
+        d.Dimensions?.length === 1 ? ['Cluster'] : ['Cluster', 'Node'],
+      );
+    }
+    // Each datum goes out per cluster and per node.
+    expect(data).toHaveLength(2 * names.size);
+    expect(data.find((d) => d.MetricName === 'ResyncSeconds')?.Value).toBe(2);
+    expect(data.find((d) => d.MetricName === 'ResyncFailures')?.Value).toBe(0);
   });
 
   it('given a successful report, when finished, then SendTaskSuccess carries the report as output', async () => {
     const report: ResyncReport = { ...base, status: 'succeeded' };
     await reporter('tok').finish(report);
-    expect(JSON.parse(sfn.commandCalls(SendTaskSuccessCommand)[0].args[0].input.output ?? '')).toEqual(report);
+    expect(JSON.parse(sfn.commandCalls(SendTaskSuccessCommand)[0].args[0].input.output ?? '')).toEqual(
+      report,
+    );
     expect(sfn.commandCalls(SendTaskFailureCommand)).toHaveLength(0);
   });
 
   it('given a failed report, when finished, then SendTaskFailure names ResyncFailed with the vbuckets in the cause', async () => {
-    await reporter('tok').finish({ ...base, status: 'failed', failedVbuckets: [7, 9], error: 'VbucketsUnavailableError: x' });
+    await reporter('tok').finish({
+      ...base,
+      status: 'failed',
+      failedVbuckets: [7, 9],
+      error: 'VbucketsUnavailableError: x',
+    });
     const input = sfn.commandCalls(SendTaskFailureCommand)[0].args[0].input;
     expect(input.error).toBe('ResyncFailed');
     expect(JSON.parse(input.cause ?? '').failedVbuckets).toEqual([7, 9]);

@@ -19,7 +19,7 @@ import { createLocalResyncTask } from './agent-runner';
 import { FileLockStore, FileTopologyStore } from './file-stores';
 import { LocalExecutions, LocalMetrics } from './local-metrics';
 import { freePort } from './memcached-process';
-import { LocalScalingGroup } from './scaling-group';
+import { GroupState, LocalScalingGroup } from './scaling-group';
 
 export interface LocalRuntimeOptions {
   /** Where the topology and lock files live. */
@@ -51,6 +51,12 @@ export interface LocalRuntimeOptions {
    * @default '<stateDir>/workflow.log'
    */
   readonly logFile?: string;
+  /** Nodes outlive this process (`astaire local up`). @default false */
+  readonly detached?: boolean;
+  /** A group saved by an earlier process (`astaire local scale` after `up`). */
+  readonly group?: GroupState;
+  /** Called after every change of the group's membership or lifecycle states. */
+  readonly onGroupChange?: (state: GroupState) => void;
 }
 
 export interface ExecutionOutcome {
@@ -102,14 +108,19 @@ export class LocalRuntime {
   }
 
   static async create(options: LocalRuntimeOptions): Promise<LocalRuntime> {
-    const port = await freePort('127.0.1.1');
-    const group = new LocalScalingGroup({
-      groupName: GROUP,
-      launchHookName: LAUNCH_HOOK,
-      terminateHookName: TERMINATE_HOOK,
-      port,
-      memoryMb: options.memoryMb,
-    });
+    const port = options.group?.port ?? (await freePort('127.0.1.1'));
+    const group = new LocalScalingGroup(
+      {
+        groupName: GROUP,
+        launchHookName: LAUNCH_HOOK,
+        terminateHookName: TERMINATE_HOOK,
+        port,
+        memoryMb: options.memoryMb,
+        detached: options.detached,
+        onChange: options.onGroupChange,
+      },
+      options.group,
+    );
     return new LocalRuntime(options, group);
   }
 

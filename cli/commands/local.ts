@@ -1,54 +1,272 @@
 import { resolve } from 'node:path';
-import { UsageError, intOption } from '../args';
-import { Command, EXIT_FAILED, EXIT_OK } from '../command';
+import type { ResyncProgress } from '../../core';
+import { intOption, UsageError } from '../args';
+import { Command, CommandIo, EXIT_FAILED, EXIT_OK } from '../command';
 
-const SUBCOMMANDS = ['scenario'] as const;
+/** Subcommands and the options each accepts. */
+const SUBCOMMANDS: Record<string, readonly string[]> = {
+  scenario: ['items', 'json', 'state-dir'],
+  up: ['nodes', 'state-dir'],
+  scale: ['state-dir'],
+  status: ['json', 'state-dir'],
+  'wait-sync': ['timeout', 'state-dir'],
+  load: ['items', 'state-dir'],
+  verify: ['state-dir'],
+  down: ['state-dir'],
+};
 
 export const command: Command = {
   name: 'local',
   summary: 'Run the elastic-scaling workflow on this machine (real memcached nodes and agents)',
-  usage: 'astaire local scenario [--items N] [--json] [--state-dir DIR]',
+  usage: [
+    'astaire local scenario [--items N] [--json]     the main job (npm start)',
+    '       astaire local up [--nodes N]                      start N nodes (default 3)',
+    '       astaire local scale N                             launch or terminate nodes until N are in service',
+    '       astaire local status [--json]                     topology, epoch, nodes, recent executions',
+    '       astaire local wait-sync [--timeout S]             wait until no migration runs; exit 1 if the last one failed',
+    '       astaire local load [--items N]                    write N items (default 100000) through the client',
+    '       astaire local verify                              read them all back; exit 1 on any miss',
+    '       astaire local down                                stop every node and remove the state directory',
+  ].join('\n'),
   details: [
-    'scenario: the main job (npm start). Starts 3 memcached nodes on loopback, loads N items through the',
-    'client, launches 2 instances at once (3 -> 5) and then terminates one (5 -> 4) while the client keeps',
-    'reading and writing; each scaling event runs the state machine CDK synthesizes, in-process, with the',
-    'real agent as a child process per node. Ends with a summary table; exits 0 only when every key written',
-    'before or during the scaling reads back with its value and flags, every execution succeeded and every',
-    'lifecycle action was completed. Needs Debian\'s memcached (apt-get install -y memcached).',
+    'scenario starts 3 memcached nodes on loopback, loads N items (default 200000) through the client, launches',
+    '2 instances at once (3 -> 5) and then terminates one (5 -> 4) while the client keeps reading and writing.',
+    'Every scaling event runs the state machine CDK synthesizes, in-process (aws-local-stepfunctions), with the',
+    'real agent as a child process per node. It exits 0 only when every key written before or during the',
+    'scaling reads back with its value and flags, every execution succeeded and every lifecycle action completed.',
+    '',
+    'up/scale/... keep a cluster between commands: nodes are memcached processes on 127.0.1.N, and the topology',
+    '(the stand-in for /astaire/local/topology), the lock and the group live in the state directory. Handler',
+    "logs go to <state-dir>/workflow.log. All of it needs Debian's memcached (apt-get install -y memcached).",
   ].join('\n'),
   options: {
-    items: { value: true, valueName: 'N', description: 'items to load before scaling (default 200000)' },
-    json: { description: 'print the summary as one JSON object (progress goes to stderr)' },
-    'state-dir': { value: true, valueName: 'DIR', description: 'where the local topology and lock live (default .astaire)' },
+    items: { value: true, valueName: 'N', description: 'items to load (scenario: 200000; load: 100000)' },
+    nodes: { value: true, valueName: 'N', description: 'nodes to start with up (default 3)' },
+    json: { description: 'print the result as one JSON object (progress goes to stderr)' },
+    timeout: { value: true, valueName: 'S', description: 'wait-sync gives up after S seconds (default 600)' },
+    'state-dir': { value: true, valueName: 'DIR', description: 'where the local cluster state lives (default .astaire)' },
   },
   async run({ options, positionals }, io) {
     const [sub, ...rest] = positionals;
-    if (!sub) throw new UsageError(`a subcommand is required: ${SUBCOMMANDS.join(', ')}`);
-    if (!(SUBCOMMANDS as readonly string[]).includes(sub)) throw new UsageError(`unknown subcommand ${JSON.stringify(sub)}`);
-    if (rest.length) throw new UsageError(`unexpected argument ${JSON.stringify(rest[0])}`);
-    const items = intOption(options.items, 'items', { min: 1, max: 5_000_000 }) ?? 200_000;
+    if (!sub) throw new UsageError(`a subcommand is required: ${Object.keys(SUBCOMMANDS).join(', ')}`);
+    const allowed = SUBCOMMANDS[sub];
+    if (!allowed) throw new UsageError(`unknown subcommand ${JSON.stringify(sub)}`);
+    for (const name of Object.keys(options))
+      if (options[name] !== undefined && !allowed.includes(name)) throw new UsageError(`--${name} does not apply to local ${sub}`);
+    if (sub !== 'scale' && rest.length) throw new UsageError(`unexpected argument ${JSON.stringify(rest[0])}`);
     const stateDir = resolve(typeof options['state-dir'] === 'string' ? options['state-dir'] : '.astaire');
     const { memcachedBinary } = await import('../../local/memcached-process');
-    memcachedBinary(); // a one-line install instruction before anything starts
-    const { runScenario, formatSummary } = await import('../../local/scenario');
-    const { synthesizeWorkflowDefinition } = await import('../../cdk/definition');
-    const log = options.json ? io.err : io.out;
-    log('synthesizing the workflow definition with CDK');
-    const definition = synthesizeWorkflowDefinition({ clusterName: 'local' });
-    const stopOnSignal = () => {
-      io.err('interrupted: stopping every memcached and agent process');
-      process.exit(130);
-    };
-    process.once('SIGINT', stopOnSignal);
-    process.once('SIGTERM', stopOnSignal);
-    try {
-      const summary = await runScenario({ items, stateDir, definition, log });
-      if (options.json) io.out(JSON.stringify(summary));
-      else io.out(`\n${formatSummary(summary)}`);
-      return summary.ok ? EXIT_OK : EXIT_FAILED;
-    } finally {
-      process.removeListener('SIGINT', stopOnSignal);
-      process.removeListener('SIGTERM', stopOnSignal);
+    if (sub !== 'status' && sub !== 'down' && sub !== 'wait-sync') memcachedBinary(); // the install instruction first
+    switch (sub) {
+      case 'scenario':
+        return scenario(io, stateDir, intOption(options.items, 'items', { min: 1, max: 5_000_000 }) ?? 200_000, !!options.json);
+      case 'up':
+        return up(io, stateDir, intOption(options.nodes, 'nodes', { min: 1, max: 100 }) ?? 3);
+      case 'scale': {
+        if (rest.length !== 1) throw new UsageError('scale takes one argument: the number of nodes');
+        return scale(io, stateDir, intOption(rest[0], 'N', { min: 1, max: 100 })!);
+      }
+      case 'status':
+        return status(io, stateDir, !!options.json);
+      case 'wait-sync':
+        return waitSync(io, stateDir, intOption(options.timeout, 'timeout', { min: 1 }) ?? 600);
+      case 'load':
+        return loadItems(io, stateDir, intOption(options.items, 'items', { min: 1, max: 5_000_000 }) ?? 100_000);
+      case 'verify':
+        return verifyItems(io, stateDir);
+      default:
+        return down(io, stateDir);
     }
   },
 };
+
+/**
+ * The definition CDK synthesizes. A kept cluster caches it in its state directory at `up`, so
+ * every later command runs the same document without paying for a synthesis each time.
+ */
+async function definition(stateDir?: string): Promise<Record<string, unknown>> {
+  const { existsSync, readFileSync, mkdirSync } = await import('node:fs');
+  const cached = stateDir && resolve(stateDir, 'definition.asl.json');
+  if (cached && existsSync(cached)) return JSON.parse(readFileSync(cached, 'utf8')) as Record<string, unknown>;
+  const { synthesizeWorkflowDefinition } = await import('../../cdk/definition');
+  const synthesized = synthesizeWorkflowDefinition({ clusterName: 'local' });
+  if (cached) {
+    const { writeAtomically } = await import('../../local/file-stores');
+    mkdirSync(stateDir, { recursive: true });
+    writeAtomically(cached, JSON.stringify(synthesized, null, 2));
+  }
+  return synthesized;
+}
+
+function progressLine(io: CommandIo) {
+  return (p: ResyncProgress) =>
+    io.out(
+      `    ${p.node}: vbuckets ${p.vbucketsDone}/${p.vbuckets}, ${p.items.toLocaleString('en')} items, ${(p.bytesPerSec / 1e6).toFixed(1)} MB/s`,
+    );
+}
+
+async function scenario(io: CommandIo, stateDir: string, items: number, json: boolean): Promise<number> {
+  const { runScenario, formatSummary } = await import('../../local/scenario');
+  const log = json ? io.err : io.out;
+  log('synthesizing the workflow definition with CDK');
+  const def = await definition();
+  const interrupted = () => {
+    io.err('interrupted: stopping every memcached and agent process');
+    process.exit(130);
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
+  try {
+    const summary = await runScenario({ items, stateDir, definition: def, log });
+    io.out(json ? JSON.stringify(summary) : `\n${formatSummary(summary)}`);
+    return summary.ok ? EXIT_OK : EXIT_FAILED;
+  } finally {
+    process.removeListener('SIGINT', interrupted);
+    process.removeListener('SIGTERM', interrupted);
+  }
+}
+
+async function up(io: CommandIo, stateDir: string, nodes: number): Promise<number> {
+  const { LocalSession } = await import('../../local/session');
+  if (LocalSession.exists(stateDir)) throw new UsageError(`a local cluster already runs in ${stateDir}: astaire local down first`);
+  const { session, outcome } = await LocalSession.up(stateDir, nodes, await definition(stateDir));
+  await session.runtime.stop();
+  if (outcome.status !== 'SUCCEEDED') {
+    io.err(`bootstrap failed: ${outcome.error}`);
+    return EXIT_FAILED;
+  }
+  io.out(`${nodes} nodes in service; topology in ${session.runtime.topologyFile}`);
+  return status(io, stateDir, false);
+}
+
+async function scale(io: CommandIo, stateDir: string, target: number): Promise<number> {
+  const { LocalSession } = await import('../../local/session');
+  const session = await LocalSession.open(stateDir, await definition(stateDir), progressLine(io));
+  const { runtime } = session;
+  session.state.scalingPid = process.pid;
+  session.save();
+  try {
+    const inService = runtime.group.members().filter((m) => m.lifecycleState === 'InService');
+    if (target === inService.length) {
+      io.out(`${target} nodes already in service: nothing to do`);
+      return EXIT_OK;
+    }
+    const events =
+      target > inService.length
+        ? await runtime.group.launch(target - inService.length)
+        : runtime.group.terminate(inService.slice(target).map((m) => m.id));
+    io.out(`${inService.length} -> ${target}: ${events.length} lifecycle events, one workflow execution each`);
+    const outcomes = await Promise.all(
+      events.map(async (event) => {
+        const outcome = await runtime.execute(event);
+        session.record(`${event['detail-type']} ${event.detail.EC2InstanceId}`, outcome);
+        const moved = outcome.reports.reduce((n, r) => n + r.items, 0);
+        io.out(`  ${event.detail.EC2InstanceId}: ${outcome.status} in ${outcome.seconds.toFixed(1)} s, ${moved.toLocaleString('en')} items moved${outcome.error ? ` (${outcome.error})` : ''}`);
+        return outcome;
+      }),
+    );
+    const topology = await runtime.readTopology();
+    io.out(`topology epoch ${topology.epoch}, ${topology.servers.length} servers`);
+    return outcomes.every((o) => o.status === 'SUCCEEDED') ? EXIT_OK : EXIT_FAILED;
+  } finally {
+    session.state.scalingPid = undefined;
+    session.save();
+    await runtime.stop();
+  }
+}
+
+async function status(io: CommandIo, stateDir: string, json: boolean): Promise<number> {
+  const { LocalSession } = await import('../../local/session');
+  const { FileTopologyStore } = await import('../../local/file-stores');
+  const state = LocalSession.read(stateDir);
+  const topology = await new FileTopologyStore(stateDir).read(state.cluster);
+  const nodes = await LocalSession.probe(state);
+  if (json) {
+    io.out(JSON.stringify({ topology, nodes, items: state.items, executions: state.executions }));
+    return EXIT_OK;
+  }
+  io.out(`cluster ${topology.cluster}: epoch ${topology.epoch}, ${topology.servers.length} servers, ${topology.vbuckets} vbuckets x ${topology.replicas} replicas`);
+  if (topology.newServers)
+    io.out(`migration to ${topology.newServers.length} servers in progress, owned by ${topology.migration?.executionId ?? 'nobody'} since ${topology.migration?.startedAt ?? '?'}`);
+  for (const n of nodes) io.out(`  ${n.id}  ${n.address.padEnd(21)}  ${n.lifecycleState.padEnd(16)}  ${n.up ? 'up' : 'DOWN'}`);
+  const last = state.executions.at(-1);
+  if (last) io.out(`last execution: ${last.trigger}: ${last.status}${last.error ? ` (${last.error})` : ''} at ${last.finishedAt}`);
+  return EXIT_OK;
+}
+
+async function waitSync(io: CommandIo, stateDir: string, timeoutSeconds: number): Promise<number> {
+  const { LocalSession } = await import('../../local/session');
+  const { FileTopologyStore } = await import('../../local/file-stores');
+  const { isAlive } = await import('../../local/memcached-process');
+  const store = new FileTopologyStore(stateDir);
+  const deadline = Date.now() + timeoutSeconds * 1000;
+  for (;;) {
+    const state = LocalSession.read(stateDir);
+    const topology = await store.read(state.cluster);
+    const scaling = state.scalingPid !== undefined && isAlive(state.scalingPid);
+    if (!topology.newServers && !scaling) {
+      const failed = state.executions.filter((e) => e.status !== 'SUCCEEDED');
+      const last = state.executions.at(-1);
+      if (last && last.status !== 'SUCCEEDED') {
+        io.err(`the last migration failed: ${last.error ?? last.status}`);
+        return EXIT_FAILED;
+      }
+      io.out(`in sync at epoch ${topology.epoch} (${topology.servers.length} servers)${failed.length ? `; ${failed.length} earlier executions failed` : ''}`);
+      return EXIT_OK;
+    }
+    if (topology.newServers && !scaling) {
+      io.err(`a migration is recorded (owner ${topology.migration?.executionId ?? '?'}) but no astaire local scale is running: it was interrupted; run astaire local scale again`);
+      return EXIT_FAILED;
+    }
+    if (Date.now() > deadline) {
+      io.err(`still migrating after ${timeoutSeconds} s`);
+      return EXIT_FAILED;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+async function loadItems(io: CommandIo, stateDir: string, items: number): Promise<number> {
+  const { LocalSession } = await import('../../local/session');
+  const { AstaireClient, FileTopologySource } = await import('../../client');
+  const { FileTopologyStore } = await import('../../local/file-stores');
+  const { load } = await import('../../local/traffic');
+  const state = LocalSession.read(stateDir);
+  const client = await AstaireClient.open({ source: new FileTopologySource(new FileTopologyStore(stateDir).path(state.cluster)) });
+  try {
+    const started = Date.now();
+    const bytes = await load(client, 0, items);
+    const seconds = (Date.now() - started) / 1000;
+    LocalSession.update(stateDir, (s) => (s.items = Math.max(s.items, items)));
+    io.out(`loaded ${items.toLocaleString('en')} items (${(bytes / 1e6).toFixed(1)} MB) in ${seconds.toFixed(1)} s`);
+    return EXIT_OK;
+  } finally {
+    await client.close();
+  }
+}
+
+async function verifyItems(io: CommandIo, stateDir: string): Promise<number> {
+  const { LocalSession } = await import('../../local/session');
+  const { AstaireClient, FileTopologySource } = await import('../../client');
+  const { FileTopologyStore } = await import('../../local/file-stores');
+  const { Ledger, verify } = await import('../../local/traffic');
+  const state = LocalSession.read(stateDir);
+  if (!state.items) throw new UsageError('nothing to verify: load items first with astaire local load');
+  const client = await AstaireClient.open({ source: new FileTopologySource(new FileTopologyStore(stateDir).path(state.cluster)) });
+  try {
+    const result = await verify(client, new Ledger(state.items));
+    const bad = result.misses + result.wrongValue + result.wrongFlags;
+    io.out(`${result.checked.toLocaleString('en')} items checked: ${result.misses} missing, ${result.wrongValue} wrong value, ${result.wrongFlags} wrong flags`);
+    for (const e of result.examples) io.out(`  ${e}`);
+    return bad ? EXIT_FAILED : EXIT_OK;
+  } finally {
+    await client.close();
+  }
+}
+
+async function down(io: CommandIo, stateDir: string): Promise<number> {
+  const { LocalSession } = await import('../../local/session');
+  const stopped = await LocalSession.down(stateDir);
+  io.out(`stopped ${stopped} nodes and removed ${stateDir}`);
+  return EXIT_OK;
+}

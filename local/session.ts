@@ -1,0 +1,144 @@
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ResyncProgress } from '../core';
+import { writeAtomically } from './file-stores';
+import { answersVersion, isAlive, stopPid } from './memcached-process';
+import { ExecutionOutcome, LocalRuntime } from './runtime';
+import type { GroupState } from './scaling-group';
+
+/** What `astaire local` keeps in its state directory between commands. */
+export interface SessionState {
+  readonly cluster: string;
+  group: GroupState;
+  /** Items written by `astaire local load` (what `verify` checks). */
+  items: number;
+  /** The most recent workflow executions, newest last. */
+  executions: { id: string; trigger: string; status: string; error?: string; seconds: number; finishedAt: string }[];
+  /** The `astaire local scale` process running executions, if any. */
+  scalingPid?: number;
+}
+
+export class NoLocalClusterError extends Error {
+  override readonly name = 'NoLocalClusterError';
+}
+
+/**
+ * A local cluster that outlives single commands: nodes are detached memcached processes and
+ * the group, the topology and the lock live as files in the state directory.
+ */
+export class LocalSession {
+  private constructor(
+    readonly stateDir: string,
+    readonly state: SessionState,
+    readonly runtime: LocalRuntime,
+  ) {}
+
+  private static file(stateDir: string): string {
+    return join(stateDir, 'session.json');
+  }
+
+  static exists(stateDir: string): boolean {
+    return existsSync(LocalSession.file(stateDir));
+  }
+
+  /** Starts `nodes` detached memcached nodes and commits the first topology through the workflow. */
+  static async up(
+    stateDir: string,
+    nodes: number,
+    definition: Record<string, unknown>,
+  ): Promise<{ session: LocalSession; outcome: ExecutionOutcome }> {
+    const state: SessionState = { cluster: 'local', group: { port: 0, sequence: 0, instances: [] }, items: 0, executions: [] };
+    const session = await LocalSession.start(stateDir, state, definition);
+    const outcome = await session.runtime.bootstrap(nodes);
+    session.record('up', outcome);
+    return { session, outcome };
+  }
+
+  static async open(
+    stateDir: string,
+    definition: Record<string, unknown>,
+    onProgress?: (p: ResyncProgress) => void,
+  ): Promise<LocalSession> {
+    return LocalSession.start(stateDir, LocalSession.read(stateDir), definition, onProgress);
+  }
+
+  /** The saved state, without starting anything (for status and wait-sync). */
+  static read(stateDir: string): SessionState {
+    const file = LocalSession.file(stateDir);
+    if (!existsSync(file))
+      throw new NoLocalClusterError(`no local cluster in ${stateDir}: start one with astaire local up`);
+    return JSON.parse(readFileSync(file, 'utf8')) as SessionState;
+  }
+
+  private static async start(
+    stateDir: string,
+    state: SessionState,
+    definition: Record<string, unknown>,
+    onProgress?: (p: ResyncProgress) => void,
+  ): Promise<LocalSession> {
+    let session: LocalSession | undefined;
+    const runtime = await LocalRuntime.create({
+      stateDir,
+      cluster: state.cluster,
+      definition,
+      detached: true,
+      memoryMb: 512,
+      group: state.group.instances.length ? state.group : undefined,
+      onProgress,
+      onGroupChange: (group) => {
+        state.group = group;
+        session?.save();
+      },
+    });
+    session = new LocalSession(stateDir, state, runtime);
+    state.group = runtime.group.snapshot();
+    session.save();
+    return session;
+  }
+
+  record(trigger: string, outcome: ExecutionOutcome): void {
+    this.state.executions.push({
+      id: outcome.executionId,
+      trigger,
+      status: outcome.status,
+      ...(outcome.error ? { error: outcome.error } : {}),
+      seconds: outcome.seconds,
+      finishedAt: new Date().toISOString(),
+    });
+    this.state.executions = this.state.executions.slice(-20);
+    this.save();
+  }
+
+  save(): void {
+    writeAtomically(LocalSession.file(this.stateDir), JSON.stringify(this.state, null, 2));
+  }
+
+  /** Changes the saved state in place (for commands that start nothing, such as load). */
+  static update(stateDir: string, change: (state: SessionState) => void): void {
+    const state = LocalSession.read(stateDir);
+    change(state);
+    writeAtomically(LocalSession.file(stateDir), JSON.stringify(state, null, 2));
+  }
+
+  /** Stops every node of the saved state and removes the state directory. */
+  static async down(stateDir: string): Promise<number> {
+    const state = LocalSession.read(stateDir);
+    let stopped = 0;
+    for (const instance of state.group.instances) if (instance.pid && (await stopPid(instance.pid))) stopped++;
+    if (state.scalingPid && isAlive(state.scalingPid)) process.kill(state.scalingPid, 'SIGTERM');
+    rmSync(stateDir, { recursive: true, force: true });
+    return stopped;
+  }
+
+  /** Each node of the saved state and whether its memcached answers. */
+  static async probe(state: SessionState): Promise<{ id: string; address: string; lifecycleState: string; up: boolean }[]> {
+    return Promise.all(
+      state.group.instances.map(async (i) => ({
+        id: i.id,
+        address: `${i.ip}:${state.group.port}`,
+        lifecycleState: i.lifecycleState,
+        up: await answersVersion(i.ip, state.group.port),
+      })),
+    );
+  }
+}

@@ -1,0 +1,66 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+
+// `astaire local up / load / scale / wait-sync / verify / status / down`, run as a user runs them:
+// separate processes sharing a state directory (needs `npm run build`, which npm test runs first).
+jest.setTimeout(180_000);
+const run = promisify(execFile);
+const cli = resolve(__dirname, '..', '..', 'dist', 'cli', 'astaire.js');
+const stateDir = mkdtempSync(join(tmpdir(), 'astaire-local-cli-'));
+const env = { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
+
+async function astaire(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [cli, 'local', ...args, '--state-dir', stateDir], { env, timeout: 120_000 });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+afterAll(async () => {
+  if (existsSync(join(stateDir, 'session.json'))) await astaire('down');
+});
+
+describe('astaire local, command by command', () => {
+  it('given a cluster of 2 with 5000 items, when scaled to 3 and back to 2, then every item reads back and down stops everything', async () => {
+    expect((await astaire('up', '--nodes', '2')).code).toBe(0);
+    expect((await astaire('load', '--items', '5000')).stdout).toMatch(/loaded 5,000 items/);
+
+    const out = await astaire('scale', '3');
+    expect(out.code).toBe(0);
+    expect(out.stdout).toMatch(/2 -> 3: 1 lifecycle events/);
+    expect(out.stdout).toMatch(/SUCCEEDED in [\d.]+ s, [1-9][\d,]* items moved/);
+    expect((await astaire('wait-sync', '--timeout', '30')).code).toBe(0);
+    expect((await astaire('verify')).stdout).toMatch(/5,000 items checked: 0 missing, 0 wrong value, 0 wrong flags/);
+
+    expect((await astaire('scale', '2')).code).toBe(0);
+    const verified = await astaire('verify');
+    expect(verified.code).toBe(0);
+    expect(verified.stdout).toMatch(/0 missing/);
+
+    const status = JSON.parse((await astaire('status', '--json')).stdout);
+    expect(status.topology.servers).toHaveLength(2);
+    expect(status.topology.epoch).toBe(6);
+    expect(status.nodes.every((n: { up: boolean; lifecycleState: string }) => n.up && n.lifecycleState === 'InService')).toBe(true);
+
+    const addresses: string[] = status.nodes.map((n: { address: string }) => n.address);
+    expect((await astaire('down')).stdout).toMatch(/stopped 2 nodes/);
+    const after = await astaire('status');
+    expect(after.code).toBe(1);
+    expect(after.stderr).toMatch(/no local cluster in .*: start one with astaire local up/);
+    // The nodes are really gone.
+    const { answersVersion } = await import('../../local/memcached-process');
+    for (const a of addresses) expect(await answersVersion(a.split(':')[0], Number(a.split(':')[1]))).toBe(false);
+  });
+
+  it('given bad usage, then it exits 2 with a reason', async () => {
+    expect(await astaire('scale')).toMatchObject({ code: 2, stderr: expect.stringMatching(/scale takes one argument/) });
+    expect(await astaire('frob')).toMatchObject({ code: 2, stderr: expect.stringMatching(/unknown subcommand "frob"/) });
+    expect(await astaire('up', '--items', '3')).toMatchObject({ code: 2, stderr: expect.stringMatching(/--items does not apply to local up/) });
+  });
+});

@@ -33,6 +33,7 @@ import {
   MAX_RELATIVE_TTL,
   maxTtl,
   peekRequest,
+  repairTtl,
   setRequest,
   tombstoneRequest,
   touchRequest,
@@ -57,6 +58,12 @@ export interface AstaireClientOptions {
   readonly maxValueBytes?: number;
   /** Lifetime of a tombstone written by a delete during a migration, in seconds (1 to 30 days). @default 600 */
   readonly tombstoneTtlSeconds?: number;
+  /**
+   * During a migration, when a read misses on a new replica that the agent fills and then
+   * hits on an old replica, copy the item there in add mode (see client/README.md,
+   * "Read-repair"). Never delays the read. @default true
+   */
+  readonly readRepair?: boolean;
 }
 
 /** A value as read. */
@@ -81,6 +88,32 @@ export interface SetItem extends WriteOptions {
   readonly value: Value;
 }
 
+/** How one read-repair copy to one new replica ended. */
+export interface ReadRepair {
+  /** The key as in error messages (`0x...` for a binary key). */
+  readonly key: string;
+  /** The new replica the item was copied to. */
+  readonly server: Server;
+  /**
+   * `stored`: the copy is there. `exists`: the replica already had the key (a concurrent
+   * write, a tombstone or the agent's copy won, as add never overwrites; or the probe of a
+   * replica the read did not ask found it). `failed`: see `error`.
+   */
+  readonly outcome: 'stored' | 'exists' | 'failed';
+  readonly error?: Error;
+}
+
+/** Counters of read-repair since the client opened. */
+export interface ReadRepairStats {
+  /** Repairs begun: one per read, key and new replica (not one already under way for that key there). */
+  started: number;
+  stored: number;
+  exists: number;
+  failed: number;
+  /** Items not copied because they had under MIN_REPAIR_TTL_SECONDS (2 s) left. */
+  skippedExpiring: number;
+}
+
 export interface AstaireClientEvents {
   /** A new topology (another epoch) is in use. */
   topology: [topology: Topology, previous: Topology];
@@ -88,6 +121,8 @@ export interface AstaireClientEvents {
   topologyError: [error: Error];
   /** One replica failed a request that others served (a request no replica served rejects instead). */
   serverError: [error: ServerError];
+  /** A read-repair copy finished (whatever its outcome). */
+  readRepair: [repair: ReadRepair];
 }
 
 interface Epoch {
@@ -118,6 +153,15 @@ export class AstaireClient extends EventEmitter<AstaireClientEvents> {
   private refreshing?: Promise<Topology>;
   private unwatch?: () => void;
   private closed = false;
+  /** Read-repair copies under way, by server and key (a second read of the key does not copy again). */
+  private readonly repairs = new Map<string, Promise<void>>();
+  private readonly repairCounts: ReadRepairStats = {
+    started: 0,
+    stored: 0,
+    exists: 0,
+    failed: 0,
+    skippedExpiring: 0,
+  };
 
   /** Reads the topology (throws if it cannot be read or does not parse) and starts polling. */
   static async open(options: AstaireClientOptions): Promise<AstaireClient> {
@@ -140,7 +184,10 @@ export class AstaireClient extends EventEmitter<AstaireClientEvents> {
         DEFAULT_TOMBSTONE_TTL_SECONDS,
         'tombstoneTtlSeconds',
       ),
+      readRepair: options.readRepair ?? true,
     };
+    if (typeof this.options.readRepair !== 'boolean')
+      throw new InvalidOptionError(`readRepair must be a boolean, got ${String(options.readRepair)}`);
     if (this.options.tombstoneTtlSeconds > MAX_RELATIVE_TTL)
       throw new InvalidOptionError(`tombstoneTtlSeconds must be at most ${MAX_RELATIVE_TTL} (30 days)`);
     this.epoch = { topology, routing: new Routing(topology) };
@@ -270,6 +317,19 @@ export class AstaireClient extends EventEmitter<AstaireClientEvents> {
     return results.some((r) => r === true);
   }
 
+  /** Read-repair counters since the client opened (a copy). */
+  get readRepairStats(): ReadRepairStats {
+    return { ...this.repairCounts };
+  }
+
+  /**
+   * Resolves when no read-repair copy is under way (those that reads start meanwhile
+   * included). Never rejects: outcomes are in `readRepairStats` and the `readRepair` event.
+   */
+  async settleRepairs(): Promise<void> {
+    while (this.repairs.size > 0) await Promise.all(this.repairs.values());
+  }
+
   /** Re-reads the source now and switches to its topology if the epoch changed. */
   refreshTopology(): Promise<Topology> {
     if (this.closed) return Promise.reject(new ClientClosedError());
@@ -310,11 +370,17 @@ export class AstaireClient extends EventEmitter<AstaireClientEvents> {
     return { key: encoded, servers, tombstoneIds };
   }
 
-  /** Tries the replicas in read order: a hit or a tombstone ends it, a miss or a failure moves on. */
+  /**
+   * Tries the replicas in read order: a hit or a tombstone ends it, a miss or a failure
+   * moves on. A hit on an old replica starts a read-repair (not awaited) of the new
+   * replicas the agent fills: those that missed, and those after it in read order that
+   * the read never asked (they are probed first).
+   */
   private async readOne(route: Route): Promise<Item | undefined> {
     const failures: ServerError[] = [];
+    const missed: Server[] = [];
     let answered = false;
-    for (const server of route.servers) {
+    for (const [index, server] of route.servers.entries()) {
       let reply: MetaReply;
       try {
         reply = await this.call(server, getRequest(route.key));
@@ -325,15 +391,85 @@ export class AstaireClient extends EventEmitter<AstaireClientEvents> {
         continue;
       }
       answered = true;
-      if (reply.type !== 'VA') continue;
+      if (reply.type !== 'VA') {
+        if (route.tombstoneIds.has(server.id)) missed.push(server);
+        continue;
+      }
       const flags = Number(flagValue(reply.flags, 'f') ?? 0);
       if (isTombstone(flags, reply.value)) break;
+      const item = { value: reply.value, flags, ttl: Number(flagValue(reply.flags, 't') ?? -1) };
+      if (this.options.readRepair && route.tombstoneIds.size > 0 && !route.tombstoneIds.has(server.id)) {
+        const unasked = route.servers.slice(index + 1).filter((s) => route.tombstoneIds.has(s.id));
+        if (missed.length > 0 || unasked.length > 0) this.repair(route, missed, unasked, item);
+      }
       for (const f of failures) this.emit('serverError', f);
-      return { value: reply.value, flags, ttl: Number(flagValue(reply.flags, 't') ?? -1) };
+      return item;
     }
     if (!answered) throw new NoReplicaAvailableError('get', route.key.display, failures);
     for (const f of failures) this.emit('serverError', f);
     return undefined;
+  }
+
+  /**
+   * Copies an item read from an old replica to the new replicas that missed it, and to
+   * those not asked whose probe misses, with add (`ms ... ME`): it never replaces a write
+   * or a tombstone that got there first.
+   */
+  private repair(route: Route, missed: readonly Server[], unasked: readonly Server[], item: Item): void {
+    if (this.closed) return;
+    const ttl = repairTtl(item.ttl, Date.now() / 1000);
+    if (ttl === undefined) {
+      this.repairCounts.skippedExpiring++;
+      return;
+    }
+    const parts = setRequest(route.key, item.value, item.flags, ttl, 'add');
+    const targets = [...missed.map((s) => [s, false] as const), ...unasked.map((s) => [s, true] as const)];
+    for (const [server, probe] of targets) {
+      const id = `${server.id}@${server.address} ${route.key.base64 ? 'b' : 'p'} ${route.key.token}`;
+      if (this.repairs.has(id)) continue;
+      this.repairCounts.started++;
+      const done = this.repairOne(route, server, parts, probe).then((repair) => {
+        this.repairs.delete(id);
+        this.repairCounts[repair.outcome]++;
+        try {
+          this.emit('readRepair', repair);
+        } catch (error) {
+          // No caller awaits a repair: a throwing listener is uncaught, as in any socket event.
+          process.nextTick(() => {
+            throw error;
+          });
+        }
+      });
+      this.repairs.set(id, done);
+    }
+  }
+
+  private async repairOne(
+    route: Route,
+    server: Server,
+    parts: Buffer[],
+    probe: boolean,
+  ): Promise<ReadRepair> {
+    const key = route.key.display;
+    try {
+      if (probe) {
+        const peek = await this.call(server, peekRequest(route.key));
+        if (peek.type === 'HD') return { key, server, outcome: 'exists' };
+        if (peek.type !== 'EN')
+          return {
+            key,
+            server,
+            outcome: 'failed',
+            error: this.unexpected(server, peek, 'read-repair probe'),
+          };
+      }
+      const reply = await this.call(server, parts);
+      if (reply.type === 'HD') return { key, server, outcome: 'stored' };
+      if (reply.type === 'NS') return { key, server, outcome: 'exists' };
+      return { key, server, outcome: 'failed', error: this.unexpected(server, reply, 'read-repair add') };
+    } catch (error) {
+      return { key, server, outcome: 'failed', error: asError(error) };
+    }
   }
 
   /**

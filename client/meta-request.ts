@@ -112,3 +112,21 @@ export function deleteRequest(key: EncodedKey): Buffer[] {
 export function touchRequest(key: EncodedKey, wireTtlSeconds: number): Buffer[] {
   return [line('mg', key, ` T${wireTtlSeconds} f s c`)];
 }
+
+/**
+ * Read-repair skips an item with fewer seconds left than this: memcached's `t` is whole
+ * seconds on a clock that ticks once a second, so 0 or 1 may mean it is already gone.
+ */
+export const MIN_REPAIR_TTL_SECONDS = 2;
+
+/**
+ * The wire TTL for copying an item whose read gave `remaining` seconds (`t`; -1 never
+ * expires), or undefined when it is about to expire and is not worth copying. Over
+ * 30 days it becomes an absolute time on `nowSeconds`' clock (the caller's wall clock,
+ * which may differ from the target memcached's clock by a few seconds).
+ */
+export function repairTtl(remaining: number, nowSeconds: number): number | undefined {
+  if (remaining === -1) return 0;
+  if (!Number.isInteger(remaining) || remaining < MIN_REPAIR_TTL_SECONDS) return undefined;
+  return wireTtl(remaining, nowSeconds);
+}

@@ -133,6 +133,9 @@ describe('AstaireClient input validation', () => {
       /requestTimeoutMs must be/,
     );
     await expect(AstaireClient.open({ source, tombstoneTtlSeconds: 31 * 86400 })).rejects.toThrow(/30 days/);
+    await expect(AstaireClient.open({ source, readRepair: 'yes' as unknown as boolean })).rejects.toThrow(
+      /readRepair must be a boolean/,
+    );
   });
 
   it('given a topology with no servers, when reading, then NoServersError names the cluster', async () => {

@@ -4,6 +4,7 @@ import {
   encodeKey,
   getRequest,
   maxTtl,
+  repairTtl,
   setRequest,
   tombstoneRequest,
   touchRequest,
@@ -73,5 +74,28 @@ describe('wireTtl', () => {
   it('given a TTL over 30 days, when converted, then it is sent as an absolute unix time', () => {
     expect(wireTtl(2_592_001, 1_700_000_000.7)).toBe(1_700_000_000 + 2_592_001);
     expect(maxTtl(1_700_000_000)).toBe(0x7fffffff - 1_700_000_000);
+  });
+});
+
+describe('repairTtl', () => {
+  it('given a read that never expires, when copied, then it is sent as T0', () => {
+    expect(repairTtl(-1, 1_700_000_000)).toBe(0);
+  });
+
+  it('given remaining seconds up to 30 days, when copied, then they are sent as they are', () => {
+    expect(repairTtl(2, 1_700_000_000)).toBe(2);
+    expect(repairTtl(3600, 1_700_000_000)).toBe(3600);
+    expect(repairTtl(2_592_000, 1_700_000_000)).toBe(2_592_000);
+  });
+
+  it('given over 30 days left, when copied, then an absolute time on the given clock', () => {
+    expect(repairTtl(40 * 86400, 1_700_000_000.9)).toBe(1_700_000_000 + 40 * 86400);
+  });
+
+  it('given an item about to expire or a TTL that does not parse, when copied, then it is skipped', () => {
+    expect(repairTtl(0, 1_700_000_000)).toBeUndefined();
+    expect(repairTtl(1, 1_700_000_000)).toBeUndefined();
+    expect(repairTtl(-2, 1_700_000_000)).toBeUndefined();
+    expect(repairTtl(Number.NaN, 1_700_000_000)).toBeUndefined();
   });
 });

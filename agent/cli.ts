@@ -28,6 +28,8 @@ Options:
   --progress-interval-ms N     progress every N ms (default ${DEFAULT_PROGRESS_INTERVAL_MS})
   --task-token T               Step Functions task token: heartbeats, then success or failure
   --region R                   AWS region for Parameter Store, Step Functions and CloudWatch
+  --max-passes N               enumerations per source at most: passes after the first copy
+                               what the crawler missed (default 3)
   --connect-timeout-ms N       per-connection connect timeout (default 3000)
   --io-timeout-ms N            fail a connection silent this long while awaited (default 10000)
   --help                       this text
@@ -50,10 +52,14 @@ export interface CliIo {
 
 // Loaded only when used: the SDK costs ~40 MB of RSS and a second of start-up that local runs don't need.
 const defaultAws: AwsClients = {
-  ssm: (region) => new (require('@aws-sdk/client-ssm') as typeof import('@aws-sdk/client-ssm')).SSMClient({ region }),
-  sfn: (region) => new (require('@aws-sdk/client-sfn') as typeof import('@aws-sdk/client-sfn')).SFNClient({ region }),
+  ssm: (region) =>
+    new (require('@aws-sdk/client-ssm') as typeof import('@aws-sdk/client-ssm')).SSMClient({ region }),
+  sfn: (region) =>
+    new (require('@aws-sdk/client-sfn') as typeof import('@aws-sdk/client-sfn')).SFNClient({ region }),
   cloudWatch: (region) =>
-    new (require('@aws-sdk/client-cloudwatch') as typeof import('@aws-sdk/client-cloudwatch')).CloudWatchClient({ region }),
+    new (
+      require('@aws-sdk/client-cloudwatch') as typeof import('@aws-sdk/client-cloudwatch')
+    ).CloudWatchClient({ region }),
 };
 
 /** Runs the CLI; resolves with the exit status. Never writes anything but JSON lines to stdout with --json. */
@@ -62,7 +68,9 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   try {
     parsed = parseCommandLine(argv);
   } catch (error) {
-    io.stderr(`astaire-agent: ${(error as Error).message}\n${error instanceof UsageError ? 'Try --help.\n' : ''}`);
+    io.stderr(
+      `astaire-agent: ${(error as Error).message}\n${error instanceof UsageError ? 'Try --help.\n' : ''}`,
+    );
     return EXIT_USAGE;
   }
   if (parsed === 'help') {
@@ -87,14 +95,22 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     throw error;
   }
 
-  const reporters: ResyncReporter[] = [a.json ? new JsonLinesReporter(io.stdout) : new TextReporter(io.stderr)];
+  const reporters: ResyncReporter[] = [
+    a.json ? new JsonLinesReporter(io.stdout) : new TextReporter(io.stderr),
+  ];
   if (a.taskToken || a.parameter) {
     const { AwsReporter } = require('./aws-reporter') as typeof import('./aws-reporter');
     reporters.push(
-      new AwsReporter({ sfn: aws.sfn(a.region), cloudWatch: aws.cloudWatch(a.region), taskToken: a.taskToken }),
+      new AwsReporter({
+        sfn: aws.sfn(a.region),
+        cloudWatch: aws.cloudWatch(a.region),
+        taskToken: a.taskToken,
+      }),
     );
   }
-  const reporter = new FanOutReporter(reporters, (e) => io.stderr(`astaire-agent: reporting failed: ${String(e)}\n`));
+  const reporter = new FanOutReporter(reporters, (e) =>
+    io.stderr(`astaire-agent: reporting failed: ${String(e)}\n`),
+  );
   try {
     const report = await runResync({
       topology,
@@ -104,6 +120,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       progressIntervalMs: a.progressIntervalMs,
       connectTimeoutMs: a.connectTimeoutMs,
       ioTimeoutMs: a.ioTimeoutMs,
+      maxPasses: a.maxPasses,
       reporter,
       log: (line) => io.stderr(`astaire-agent: ${line}\n`),
     });
@@ -129,6 +146,7 @@ export interface ResyncArgs {
   readonly region?: string;
   readonly connectTimeoutMs?: number;
   readonly ioTimeoutMs?: number;
+  readonly maxPasses?: number;
 }
 
 /** Validates the command line; throws UsageError with a one-line reason. */
@@ -152,6 +170,7 @@ export function parseCommandLine(argv: readonly string[]): ResyncArgs | 'help' {
         region: { type: 'string' },
         'connect-timeout-ms': { type: 'string' },
         'io-timeout-ms': { type: 'string' },
+        'max-passes': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -160,7 +179,9 @@ export function parseCommandLine(argv: readonly string[]): ResyncArgs | 'help' {
   }
   if (values.help) return 'help';
   if (positionals.length !== 1 || positionals[0] !== 'resync')
-    throw new UsageError(positionals.length === 0 ? 'missing command: resync' : `unknown command: ${positionals.join(' ')}`);
+    throw new UsageError(
+      positionals.length === 0 ? 'missing command: resync' : `unknown command: ${positionals.join(' ')}`,
+    );
   if (!values.node) throw new UsageError('--node ID is required');
   if ((values.topology === undefined) === (values.parameter === undefined))
     throw new UsageError('give exactly one of --topology FILE and --parameter NAME');
@@ -173,11 +194,13 @@ export function parseCommandLine(argv: readonly string[]): ResyncArgs | 'help' {
     local,
     maxBytesPerSec: positiveInt(values['max-bytes-per-sec'], '--max-bytes-per-sec'),
     json: values.json ?? false,
-    progressIntervalMs: positiveInt(values['progress-interval-ms'], '--progress-interval-ms') ?? DEFAULT_PROGRESS_INTERVAL_MS,
+    progressIntervalMs:
+      positiveInt(values['progress-interval-ms'], '--progress-interval-ms') ?? DEFAULT_PROGRESS_INTERVAL_MS,
     taskToken: values['task-token'],
     region: values.region,
     connectTimeoutMs: positiveInt(values['connect-timeout-ms'], '--connect-timeout-ms'),
     ioTimeoutMs: positiveInt(values['io-timeout-ms'], '--io-timeout-ms'),
+    maxPasses: positiveInt(values['max-passes'], '--max-passes'),
   };
 }
 
@@ -198,7 +221,9 @@ if (require.main === module) {
     },
     (error: unknown) => {
       const e = error as Error;
-      process.stderr.write(`astaire-agent: ${e instanceof AstaireError ? `${e.name}: ` : ''}${e.stack ?? String(e)}\n`);
+      process.stderr.write(
+        `astaire-agent: ${e instanceof AstaireError ? `${e.name}: ` : ''}${e.stack ?? String(e)}\n`,
+      );
       process.exitCode = EXIT_FAILED;
     },
   );

@@ -66,7 +66,8 @@ export class MetaResponseParser {
         line = chunk.subarray(pos, nl + 1);
       }
       pos = nl + 1;
-      if (line.length > MAX_HEADER) throw new ProtocolError(`meta response line longer than ${MAX_HEADER} bytes`);
+      if (line.length > MAX_HEADER)
+        throw new ProtocolError(`meta response line longer than ${MAX_HEADER} bytes`);
       const length = this.onLine(line);
       if (length === undefined) continue;
       // A value wholly inside this chunk is handed over without a copy.
@@ -83,7 +84,8 @@ export class MetaResponseParser {
 
   private stashHeader(part: Buffer): void {
     const joined = this.header ? Buffer.concat([this.header, part]) : Buffer.from(part);
-    if (joined.length > MAX_HEADER) throw new ProtocolError(`meta response line longer than ${MAX_HEADER} bytes`);
+    if (joined.length > MAX_HEADER)
+      throw new ProtocolError(`meta response line longer than ${MAX_HEADER} bytes`);
     this.header = joined;
   }
 
@@ -122,7 +124,12 @@ export class MetaResponseParser {
       }
     }
     const text = line.toString('latin1', 0, stop);
-    if (text === 'ERROR' || text.startsWith('ERROR ') || text.startsWith('CLIENT_ERROR') || text.startsWith('SERVER_ERROR')) {
+    if (
+      text === 'ERROR' ||
+      text.startsWith('ERROR ') ||
+      text.startsWith('CLIENT_ERROR') ||
+      text.startsWith('SERVER_ERROR')
+    ) {
       this.handler.error(text);
       return undefined;
     }
@@ -167,12 +174,14 @@ function parseIntToken(line: Buffer, from: number, to: number): number {
   let n = 0;
   for (; i < to; i++) {
     const c = line[i] - 0x30;
-    if (c < 0 || c > 9) throw new ProtocolError(`malformed number in ${JSON.stringify(line.toString('latin1'))}`);
+    if (c < 0 || c > 9)
+      throw new ProtocolError(`malformed number in ${JSON.stringify(line.toString('latin1'))}`);
     n = n * 10 + c;
   }
   return negative ? -n : n;
 }
 
 function checkTrailer(buf: Buffer, at: number): void {
-  if (buf[at] !== CR || buf[at + 1] !== LF) throw new ProtocolError('value not followed by CRLF: lost framing');
+  if (buf[at] !== CR || buf[at + 1] !== LF)
+    throw new ProtocolError('value not followed by CRLF: lost framing');
 }

@@ -1,7 +1,11 @@
 import { ProtocolError } from './errors';
 
 export interface MetadumpHandler {
-  /** One item: its raw key bytes, absolute expiry (-1 = never) and memcached's item size (an upper bound of the value). */
+  /**
+   * One item: its raw key bytes, absolute expiry (-1 = never) and memcached's item size (an upper bound of the value).
+   * `key` is a view of the parser's scratch buffer, valid only during the call: copy it to keep it
+   * (most keys of a dump are filtered out, so allocating one buffer per line is wasted work).
+   */
   item(key: Buffer, exp: number, size: number): void;
   /** `END`: the enumeration is complete. */
   end(): void;
@@ -22,6 +26,7 @@ const MAX_LINE = 4096;
  */
 export class MetadumpParser {
   private partial: Buffer | undefined;
+  private readonly scratch = Buffer.allocUnsafe(MAX_LINE);
 
   constructor(private readonly handler: MetadumpHandler) {}
 
@@ -31,7 +36,8 @@ export class MetadumpParser {
       const nl = chunk.indexOf(LF);
       if (nl === -1) {
         this.partial = Buffer.concat([this.partial, chunk]);
-        if (this.partial.length > MAX_LINE) throw new ProtocolError(`metadump line longer than ${MAX_LINE} bytes`);
+        if (this.partial.length > MAX_LINE)
+          throw new ProtocolError(`metadump line longer than ${MAX_LINE} bytes`);
         return;
       }
       const line = Buffer.concat([this.partial, chunk.subarray(0, nl)]);
@@ -53,19 +59,31 @@ export class MetadumpParser {
   private onLine(buf: Buffer, start: number, stop: number): void {
     if (stop > start && buf[stop - 1] === 0x0d) stop--;
     // "key="
-    if (buf[start] === 0x6b && buf[start + 1] === 0x65 && buf[start + 2] === 0x79 && buf[start + 3] === 0x3d) {
+    if (
+      buf[start] === 0x6b &&
+      buf[start + 1] === 0x65 &&
+      buf[start + 2] === 0x79 &&
+      buf[start + 3] === 0x3d
+    ) {
       let i = start + 4;
       let keyEnd = buf.indexOf(0x20, i);
       if (keyEnd === -1 || keyEnd > stop) keyEnd = stop;
-      const key = decodeUriBytes(buf, i, keyEnd);
+      const key = decodeUriBytes(buf, i, keyEnd, this.scratch);
       let exp = -1;
       let size = 0;
       i = keyEnd + 1;
       while (i < stop) {
         let j = buf.indexOf(0x20, i);
         if (j === -1 || j > stop) j = stop;
-        if (buf[i] === 0x65 && buf[i + 1] === 0x78 && buf[i + 2] === 0x70 && buf[i + 3] === 0x3d) exp = parseSigned(buf, i + 4, j);
-        else if (buf[i] === 0x73 && buf[i + 1] === 0x69 && buf[i + 2] === 0x7a && buf[i + 3] === 0x65 && buf[i + 4] === 0x3d)
+        if (buf[i] === 0x65 && buf[i + 1] === 0x78 && buf[i + 2] === 0x70 && buf[i + 3] === 0x3d)
+          exp = parseSigned(buf, i + 4, j);
+        else if (
+          buf[i] === 0x73 &&
+          buf[i + 1] === 0x69 &&
+          buf[i + 2] === 0x7a &&
+          buf[i + 3] === 0x65 &&
+          buf[i + 4] === 0x3d
+        )
           size = parseSigned(buf, i + 5, j);
         i = j + 1;
       }
@@ -75,22 +93,31 @@ export class MetadumpParser {
     const text = buf.toString('latin1', start, stop);
     if (text === 'END') this.handler.end();
     else if (text.startsWith('BUSY')) this.handler.busy();
-    else if (text === 'ERROR' || text.startsWith('ERROR ') || text.startsWith('CLIENT_ERROR') || text.startsWith('SERVER_ERROR'))
+    else if (
+      text === 'ERROR' ||
+      text.startsWith('ERROR ') ||
+      text.startsWith('CLIENT_ERROR') ||
+      text.startsWith('SERVER_ERROR')
+    )
       this.handler.error(text);
-    else if (text.length > 0) throw new ProtocolError(`unexpected metadump line: ${JSON.stringify(text.slice(0, 80))}`);
+    else if (text.length > 0)
+      throw new ProtocolError(`unexpected metadump line: ${JSON.stringify(text.slice(0, 80))}`);
   }
 }
 
 /** Decodes %XX escapes (memcached's uriencode) into raw bytes; other bytes are taken as they are. */
-export function decodeUriBytes(buf: Buffer, start: number, stop: number): Buffer {
-  const out = Buffer.allocUnsafe(stop - start);
+export function decodeUriBytes(buf: Buffer, start: number, stop: number, into?: Buffer): Buffer {
+  const out = into && into.length >= stop - start ? into : Buffer.allocUnsafe(stop - start);
   let o = 0;
   for (let i = start; i < stop; i++) {
     const c = buf[i];
     if (c === 0x25) {
       const hi = i + 2 < stop ? hexValue(buf[i + 1]) : -1;
       const lo = i + 2 < stop ? hexValue(buf[i + 2]) : -1;
-      if (hi < 0 || lo < 0) throw new ProtocolError(`malformed %-escape in metadump key ${JSON.stringify(buf.toString('latin1', start, stop))}`);
+      if (hi < 0 || lo < 0)
+        throw new ProtocolError(
+          `malformed %-escape in metadump key ${JSON.stringify(buf.toString('latin1', start, stop))}`,
+        );
       out[o++] = (hi << 4) | lo;
       i += 2;
     } else {
@@ -117,7 +144,10 @@ function parseSigned(buf: Buffer, from: number, to: number): number {
   let n = 0;
   for (; i < to; i++) {
     const d = buf[i] - 0x30;
-    if (d < 0 || d > 9) throw new ProtocolError(`malformed number in metadump line ${JSON.stringify(buf.toString('latin1', from, to))}`);
+    if (d < 0 || d > 9)
+      throw new ProtocolError(
+        `malformed number in metadump line ${JSON.stringify(buf.toString('latin1', from, to))}`,
+      );
     n = n * 10 + d;
   }
   return negative ? -n : n;

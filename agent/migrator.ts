@@ -2,7 +2,14 @@ import { pullsFor, planMigration, ResyncProgress, ResyncReport, Server, Topology
 import { request } from './connection';
 import { LocalMemcachedError, SourceFailedError, UsageError, VbucketsUnavailableError } from './errors';
 import { ResyncReporter } from './reporter';
-import { copyFromSource, CopyStats, CopyWindows } from './source-copy';
+import {
+  copyFromSource,
+  CopyStats,
+  CopyWindows,
+  DEFAULT_MAX_PASSES,
+  emptyCopyStats,
+  PassStats,
+} from './source-copy';
 import { Throttle } from './throttle';
 
 export const DEFAULT_LOCAL = '127.0.0.1:11211';
@@ -27,8 +34,28 @@ export interface ResyncOptions {
   /** @default 60000 */
   readonly busyTimeoutMs?: number;
   readonly windows?: CopyWindows;
+  /**
+   * Enumeration passes per source at most: after the first, the source is enumerated again and
+   * keys not yet on the local node are copied (the crawler misses items that move between LRU
+   * lists mid-crawl), until a pass finds none missing. @default 3
+   */
+  readonly maxPasses?: number;
   /** Diagnostics (stderr in the CLI: stdout belongs to the JSON lines). */
   readonly log?: (line: string) => void;
+}
+
+/** The report with the agent's optional extras (parseResyncMessage accepts and ignores them). */
+export interface AgentResyncReport extends ResyncReport {
+  /** Items a client wrote first: the local value was kept. */
+  readonly itemsNotStored: number;
+  /** Items that expired or were deleted before they could be copied. */
+  readonly itemsSkipped: number;
+  /** Items whose key the meta protocol cannot address (see CopyStats.unaddressable): not copied, logged. */
+  readonly itemsUnaddressable: number;
+  /** Items copied by passes after the first: what the crawler missed the first time. */
+  readonly itemsFoundLate: number;
+  /** Per enumeration pass, summed over sources: wanted keys listed, keys missing locally, items copied. */
+  readonly passes: readonly (PassStats & { readonly pass: number })[];
 }
 
 /**
@@ -38,17 +65,20 @@ export interface ResyncOptions {
  * next old replica in their source lists and a new round runs. Resolves with
  * the report (also given to the reporter); throws only on bad input (UsageError).
  */
-export async function runResync(o: ResyncOptions): Promise<ResyncReport> {
+export async function runResync(o: ResyncOptions): Promise<AgentResyncReport> {
   const { topology, node } = o;
   if (!topology.newServers)
-    throw new UsageError(`topology of cluster ${topology.cluster} (epoch ${topology.epoch}) has no newServers: no migration is in progress`);
+    throw new UsageError(
+      `topology of cluster ${topology.cluster} (epoch ${topology.epoch}) has no newServers: no migration is in progress`,
+    );
   const known = [...topology.servers, ...topology.newServers].some((s) => s.id === node);
-  if (!known) throw new UsageError(`node ${node} is in neither servers nor newServers of cluster ${topology.cluster}`);
+  if (!known)
+    throw new UsageError(`node ${node} is in neither servers nor newServers of cluster ${topology.cluster}`);
   const local = o.local ?? DEFAULT_LOCAL;
   const log = o.log ?? (() => undefined);
   const pulls = pullsFor(planMigration(topology), node);
   const started = Date.now();
-  const stats: CopyStats = { items: 0, bytes: 0, notStored: 0, skipped: 0 };
+  const stats: CopyStats = emptyCopyStats();
   let vbucketsDone = 0;
   const failedSources = new Set<string>();
 
@@ -65,18 +95,21 @@ export async function runResync(o: ResyncOptions): Promise<ResyncReport> {
       bytesPerSec: seconds > 0 ? Math.round(stats.bytes / seconds) : 0,
     };
   };
-  const finish = async (error?: Error, failedVbuckets?: number[]): Promise<ResyncReport> => {
-    const report: ResyncReport = {
+  const finish = async (error?: Error, failedVbuckets?: number[]): Promise<AgentResyncReport> => {
+    const report: AgentResyncReport = {
       type: 'result',
       status: error ? 'failed' : 'succeeded',
       epoch: topology.epoch,
       ...counters(),
       itemsNotStored: stats.notStored,
       itemsSkipped: stats.skipped,
+      itemsUnaddressable: stats.unaddressable,
+      itemsFoundLate: stats.passes.slice(1).reduce((n, p) => n + p.copied, 0),
+      passes: stats.passes.map((p, i) => ({ pass: i + 1, ...p })),
       ...(failedVbuckets && failedVbuckets.length > 0 ? { failedVbuckets } : {}),
       ...(failedSources.size > 0 ? { failedSources: [...failedSources] } : {}),
       ...(error ? { error: `${error.name}: ${error.message}` } : {}),
-    } as ResyncReport;
+    } as AgentResyncReport;
     await o.reporter?.finish(report);
     return report;
   };
@@ -90,7 +123,11 @@ export async function runResync(o: ResyncOptions): Promise<ResyncReport> {
     const time = /STAT time (\d+)/.exec(statsText);
     localClockOffsetSec = time ? Number(time[1]) - Date.now() / 1000 : 0;
   } catch (cause) {
-    return finish(new LocalMemcachedError(`local memcached ${local} is unreachable: ${(cause as Error).message}`, { cause }));
+    return finish(
+      new LocalMemcachedError(`local memcached ${local} is unreachable: ${(cause as Error).message}`, {
+        cause,
+      }),
+    );
   }
 
   const reportProgress = () => {
@@ -137,6 +174,8 @@ export async function runResync(o: ResyncOptions): Promise<ResyncReport> {
               busyTimeoutMs: o.busyTimeoutMs,
               windows: o.windows,
               localClockOffsetSec,
+              maxPasses: o.maxPasses ?? DEFAULT_MAX_PASSES,
+              log,
             });
             vbucketsDone += vbuckets.length;
             return undefined;

@@ -6,6 +6,16 @@ import { MetaResponseParser, MetaStatus } from './meta-parser';
 import { MetadumpParser } from './metadump-parser';
 import { Throttle } from './throttle';
 
+/** What one enumeration pass found, summed over the sources that ran it. */
+export interface PassStats {
+  /** Keys of wanted vbuckets the enumeration listed. */
+  keys: number;
+  /** Of those, keys not yet on the local node (every key in pass 1; crawl misses caught later after it). */
+  missing: number;
+  /** Items copied by this pass. */
+  copied: number;
+}
+
 /** Counters shared by all sources of one resync. */
 export interface CopyStats {
   /** Items written locally (or found already written by a client). */
@@ -16,12 +26,24 @@ export interface CopyStats {
   notStored: number;
   /** Items skipped because they expired (or were deleted) before we could copy them. */
   skipped: number;
+  /**
+   * Items whose key the meta protocol of memcached 1.6.18 cannot address: not printable ASCII (so it
+   * needs base64) and longer than 186 bytes (its base64 form exceeds the 250-byte key limit, which
+   * 1.6.18 checks before decoding). Reported, never silently dropped.
+   */
+  unaddressable: number;
+  /** Index 0 is the first pass. `lru_crawler metadump` misses items that move between LRU lists mid-crawl, so later passes look again. */
+  passes: PassStats[];
+}
+
+export function emptyCopyStats(): CopyStats {
+  return { items: 0, bytes: 0, notStored: 0, skipped: 0, unaddressable: 0, passes: [] };
 }
 
 export interface CopyWindows {
   /** Most keys enumerated but not yet requested; the enumeration pauses above it. @default 20000 */
   readonly queuedKeys?: number;
-  /** Most meta gets in flight per source. @default 2000 */
+  /** Most meta gets in flight per source. @default 4000 */
   readonly inflightGets?: number;
   /** Most (estimated) value bytes in flight per source. @default 4 MiB */
   readonly inflightBytes?: number;
@@ -47,20 +69,153 @@ export interface SourceCopyOptions extends ConnectionOptions {
    * 30 days would be off by the skew. @default 0
    */
   readonly localClockOffsetSec?: number;
+  /** Enumeration passes at most (1 = no re-check of crawl misses). @default 3 */
+  readonly maxPasses?: number;
+  /** Diagnostics (unaddressable keys). */
+  readonly log?: (line: string) => void;
 }
 
+export const DEFAULT_MAX_PASSES = 3;
+/** memcached's key length limit, checked by 1.6.18 on the key as sent (before base64 decoding). */
+const MAX_KEY = 250;
+/** The longest raw key whose base64 form fits MAX_KEY. */
+const MAX_BASE64_RAW = 186;
 /** TTLs above this are absolute unix times in memcached. */
 const THIRTY_DAYS = 60 * 60 * 24 * 30;
-const METADUMP = 'lru_crawler metadump all\r\n';
+const METADUMP = Buffer.from('lru_crawler metadump all\r\n');
 /** Values up to this size are copied into the batch buffer; larger ones are written by reference. */
-const COPY_LIMIT = 64 * 1024;
-const BATCH_BYTES = 256 * 1024;
+const COPY_LIMIT = 16 * 1024;
+const CHUNK = 256 * 1024;
+/** Room for one command line: verb, a 250-byte key, flags. */
+const LINE_ROOM = 400;
+
+const KEY_RAW = 0;
+const KEY_BASE64 = 1;
+const KEY_UNADDRESSABLE = 2;
+
+/** How a key goes on the wire: raw when it is printable ASCII without spaces, base64 otherwise. */
+export function keyForm(key: Buffer): number {
+  if (key.length === 0) return KEY_UNADDRESSABLE;
+  if (key.length <= MAX_KEY) {
+    let safe = true;
+    for (let i = 0; i < key.length; i++) {
+      const c = key[i];
+      if (c <= 0x20 || c >= 0x7f) {
+        safe = false;
+        break;
+      }
+    }
+    if (safe) return KEY_RAW;
+  }
+  return key.length <= MAX_BASE64_RAW ? KEY_BASE64 : KEY_UNADDRESSABLE;
+}
+
+/**
+ * Builds commands straight into large buffers (no per-item strings or concats)
+ * and hands them to a connection in chunks. A written chunk is never reused:
+ * the socket keeps it until sent.
+ */
+class CommandWriter {
+  private buf = Buffer.allocUnsafe(CHUNK);
+  private pos = 0;
+  /** Bytes handed to the socket since the last `take`. */
+  private written = 0;
+
+  constructor(private readonly conn: MemcachedConnection) {}
+
+  get pending(): number {
+    return this.written + this.pos;
+  }
+
+  room(n: number): void {
+    if (this.pos + n > this.buf.length) this.flush();
+    if (n > this.buf.length) this.buf = Buffer.allocUnsafe(n);
+  }
+
+  ascii(b: Buffer): void {
+    this.pos += b.copy(this.buf, this.pos);
+  }
+
+  byte(c: number): void {
+    this.buf[this.pos++] = c;
+  }
+
+  dec(n: number): void {
+    const buf = this.buf;
+    if (n < 0) {
+      buf[this.pos++] = 0x2d;
+      n = -n;
+    }
+    if (n < 10) {
+      buf[this.pos++] = 0x30 + n;
+      return;
+    }
+    let digits = 0;
+    for (let m = n; m >= 1; m = Math.floor(m / 10)) digits++;
+    let p = this.pos + digits;
+    this.pos = p;
+    while (digits-- > 0) {
+      buf[--p] = 0x30 + (n % 10);
+      n = Math.floor(n / 10);
+    }
+  }
+
+  /** The key in the form `form` says, then ` b` for base64 (the caller adds the other flags). */
+  key(key: Buffer, form: number): void {
+    if (form === KEY_RAW) this.pos += key.copy(this.buf, this.pos);
+    else this.pos += this.buf.write(key.toString('base64'), this.pos, 'latin1');
+  }
+
+  /** Data of any size: copied when small, else written by reference after what is buffered. */
+  data(data: Buffer): void {
+    if (data.length > COPY_LIMIT) {
+      this.flush();
+      this.conn.write(data);
+      this.written += data.length;
+      this.byteRoom(2);
+      this.buf[this.pos++] = 0x0d;
+      this.buf[this.pos++] = 0x0a;
+      return;
+    }
+    this.room(data.length + 2);
+    this.pos += data.copy(this.buf, this.pos);
+    this.buf[this.pos++] = 0x0d;
+    this.buf[this.pos++] = 0x0a;
+  }
+
+  private byteRoom(n: number): void {
+    if (this.pos + n > this.buf.length) this.flush();
+  }
+
+  flush(): void {
+    if (this.pos === 0) return;
+    this.conn.write(this.buf.subarray(0, this.pos));
+    this.written += this.pos;
+    this.buf = Buffer.allocUnsafe(CHUNK);
+    this.pos = 0;
+  }
+
+  /** Flushes and returns the bytes written since the last take. */
+  take(): number {
+    this.flush();
+    const n = this.written;
+    this.written = 0;
+    return n;
+  }
+}
 
 /**
  * Copies the wanted vbuckets of one old replica into the local memcached:
- * one `lru_crawler metadump all` enumeration, keys filtered by vbucket,
- * pipelined `mg` on a second connection, `ms ... ME q` (add mode) locally.
- * Every stage is windowed, so memory stays bounded whatever the dataset.
+ * `lru_crawler metadump all` enumerations, keys filtered by vbucket, pipelined
+ * `mg` on a second connection, `ms ... ME q` (add mode) locally.
+ *
+ * The crawler walks the HOT/WARM/COLD/TEMP lists of each slab class in parallel,
+ * and an item that moves into a list whose walk already finished (a client read
+ * bumps it, the LRU maintainer moves it) is never printed. So after the first
+ * pass, the source is enumerated again and every wanted key not yet on the local
+ * node (a cheap `mg <key>` there: HD or EN) is fetched and added, until a pass
+ * finds nothing missing or `maxPasses` passes ran. Every stage is windowed, so
+ * memory stays bounded whatever the dataset.
  *
  * Rejects with SourceFailedError when the source fails (the caller takes its
  * vbuckets from another replica) and LocalMemcachedError when the local node
@@ -69,10 +224,16 @@ const BATCH_BYTES = 256 * 1024;
 export async function copyFromSource(options: SourceCopyOptions): Promise<void> {
   const conns: MemcachedConnection[] = [];
   try {
-    const local = await MemcachedConnection.connect(options.local, options).catch((cause: Error) => {
-      throw new LocalMemcachedError(`local memcached ${options.local} is unreachable: ${cause.message}`, { cause });
-    });
+    const connectLocal = () =>
+      MemcachedConnection.connect(options.local, options).catch((cause: Error) => {
+        throw new LocalMemcachedError(`local memcached ${options.local} is unreachable: ${cause.message}`, {
+          cause,
+        });
+      });
+    const local = await connectLocal();
     conns.push(local);
+    const check = await connectLocal();
+    conns.push(check);
     const connectSource = () =>
       MemcachedConnection.connect(options.source.address, options).catch((cause: Error) => {
         throw new SourceFailedError(options.source.id, cause.message, { cause });
@@ -81,28 +242,32 @@ export async function copyFromSource(options: SourceCopyOptions): Promise<void> 
     conns.push(dump);
     const fetch = await connectSource();
     conns.push(fetch);
-    await new SourceCopy(options, dump, fetch, local).run();
+    await new SourceCopy(options, dump, fetch, local, check).run();
   } finally {
     for (const c of conns) c.close();
   }
 }
 
 class SourceCopy {
+  /** Keys to fetch from the source, and `size * 4 + form` for each. */
   private readonly keys = new Fifo<Buffer>();
-  private readonly keySizes = new Fifo<number>();
-  private readonly inflight = new Fifo<string>();
-  private readonly inflightSizes = new Fifo<number>();
+  private readonly keyInfo = new Fifo<number>();
+  /** Keys to look up locally (passes 2+), and their info. */
+  private readonly toCheck = new Fifo<Buffer>();
+  private readonly toCheckInfo = new Fifo<number>();
+  private readonly checking = new Fifo<Buffer>();
+  private readonly checkingInfo = new Fifo<number>();
+  private readonly inflight = new Fifo<Buffer>();
+  private readonly inflightInfo = new Fifo<number>();
   private inflightBytes = 0;
   private readonly localPending = new Fifo<number>();
   private localPendingBytes = 0;
+  private pass = 0;
   private dumpDone = false;
   private busySince: number | undefined;
   private busyDelay = 50;
   private busyTimer: NodeJS.Timeout | undefined;
   private pumpTimer: NodeJS.Timeout | undefined;
-  private out: Buffer[] = [];
-  private batch: Buffer = Buffer.allocUnsafe(BATCH_BYTES);
-  private batchPos = 0;
   private settled = false;
   private resolve!: () => void;
   private reject!: (error: Error) => void;
@@ -110,20 +275,30 @@ class SourceCopy {
   private readonly maxInflight: number;
   private readonly maxInflightBytes: number;
   private readonly maxLocalPending: number;
+  private readonly maxPasses: number;
   private readonly nowSec: () => number;
+  private readonly localOut: CommandWriter;
+  private readonly fetchOut: CommandWriter;
+  private readonly checkOut: CommandWriter;
+  private passStats!: PassStats;
 
   constructor(
     private readonly o: SourceCopyOptions,
     private readonly dump: MemcachedConnection,
     private readonly fetch: MemcachedConnection,
     private readonly local: MemcachedConnection,
+    private readonly check: MemcachedConnection,
   ) {
     this.maxQueued = o.windows?.queuedKeys ?? 20000;
-    this.maxInflight = o.windows?.inflightGets ?? 2000;
+    this.maxInflight = o.windows?.inflightGets ?? 4000;
     this.maxInflightBytes = o.windows?.inflightBytes ?? 4 * 1024 * 1024;
     this.maxLocalPending = o.windows?.localPendingBytes ?? 8 * 1024 * 1024;
+    this.maxPasses = Math.max(1, o.maxPasses ?? DEFAULT_MAX_PASSES);
     const offset = o.localClockOffsetSec ?? 0;
     this.nowSec = () => Math.floor(Date.now() / 1000 + offset);
+    this.localOut = new CommandWriter(local);
+    this.fetchOut = new CommandWriter(fetch);
+    this.checkOut = new CommandWriter(check);
   }
 
   run(): Promise<void> {
@@ -132,19 +307,30 @@ class SourceCopy {
       this.reject = reject;
       const { source } = this.o;
       const sourceFailed = (error: Error) =>
-        this.fail(error instanceof SourceFailedError ? error : new SourceFailedError(source.id, error.message, { cause: error }));
+        this.fail(
+          error instanceof SourceFailedError
+            ? error
+            : new SourceFailedError(source.id, error.message, { cause: error }),
+        );
       this.dump.onFail(sourceFailed);
       this.fetch.onFail(sourceFailed);
-      this.local.onFail((error) =>
-        this.fail(new LocalMemcachedError(`local memcached ${this.o.local} failed: ${error.message}`, { cause: error })),
-      );
-      const onAbort = () => this.fail(this.o.signal.reason instanceof Error ? this.o.signal.reason : new Error('aborted'));
+      const localFailed = (error: Error) =>
+        this.fail(
+          new LocalMemcachedError(`local memcached ${this.o.local} failed: ${error.message}`, {
+            cause: error,
+          }),
+        );
+      this.local.onFail(localFailed);
+      this.check.onFail(localFailed);
+      const onAbort = () =>
+        this.fail(this.o.signal.reason instanceof Error ? this.o.signal.reason : new Error('aborted'));
       if (this.o.signal.aborted) return onAbort();
       this.o.signal.addEventListener('abort', onAbort, { once: true });
 
       this.dump.awaiting = () => !this.dumpDone && this.busyTimer === undefined;
       this.fetch.awaiting = () => this.inflight.length > 0;
       this.local.awaiting = () => this.localPending.length > 0;
+      this.check.awaiting = () => this.checking.length > 0;
 
       const dumpParser = new MetadumpParser({
         item: (key, exp, size) => this.onItem(key, exp, size),
@@ -152,7 +338,8 @@ class SourceCopy {
           this.dumpDone = true;
         },
         busy: () => this.onBusy(),
-        error: (line) => sourceFailed(new SourceFailedError(source.id, `lru_crawler metadump refused: ${line}`)),
+        error: (line) =>
+          sourceFailed(new SourceFailedError(source.id, `lru_crawler metadump refused: ${line}`)),
       });
       this.dump.onData((chunk) => {
         dumpParser.feed(chunk);
@@ -165,8 +352,10 @@ class SourceCopy {
         error: (line) => sourceFailed(new SourceFailedError(source.id, `meta get failed: ${line}`)),
       });
       this.fetch.onData((chunk) => {
+        this.local.cork();
         fetchParser.feed(chunk);
         this.flushLocal();
+        this.local.uncork();
         this.pump();
       });
 
@@ -177,17 +366,63 @@ class SourceCopy {
       });
       this.local.onData((chunk) => localParser.feed(chunk));
 
-      this.dump.write(METADUMP);
+      const checkParser = new MetaResponseParser({
+        value: () => this.failLocal('unexpected value in answer to a presence check'),
+        status: (status) => this.onCheckStatus(status),
+        error: (line) => this.failLocal(`refused a presence check: ${line}`),
+      });
+      this.check.onData((chunk) => {
+        checkParser.feed(chunk);
+        this.pump();
+      });
+
+      this.startPass();
     });
   }
 
-  private onItem(key: Buffer, exp: number, size: number): void {
+  private startPass(): void {
+    this.pass++;
+    this.dumpDone = false;
+    this.busySince = undefined;
+    this.busyDelay = 50;
+    this.passStats = { keys: 0, missing: 0, copied: 0 };
+    const all = this.o.stats.passes;
+    while (all.length < this.pass) all.push({ keys: 0, missing: 0, copied: 0 });
+    this.dump.write(METADUMP);
+  }
+
+  private count(field: keyof PassStats): void {
+    this.passStats[field]++;
+    this.o.stats.passes[this.pass - 1][field]++;
+  }
+
+  private onItem(view: Buffer, exp: number, size: number): void {
     // Already expired (with slack for clock skew; the meta get has the final word): skip the round trip.
     if (exp !== -1 && exp <= this.nowSec() - 5) return;
-    if (this.o.wanted[vbucketOf(key, this.o.vbuckets)] !== 1) return;
-    this.keys.push(key);
-    this.keySizes.push(size);
-    if (this.keys.length >= this.maxQueued && !this.dump.paused) this.dump.pause();
+    if (this.o.wanted[vbucketOf(view, this.o.vbuckets)] !== 1) return;
+    this.count('keys');
+    const form = keyForm(view);
+    if (form === KEY_UNADDRESSABLE) {
+      // Seen again by every pass: count it once.
+      if (this.pass === 1) {
+        this.o.stats.unaddressable++;
+        this.o.log?.(
+          `source ${this.o.source.id}: skipped a key the meta protocol cannot address (${view.length} bytes, not printable ASCII): ${view.subarray(0, 32).toString('hex')}...`,
+        );
+      }
+      return;
+    }
+    const key = Buffer.from(view); // the view is the parser's scratch buffer
+    const info = size * 4 + form;
+    if (this.pass === 1) {
+      this.count('missing');
+      this.keys.push(key);
+      this.keyInfo.push(info);
+    } else {
+      this.toCheck.push(key);
+      this.toCheckInfo.push(info);
+    }
+    if (this.keys.length + this.toCheck.length >= this.maxQueued && !this.dump.paused) this.dump.pause();
   }
 
   private onBusy(): void {
@@ -208,24 +443,49 @@ class SourceCopy {
 
   private onValue(data: Buffer, flags: number, ttl: number): void {
     const key = this.inflight.shift();
-    this.inflightBytes -= this.inflightSizes.shift() ?? 0;
+    const info = this.inflightInfo.shift() as number;
     if (key === undefined) return this.failSource('a value nobody asked for: lost framing');
+    this.inflightBytes -= Math.floor(info / 4);
     // t-1 is "never expires"; anything else below 1 s is about to expire: copying it would resurrect it.
     if (ttl !== -1 && ttl < 1) {
       this.o.stats.skipped++;
       return;
     }
     const exptime = ttl === -1 ? 0 : ttl > THIRTY_DAYS ? this.nowSec() + ttl : ttl;
-    this.appendSet(key, data, flags, exptime);
+    const w = this.localOut;
+    w.room(LINE_ROOM);
+    w.ascii(MS);
+    w.key(key, info & 3);
+    w.byte(0x20);
+    w.dec(data.length);
+    w.ascii(info & 3 ? B_F : F);
+    w.dec(flags);
+    w.ascii(T);
+    w.dec(exptime);
+    w.ascii(ME_Q);
+    w.data(data);
     this.o.stats.items++;
     this.o.stats.bytes += data.length;
+    this.count('copied');
   }
 
   private onFetchStatus(status: MetaStatus): void {
     if (status !== 'EN') return this.failSource(`unexpected ${status} in answer to a meta get`);
     this.inflight.shift();
-    this.inflightBytes -= this.inflightSizes.shift() ?? 0;
+    this.inflightBytes -= Math.floor((this.inflightInfo.shift() ?? 0) / 4);
     this.o.stats.skipped++; // deleted or expired since the enumeration
+  }
+
+  private onCheckStatus(status: MetaStatus): void {
+    const key = this.checking.shift();
+    const info = this.checkingInfo.shift() as number;
+    if (key === undefined) return this.failLocal('answered a presence check nobody asked for: lost framing');
+    if (status === 'HD') return;
+    if (status !== 'EN') return this.failLocal(`unexpected ${status} in answer to a presence check`);
+    // The crawl missed it before (or it arrived since): fetch and add it now.
+    this.count('missing');
+    this.keys.push(key);
+    this.keyInfo.push(info);
   }
 
   private onLocalStatus(status: MetaStatus): void {
@@ -238,39 +498,11 @@ class SourceCopy {
     this.pump();
   }
 
-  private appendSet(key: string, data: Buffer, flags: number, exptime: number): void {
-    const header = `ms ${key} ${data.length} b F${flags} T${exptime} ME q\r\n`;
-    const need = header.length + data.length + 2;
-    if (data.length > COPY_LIMIT) {
-      this.cutBatch();
-      this.out.push(Buffer.from(header, 'latin1'), data, CRLF);
-      return;
-    }
-    if (this.batchPos + need > this.batch.length) this.cutBatch();
-    this.batchPos += this.batch.write(header, this.batchPos, 'latin1');
-    this.batchPos += data.copy(this.batch, this.batchPos);
-    this.batch[this.batchPos++] = 0x0d;
-    this.batch[this.batchPos++] = 0x0a;
-  }
-
-  private cutBatch(): void {
-    if (this.batchPos === 0) return;
-    this.out.push(this.batch.subarray(0, this.batchPos));
-    // The socket keeps the written buffer until sent: never reuse it.
-    this.batch = Buffer.allocUnsafe(BATCH_BYTES);
-    this.batchPos = 0;
-  }
-
   private flushLocal(): void {
-    this.cutBatch();
-    if (this.out.length === 0) return;
-    this.out.push(MN);
-    let bytes = 0;
-    for (const b of this.out) {
-      bytes += b.length;
-      this.local.write(b);
-    }
-    this.out = [];
+    if (this.localOut.pending === 0) return;
+    this.localOut.room(MN.length);
+    this.localOut.ascii(MN);
+    const bytes = this.localOut.take();
     this.localPending.push(bytes);
     this.localPendingBytes += bytes;
   }
@@ -286,44 +518,65 @@ class SourceCopy {
       }, delay);
       return;
     }
-    let request = '';
-    while (
-      this.keys.length > 0 &&
-      this.inflight.length < this.maxInflight &&
-      this.inflightBytes < this.maxInflightBytes &&
-      this.localPendingBytes < this.maxLocalPending
-    ) {
-      const key = (this.keys.shift() as Buffer).toString('base64');
-      const size = this.keySizes.shift() as number;
-      request += `mg ${key} b v f t u\r\n`;
-      this.inflight.push(key);
-      this.inflightSizes.push(size);
-      this.inflightBytes += size;
-      if (request.length > 32768) {
-        this.fetch.write(Buffer.from(request, 'latin1'));
-        request = '';
+    // Presence checks on the local node (passes 2+): cheap, no value.
+    if (this.toCheck.length > 0 && this.checking.length < this.maxInflight) {
+      const w = this.checkOut;
+      while (this.toCheck.length > 0 && this.checking.length < this.maxInflight) {
+        const key = this.toCheck.shift() as Buffer;
+        const info = this.toCheckInfo.shift() as number;
+        w.room(LINE_ROOM);
+        w.ascii(MG);
+        w.key(key, info & 3);
+        w.ascii(info & 3 ? B_CRLF : CRLF);
+        this.checking.push(key);
+        this.checkingInfo.push(info);
       }
+      w.flush();
     }
-    // latin1: base64 keys are ASCII, and it skips the UTF-8 encoder that showed up in profiles.
-    if (request.length > 0) this.fetch.write(Buffer.from(request, 'latin1'));
-    if (this.dump.paused && this.keys.length < this.maxQueued / 2) this.dump.resume();
+    if (this.keys.length > 0) {
+      const w = this.fetchOut;
+      while (
+        this.keys.length > 0 &&
+        this.inflight.length < this.maxInflight &&
+        this.inflightBytes < this.maxInflightBytes &&
+        this.localPendingBytes < this.maxLocalPending
+      ) {
+        const key = this.keys.shift() as Buffer;
+        const info = this.keyInfo.shift() as number;
+        w.room(LINE_ROOM);
+        w.ascii(MG);
+        w.key(key, info & 3);
+        w.ascii(info & 3 ? B_GET_FLAGS : GET_FLAGS);
+        this.inflight.push(key);
+        this.inflightInfo.push(info);
+        this.inflightBytes += Math.floor(info / 4);
+      }
+      w.flush();
+    }
+    if (this.dump.paused && this.keys.length + this.toCheck.length < this.maxQueued / 2) this.dump.resume();
     this.checkDone();
   }
 
   private checkDone(): void {
     if (
-      this.dumpDone &&
-      this.keys.length === 0 &&
-      this.inflight.length === 0 &&
-      this.localPending.length === 0 &&
-      this.batchPos === 0 &&
-      this.out.length === 0 &&
-      !this.settled
-    ) {
-      this.settled = true;
-      this.clearTimers();
-      this.resolve();
+      this.settled ||
+      !this.dumpDone ||
+      this.keys.length > 0 ||
+      this.toCheck.length > 0 ||
+      this.checking.length > 0 ||
+      this.inflight.length > 0 ||
+      this.localPending.length > 0 ||
+      this.localOut.pending > 0
+    )
+      return;
+    // Pass 1 copies everything it saw; a later pass that found keys missing may not be the last to.
+    if (this.pass < this.maxPasses && (this.pass === 1 || this.passStats.missing > 0)) {
+      this.startPass();
+      return;
     }
+    this.settled = true;
+    this.clearTimers();
+    this.resolve();
   }
 
   private failSource(message: string): void {
@@ -347,5 +600,15 @@ class SourceCopy {
   }
 }
 
-const CRLF = Buffer.from('\r\n');
+const MS = Buffer.from('ms ');
+const MG = Buffer.from('mg ');
+const F = Buffer.from(' F');
+const B_F = Buffer.from(' b F');
+const T = Buffer.from(' T');
+const ME_Q = Buffer.from(' ME q\r\n');
 const MN = Buffer.from('mn\r\n');
+const CRLF = Buffer.from('\r\n');
+const B_CRLF = Buffer.from(' b\r\n');
+// u: our reads must not bump items in the source's LRU (that would move them under the crawl).
+const GET_FLAGS = Buffer.from(' v f t u\r\n');
+const B_GET_FLAGS = Buffer.from(' b v f t u\r\n');

@@ -9,7 +9,9 @@ export async function topologyFromFile(path: string): Promise<Topology> {
   try {
     text = await readFile(path, 'utf8');
   } catch (cause) {
-    throw new TopologySourceError(`topology file ${path}`, `cannot be read: ${(cause as Error).message}`, { cause });
+    throw new TopologySourceError(`topology file ${path}`, `cannot be read: ${(cause as Error).message}`, {
+      cause,
+    });
   }
   return parseTopology(text, `topology file ${path}`);
 }

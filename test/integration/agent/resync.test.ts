@@ -8,18 +8,45 @@ const REPLICAS = 2;
 // Big enough that nothing is evicted: each node holds about 2/3 of ~75 MB.
 const MEMCACHED = { memoryMb: 256 };
 
+/**
+ * Client reads of random keys (`mg <key> b v`, which bump items in the LRU) in batches of 50,
+ * until `stop()`, `maxBatches` or `maxMs`; resolves with the number of reads sent.
+ */
+async function readLoad(
+  address: string,
+  items: readonly Item[],
+  stop: () => boolean,
+  maxBatches: number,
+  maxMs: number,
+): Promise<number> {
+  const deadline = Date.now() + maxMs;
+  let reads = 0;
+  for (let batch = 0; batch < maxBatches && !stop() && Date.now() < deadline; batch++) {
+    const keys = Array.from({ length: 50 }, () => items[Math.floor(Math.random() * items.length)].key);
+    await readAll(address, keys);
+    reads += keys.length;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return reads;
+}
+
 function fail(what: unknown): never {
   throw new Error(`unexpected answer: ${String(what)}`);
 }
 
 function topology(servers: Server[], newServers: Server[]): Topology {
-  return parseTopology({ cluster: 'itest', epoch: 7, vbuckets: VBUCKETS, replicas: REPLICAS, servers, newServers }, 'test');
+  return parseTopology(
+    { cluster: 'itest', epoch: 7, vbuckets: VBUCKETS, replicas: REPLICAS, servers, newServers },
+    'test',
+  );
 }
 
 async function resyncAll(t: Topology) {
   const reports = [];
   for (const pull of planMigration(t).pulls)
-    reports.push(await runResync({ topology: t, node: pull.node, local: pull.address, progressIntervalMs: 1000 }));
+    reports.push(
+      await runResync({ topology: t, node: pull.node, local: pull.address, progressIntervalMs: 1000 }),
+    );
   return reports;
 }
 
@@ -34,7 +61,11 @@ describe('astaire-agent resync against real memcached', () => {
   describe('given 50k items of mixed sizes, flags, TTLs and odd keys', () => {
     const items = makeItems(50000);
     // Printed so the data volume behind the timing is on record.
-    beforeAll(() => process.stderr.write(`resync integration data: ${items.length} items, ${totalBytes(items)} value bytes\n`));
+    beforeAll(() =>
+      process.stderr.write(
+        `resync integration data: ${items.length} items, ${totalBytes(items)} value bytes\n`,
+      ),
+    );
 
     it('when 3 servers grow to 4, then every key is on each new replica with identical value, flags and TTL', async () => {
       cluster = await MemcachedCluster.start(3, MEMCACHED);
@@ -45,9 +76,12 @@ describe('astaire-agent resync against real memcached', () => {
 
       const reports = await resyncAll(t);
 
-      expect(reports.map((r) => r.status)).toEqual(['succeeded']);
+      expect(reports.map((r) => r.error ?? r.status)).toEqual(['succeeded']);
       expect(reports[0].vbucketsDone).toBe(reports[0].vbuckets);
       expect(reports[0].items).toBeGreaterThan(10000);
+      // The second pass always runs: it is what catches items the first crawl missed.
+      expect(reports[0].passes.length).toBeGreaterThanOrEqual(2);
+      expect(reports[0].itemsUnaddressable).toBe(0);
       expect(await mismatches(cluster.servers(), old, VBUCKETS, REPLICAS, items)).toEqual([]);
     });
 
@@ -62,6 +96,53 @@ describe('astaire-agent resync against real memcached', () => {
       expect(reports.length).toBeGreaterThan(1);
       expect(reports.every((r) => r.status === 'succeeded')).toBe(true);
       expect(await mismatches(old.slice(0, 3), old, VBUCKETS, REPLICAS, items)).toEqual([]);
+    });
+  });
+
+  describe('given clients reading the source during the resync (items bumped between LRU lists under the crawl)', () => {
+    // Small values, so the data fits one slab class and the reads move items from COLD to WARM mid-crawl.
+    const items = makeItems(60000, 4)
+      .filter((i) => i.value.length <= 1000)
+      .map((i) => ({ ...i, ttl: 0 }));
+
+    it('when the resync runs, then every item the node gains lands on it, however the reads moved them', async () => {
+      cluster = await MemcachedCluster.start(3, MEMCACHED);
+      const old = cluster.servers();
+      await load(old, VBUCKETS, REPLICAS, items);
+      await cluster.add(1, MEMCACHED);
+      const t = topology(old, cluster.servers());
+      const pull = planMigration(t).pulls[0];
+      const wanted = new Set(pull.vbuckets.map((v) => v.vbucket));
+      const gained = items.filter((i) => wanted.has(vbucketOf(i.key, VBUCKETS)));
+
+      // Bounded: at most 400 batches of 50 reads per source, or until the resync ends, or 20 s.
+      let stop = false;
+      const readers = old.map((s) => readLoad(s.address, items, () => stop, 400, 20000));
+      const report = await runResync({
+        topology: t,
+        node: pull.node,
+        local: pull.address,
+        maxBytesPerSec: 6 * 1024 * 1024,
+      });
+      stop = true;
+      const reads = await Promise.all(readers);
+
+      expect(reads.reduce((a, b) => a + b, 0)).toBeGreaterThan(1000);
+      expect(report.status).toBe('succeeded');
+      process.stderr.write(`bump test: ${reads.join('+')} reads; passes ${JSON.stringify(report.passes)}\n`);
+      const got = await readAll(
+        pull.address,
+        gained.map((i) => i.key),
+      );
+      const missing = gained
+        .filter((_, n) => got[n] === undefined)
+        .map((i) => JSON.stringify(i.key.toString('latin1')));
+      expect(missing).toEqual([]);
+      expect(
+        got.every(
+          (g, n) => g !== undefined && g.value.equals(gained[n].value) && g.flags === gained[n].flags,
+        ),
+      ).toBe(true);
     });
   });
 
@@ -102,9 +183,16 @@ describe('astaire-agent resync against real memcached', () => {
       // Every item the new node gained is there: its value, flags and TTL match the surviving old replica.
       const wanted = new Set(node.vbuckets.map((v) => v.vbucket));
       const gained = items.filter((i) => wanted.has(vbucketOf(i.key, VBUCKETS)));
-      const got = await readAll(node.address, gained.map((i) => i.key));
+      const got = await readAll(
+        node.address,
+        gained.map((i) => i.key),
+      );
       expect(got.filter((g) => g === undefined).length).toBe(0);
-      expect(got.every((g, n) => g !== undefined && g.value.equals(gained[n].value) && g.flags === gained[n].flags)).toBe(true);
+      expect(
+        got.every(
+          (g, n) => g !== undefined && g.value.equals(gained[n].value) && g.flags === gained[n].flags,
+        ),
+      ).toBe(true);
     });
 
     it('when both old replicas of some vbuckets are dead, then the resync fails and names exactly those vbuckets', async () => {
@@ -120,7 +208,12 @@ describe('astaire-agent resync against real memcached', () => {
         .filter((v) => v.sources.every((id) => id === 'node-1' || id === 'node-2'))
         .map((v) => v.vbucket);
 
-      const report = await runResync({ topology: t, node: pull.node, local: pull.address, connectTimeoutMs: 1000 });
+      const report = await runResync({
+        topology: t,
+        node: pull.node,
+        local: pull.address,
+        connectTimeoutMs: 1000,
+      });
 
       expect(expected.length).toBeGreaterThan(0);
       expect(report.status).toBe('failed');
@@ -138,14 +231,28 @@ describe('astaire-agent resync against real memcached', () => {
       const pull = planMigration(t).pulls[0];
       const wanted = new Set(pull.vbuckets.map((v) => v.vbucket));
       const moved = items.filter((i) => wanted.has(vbucketOf(i.key, VBUCKETS)));
-      const written: Item[] = moved.slice(-200).map((i) => ({ ...i, value: Buffer.from(`client ${i.key.toString('hex')}`), flags: 42 }));
+      const written: Item[] = moved
+        .slice(-200)
+        .map((i) => ({ ...i, value: Buffer.from(`client ${i.key.toString('hex')}`), flags: 42 }));
 
-      const resync = runResync({ topology: t, node: pull.node, local: pull.address, maxBytesPerSec: 8 * 1024 * 1024 });
-      await pipeline(pull.address, written.map((i) => setCommand(i)), { value: fail, error: fail, status: fail });
+      const resync = runResync({
+        topology: t,
+        node: pull.node,
+        local: pull.address,
+        maxBytesPerSec: 8 * 1024 * 1024,
+      });
+      await pipeline(
+        pull.address,
+        written.map((i) => setCommand(i)),
+        { value: fail, error: fail, status: fail },
+      );
       const report = await resync;
 
       expect(report.status).toBe('succeeded');
-      const got = await readAll(pull.address, written.map((i) => i.key));
+      const got = await readAll(
+        pull.address,
+        written.map((i) => i.key),
+      );
       expect(got.map((g) => g?.value.toString())).toEqual(written.map((i) => i.value.toString()));
       expect(got.every((g) => g?.flags === 42)).toBe(true);
     });
@@ -162,7 +269,9 @@ describe('astaire-agent resync against real memcached', () => {
       const report = await runResync({ topology: t, node: pull.node, local: pull.address });
 
       expect(report.status).toBe('failed');
-      expect(report.error).toMatch(new RegExp(`LocalMemcachedError: local memcached ${pull.address} is unreachable`));
+      expect(report.error).toMatch(
+        new RegExp(`LocalMemcachedError: local memcached ${pull.address} is unreachable`),
+      );
       expect(Date.now() - started).toBeLessThan(5000);
     });
 
@@ -182,7 +291,10 @@ describe('astaire-agent resync against real memcached', () => {
 
       expect(report.status).toBe('succeeded');
       expect(report.items).toBe(0);
-      const got = await readAll(pull.address, shortLived.map((i) => i.key));
+      const got = await readAll(
+        pull.address,
+        shortLived.map((i) => i.key),
+      );
       expect(got.filter((g) => g !== undefined)).toEqual([]);
     });
   });

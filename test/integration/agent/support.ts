@@ -36,13 +36,26 @@ export function makeItems(count: number, seed = 1): Item[] {
   const items: Item[] = [];
   for (let i = 0; i < count; i++) {
     const p = r();
-    const size = i === 0 ? 0 : i === 1 ? 1000 * 1024 : p < 0.94 ? 1 + Math.floor(r() * 1000) : p < 0.998 ? 1024 + Math.floor(r() * 15 * 1024) : 32 * 1024 + Math.floor(r() * 468 * 1024);
+    const size =
+      i === 0
+        ? 0
+        : i === 1
+          ? 1000 * 1024
+          : p < 0.94
+            ? 1 + Math.floor(r() * 1000)
+            : p < 0.998
+              ? 1024 + Math.floor(r() * 15 * 1024)
+              : 32 * 1024 + Math.floor(r() * 468 * 1024);
     const off = Math.floor(r() * (pool.length - Math.min(size, 500 * 1024)));
     const value = size > 500 * 1024 ? Buffer.alloc(size, i) : pool.subarray(off, off + size);
     const kind = i % 10;
     const key =
       kind === 0
-        ? Buffer.concat([Buffer.from(`odd ${i} `), randomBytes(1 + (i % 7)), Buffer.from('\r\n\u00e9 \u6f22')])
+        ? Buffer.concat([
+            Buffer.from(`odd ${i} `),
+            randomBytes(1 + (i % 7)),
+            Buffer.from('\r\n\u00e9 \u6f22'),
+          ])
         : Buffer.from(`k:${i}:${Math.floor(r() * 1e9)}`);
     const flags = i % 3 === 0 ? 0xffffffff - i : Math.floor(r() * 2 ** 32);
     const t = i % 4;
@@ -104,15 +117,26 @@ function absoluteTtl(ttl: number): number {
 
 export function setCommand(item: Item, mode = ''): Buffer {
   return Buffer.concat([
-    Buffer.from(`ms ${item.key.toString('base64')} ${item.value.length} b F${item.flags} T${absoluteTtl(item.ttl)}${mode} q\r\n`),
+    Buffer.from(
+      `ms ${item.key.toString('base64')} ${item.value.length} b F${item.flags} T${absoluteTtl(item.ttl)}${mode} q\r\n`,
+    ),
     item.value,
     Buffer.from('\r\n'),
   ]);
 }
 
 /** Writes every item to each of its replicas under `servers`, as a client would. */
-export async function load(servers: readonly Server[], vbuckets: number, replicas: number, items: readonly Item[]): Promise<void> {
-  const placement = new Placement(servers.map((s) => s.id), vbuckets, replicas);
+export async function load(
+  servers: readonly Server[],
+  vbuckets: number,
+  replicas: number,
+  items: readonly Item[],
+): Promise<void> {
+  const placement = new Placement(
+    servers.map((s) => s.id),
+    vbuckets,
+    replicas,
+  );
   const per = new Map<string, Buffer[]>(servers.map((s) => [s.id, []]));
   for (const item of items)
     for (const id of placement.replicasOf(vbucketOf(item.key, vbuckets))) per.get(id)!.push(setCommand(item));
@@ -163,8 +187,16 @@ export async function mismatches(
   items: readonly Item[],
   ttlSlackSec = 2,
 ): Promise<string[]> {
-  const placement = new Placement(servers.map((s) => s.id), vbuckets, replicas);
-  const oldPlacement = new Placement(oldServers.map((s) => s.id), vbuckets, replicas);
+  const placement = new Placement(
+    servers.map((s) => s.id),
+    vbuckets,
+    replicas,
+  );
+  const oldPlacement = new Placement(
+    oldServers.map((s) => s.id),
+    vbuckets,
+    replicas,
+  );
   const per = new Map<string, Item[]>(servers.map((s) => [s.id, []]));
   const reference = new Map<string, Item[]>(oldServers.map((s) => [s.id, []]));
   for (const item of items) {
@@ -173,25 +205,43 @@ export async function mismatches(
     reference.get(oldPlacement.replicasOf(vb)[0])!.push(item);
   }
   const sourceTtl = new Map<Item, number>();
+  // The TTLs are read from the sources first, then from the targets: on a loaded box that takes
+  // seconds, and every second between the two reads is a second of TTL difference.
+  const readsStarted = Date.now();
   for (const s of oldServers) {
     const expected = reference.get(s.id)!;
-    const got = await readAll(s.address, expected.map((i) => i.key));
+    const got = await readAll(
+      s.address,
+      expected.map((i) => i.key),
+    );
     expected.forEach((item, n) => sourceTtl.set(item, got[n]?.ttl ?? NaN));
   }
   const problems: string[] = [];
+  const got = new Map<string, (Found | undefined)[]>();
+  for (const s of servers)
+    got.set(
+      s.id,
+      await readAll(
+        s.address,
+        per.get(s.id)!.map((i) => i.key),
+      ),
+    );
+  const slack = ttlSlackSec + Math.ceil((Date.now() - readsStarted) / 1000);
   for (const s of servers) {
     const expected = per.get(s.id)!;
-    const got = await readAll(s.address, expected.map((i) => i.key));
+    const values = got.get(s.id)!;
     expected.forEach((item, n) => {
-      const g = got[n];
+      const g = values[n];
       const name = `${s.id} key ${JSON.stringify(item.key.toString('latin1'))}`;
       if (!g) return void problems.push(`${name}: missing`);
-      if (!g.value.equals(item.value)) problems.push(`${name}: value differs (${g.value.length} vs ${item.value.length} bytes)`);
+      if (!g.value.equals(item.value))
+        problems.push(`${name}: value differs (${g.value.length} vs ${item.value.length} bytes)`);
       if (g.flags !== item.flags) problems.push(`${name}: flags ${g.flags} vs ${item.flags}`);
       // A replica that was an old one kept its own copy; a copied item must match the replica it came from.
       const copied = !oldPlacement.replicasOf(vbucketOf(item.key, vbuckets)).includes(s.id);
       const want = copied ? (sourceTtl.get(item) as number) : item.ttl === 0 ? -1 : g.ttl;
-      if (item.ttl === 0 ? g.ttl !== -1 : !(Math.abs(g.ttl - want) <= ttlSlackSec)) problems.push(`${name}: ttl ${g.ttl} vs ${want} on the old replica`);
+      if (item.ttl === 0 ? g.ttl !== -1 : !(Math.abs(g.ttl - want) <= slack))
+        problems.push(`${name}: ttl ${g.ttl} vs ${want} on the old replica`);
     });
   }
   return problems;

@@ -15,7 +15,15 @@ async function run(argv: string[]) {
   const code = await main(argv, {
     stdout: (t) => (stdout += t),
     stderr: (t) => (stderr += t),
-    aws: { ssm: () => new SSMClient({}), sfn: () => { throw new Error('no sfn'); }, cloudWatch: () => { throw new Error('no cw'); } },
+    aws: {
+      ssm: () => new SSMClient({}),
+      sfn: () => {
+        throw new Error('no sfn');
+      },
+      cloudWatch: () => {
+        throw new Error('no cw');
+      },
+    },
   });
   return { code, stdout, stderr };
 }
@@ -30,15 +38,26 @@ const servers = [{ id: 'n1', address: '127.0.0.1:1' }];
 
 describe('astaire-agent command line', () => {
   it('given both --topology and --parameter, when parsed, then it is a usage error', () => {
-    expect(() => parseCommandLine(['resync', '--node', 'n', '--topology', 'f', '--parameter', 'p'])).toThrow(UsageError);
+    expect(() => parseCommandLine(['resync', '--node', 'n', '--topology', 'f', '--parameter', 'p'])).toThrow(
+      UsageError,
+    );
   });
 
   it('given a non-numeric --max-bytes-per-sec, when parsed, then the reason names the flag', () => {
-    expect(() => parseCommandLine(['resync', '--node', 'n', '--topology', 'f', '--max-bytes-per-sec', '1e6'])).toThrow(/--max-bytes-per-sec/);
+    expect(() =>
+      parseCommandLine(['resync', '--node', 'n', '--topology', 'f', '--max-bytes-per-sec', '1e6']),
+    ).toThrow(/--max-bytes-per-sec/);
   });
 
   it('given a topology without newServers, when run, then it exits 2 with a one-line reason', async () => {
-    const r = await run(['resync', '--node', 'n1', '--topology', topologyFile({ cluster: 'c', epoch: 1, servers }), '--json']);
+    const r = await run([
+      'resync',
+      '--node',
+      'n1',
+      '--topology',
+      topologyFile({ cluster: 'c', epoch: 1, servers }),
+      '--json',
+    ]);
     expect(r.code).toBe(EXIT_USAGE);
     expect(r.stderr).toMatch(/no newServers/);
     expect(r.stdout).toBe('');
@@ -49,7 +68,12 @@ describe('astaire-agent command line', () => {
     const r = await run(['resync', '--node', 'n1', '--topology', file, '--json']);
     expect(r.code).toBe(EXIT_OK);
     const lines = r.stdout.trim().split('\n');
-    expect(parseResyncMessage(lines[lines.length - 1])).toMatchObject({ type: 'result', status: 'succeeded', items: 0, vbuckets: 0 });
+    expect(parseResyncMessage(lines[lines.length - 1])).toMatchObject({
+      type: 'result',
+      status: 'succeeded',
+      items: 0,
+      vbuckets: 0,
+    });
   });
 
   it('given a malformed parameter in Parameter Store, when run, then it exits 2 naming the parameter', async () => {

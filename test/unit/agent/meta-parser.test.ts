@@ -35,7 +35,8 @@ describe('MetaResponseParser', () => {
   });
 
   it('given the stream split at every byte boundary, when fed in two parts, then the events are identical', () => {
-    for (let i = 1; i < WIRE.length; i++) expect(parse([WIRE.subarray(0, i), WIRE.subarray(i)])).toEqual(EXPECTED);
+    for (let i = 1; i < WIRE.length; i++)
+      expect(parse([WIRE.subarray(0, i), WIRE.subarray(i)])).toEqual(EXPECTED);
   });
 
   it('given the stream fed one byte at a time, when parsed, then the events are identical', () => {

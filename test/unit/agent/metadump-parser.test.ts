@@ -37,7 +37,8 @@ describe('MetadumpParser', () => {
   });
 
   it('given the dump split at every byte boundary, when fed in two parts, then the events are identical', () => {
-    for (let i = 1; i < WIRE.length; i++) expect(parse([WIRE.subarray(0, i), WIRE.subarray(i)])).toEqual(EXPECTED);
+    for (let i = 1; i < WIRE.length; i++)
+      expect(parse([WIRE.subarray(0, i), WIRE.subarray(i)])).toEqual(EXPECTED);
   });
 
   it('given the dump fed one byte at a time, when parsed, then the events are identical', () => {
@@ -45,7 +46,9 @@ describe('MetadumpParser', () => {
   });
 
   it('given a crawler that is disabled, when the server answers an error, then the error is reported', () => {
-    expect(parse([Buffer.from('CLIENT_ERROR lru crawler disabled\r\n')])).toEqual([{ error: 'CLIENT_ERROR lru crawler disabled' }]);
+    expect(parse([Buffer.from('CLIENT_ERROR lru crawler disabled\r\n')])).toEqual([
+      { error: 'CLIENT_ERROR lru crawler disabled' },
+    ]);
   });
 
   it('given a truncated or bad %-escape, when decoded, then it throws a ProtocolError', () => {

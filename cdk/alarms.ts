@@ -7,6 +7,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { METRIC_NAMESPACE, MetricDimension, MetricName } from '../core/metrics';
+import { IWorkflowMetrics, WorkflowMetricNames, workflowMetrics } from './workflow';
 
 /** Agents publish at least once a minute while they run; five-minute buckets never miss one. */
 const LONG_MIGRATION_PERIOD = Duration.minutes(5);
@@ -15,6 +16,11 @@ export interface ClusterAlarmsProps {
   readonly clusterName: string;
   /** The cluster's workflow: its failed and timed-out executions alarm. */
   readonly stateMachine: sfn.IStateMachine;
+  /**
+   * The metrics the workflow's handlers publish (`MigrationFailed`): pass the `AstaireWorkflow`.
+   * @default the workflow metrics of `clusterName` in the `Astaire` namespace
+   */
+  readonly workflow?: IWorkflowMetrics;
   /**
    * Where alarms go.
    * @default a new SNS topic, encrypted with a new customer-managed KMS key that CloudWatch may use
@@ -30,12 +36,14 @@ export interface ClusterAlarmsProps {
 
 /**
  * The alarms an operator of the cluster needs, all sent to one SNS topic: failed executions,
- * timed-out executions, agent-reported resync failures, and a migration that runs too long.
+ * timed-out executions, migrations the workflow recorded as failed, agent-reported resync
+ * failures, and a migration that runs too long.
  */
 export class ClusterAlarms extends Construct {
   readonly topic: sns.ITopic;
   readonly failedExecutions: cloudwatch.Alarm;
   readonly timedOutExecutions: cloudwatch.Alarm;
+  readonly migrationFailures: cloudwatch.Alarm;
   readonly resyncFailures: cloudwatch.Alarm;
   readonly longMigration: cloudwatch.Alarm;
 
@@ -61,6 +69,18 @@ export class ClusterAlarms extends Construct {
     this.timedOutExecutions = new cloudwatch.Alarm(this, 'TimedOutExecutions', {
       alarmDescription: `Astaire ${cluster}: a scaling workflow hit its timeout; the lifecycle action and the cluster lock may need attention.`,
       metric: props.stateMachine.metricTimedOut({ period: minute, statistic: 'Sum' }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    // Published by the workflow's RecordFailure step, on its way to the Fail state, per cluster.
+    this.migrationFailures = new cloudwatch.Alarm(this, 'MigrationFailures', {
+      alarmDescription: `Astaire ${cluster}: the scaling workflow recorded a failed migration (${WorkflowMetricNames.migrationFailed}); the topology was restored (a launching instance abandoned). See the execution's history, then run a resync.`,
+      metric: (props.workflow ?? workflowMetrics(cluster)).metric(WorkflowMetricNames.migrationFailed, {
+        period: minute,
+        statistic: 'Sum',
+      }),
       threshold: 1,
       evaluationPeriods: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
@@ -105,7 +125,13 @@ export class ClusterAlarms extends Construct {
   }
 
   get alarms(): cloudwatch.Alarm[] {
-    return [this.failedExecutions, this.timedOutExecutions, this.resyncFailures, this.longMigration];
+    return [
+      this.failedExecutions,
+      this.timedOutExecutions,
+      this.migrationFailures,
+      this.resyncFailures,
+      this.longMigration,
+    ];
   }
 
   private createTopic(): sns.Topic {

@@ -3,10 +3,16 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { METRIC_NAMESPACE, MetricDimension, MetricName } from '../core/metrics';
+import { IWorkflowMetrics, WorkflowMetricNames, workflowMetrics } from './workflow';
 
 export interface ClusterDashboardProps {
   readonly clusterName: string;
   readonly stateMachine: sfn.IStateMachine;
+  /**
+   * The metrics the workflow's handlers publish: pass the `AstaireWorkflow`.
+   * @default the workflow metrics of `clusterName` in the `Astaire` namespace
+   */
+  readonly workflow?: IWorkflowMetrics;
   /** Shown as an alarm status row at the top. @default no alarm row */
   readonly alarms?: cloudwatch.IAlarm[];
   /**
@@ -19,7 +25,7 @@ export interface ClusterDashboardProps {
 /**
  * The agents' resync progress for one cluster: per-cluster totals next to a per-node
  * breakdown (a SEARCH over the `Cluster, Node` dimension set, so new nodes appear unaided),
- * and the workflow's executions.
+ * and the workflow's executions and the failures and lost lifecycle actions it records.
  */
 export class ClusterDashboard extends Construct {
   readonly dashboard: cloudwatch.Dashboard;
@@ -102,10 +108,22 @@ export class ClusterDashboard extends Construct {
         width: 12,
       }),
     );
+    const workflow = props.workflow ?? workflowMetrics(cluster);
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({
         title: 'Resync duration by node (seconds)',
         left: [perNode(MetricName.ResyncSeconds, 'Maximum', '')],
+        width: 12,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Failed migrations and lifecycle actions gone (workflow)',
+        left: [
+          workflow.metric(WorkflowMetricNames.migrationFailed, { period, label: 'migrations failed' }),
+          workflow.metric(WorkflowMetricNames.lifecycleActionGone, {
+            period,
+            label: 'lifecycle actions already completed or expired',
+          }),
+        ],
         width: 12,
       }),
     );

@@ -283,6 +283,10 @@ export class ElasticMemcachedCluster extends Construct implements ec2.IConnectab
     });
     // Agents pull vbuckets from their peers' memcached.
     this.connections.allowInternally(ec2.Port.tcp(MEMCACHED_PORT), 'memcached between nodes (resync)');
+    Annotations.of(securityGroup).acknowledgeWarning(
+      '@aws-cdk/aws-ec2:ipv4IgnoreEgressRule',
+      'allowInternally also adds the egress half of the rule; all outbound traffic is allowed already.',
+    );
 
     const instanceType =
       props.instanceType ?? ec2.InstanceType.of(ec2.InstanceClass.T3, ec2.InstanceSize.MEDIUM);
@@ -350,12 +354,14 @@ export class ElasticMemcachedCluster extends Construct implements ec2.IConnectab
     this.alarms = new ClusterAlarms(this, 'Alarms', {
       clusterName: cluster,
       stateMachine,
+      workflow: this.workflow,
       alarmTopic: props.alarmTopic,
       maxMigrationDuration: props.maxMigrationDuration,
     });
     this.dashboard = new ClusterDashboard(this, 'Dashboard', {
       clusterName: cluster,
       stateMachine,
+      workflow: this.workflow,
       alarms: this.alarms.alarms,
     });
 

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ArnFormat, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { ArnFormat, CfnElement, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -32,6 +32,26 @@ export const WorkflowMetricNames = {
   /** A lifecycle action the workflow meant to complete was already completed or had expired. */
   lifecycleActionGone: 'LifecycleActionGone',
 } as const;
+export type WorkflowMetricName = (typeof WorkflowMetricNames)[keyof typeof WorkflowMetricNames];
+
+/** What alarms and the dashboard need of a workflow: its metrics of one cluster. */
+export interface IWorkflowMetrics {
+  metric(name: WorkflowMetricName, props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+}
+
+/** The metrics of the workflow of `clusterName` publishing to `namespace`, without the workflow itself. */
+export function workflowMetrics(clusterName: string, namespace = 'Astaire'): IWorkflowMetrics {
+  return {
+    metric: (name, props) =>
+      new cloudwatch.Metric({
+        namespace,
+        metricName: name,
+        dimensionsMap: { Cluster: clusterName },
+        statistic: 'Sum',
+        ...props,
+      }),
+  };
+}
 
 export interface AstaireWorkflowProps {
   /** The cluster this workflow manages (one workflow per cluster). */
@@ -133,9 +153,11 @@ export const TRANSIENT_SSM_ERRORS = [
  * ContinueLifecycle. Any failure: RestoreTopology → AbandonLaunch (launches only) →
  * RecordFailure → Fail.
  */
-export class AstaireWorkflow extends Construct {
+export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
   readonly stateMachine: sfn.StateMachine;
   readonly functions: Readonly<Record<WorkflowHandler, nodejs.NodejsFunction>>;
+  /** The handlers' execution roles: each writes its own log group, plus its statements below. */
+  readonly roles: Readonly<Record<WorkflowHandler, iam.Role>>;
   readonly logGroup: logs.LogGroup;
   readonly metricNamespace: string;
   private readonly clusterName: string;
@@ -208,8 +230,21 @@ export class AstaireWorkflow extends Construct {
     };
 
     const fns = {} as Record<WorkflowHandler, nodejs.NodejsFunction>;
+    const roles = {} as Record<WorkflowHandler, iam.Role>;
     for (const handler of Object.keys(WORKFLOW_HANDLERS) as WorkflowHandler[]) {
       const id = pascal(handler);
+      const logGroup = new logs.LogGroup(this, `${id}Logs`, {
+        retention,
+        removalPolicy: RemovalPolicy.DESTROY,
+      });
+      // Not AWSLambdaBasicExecutionRole (logs:CreateLogGroup, CreateLogStream, PutLogEvents on
+      // every log group): the handler writes to its own log group only, which exists already.
+      const role = new iam.Role(this, `${id}Role`, {
+        assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+        description: `Astaire ${props.clusterName}: the workflow's ${WORKFLOW_HANDLERS[handler]} handler`,
+      });
+      logGroup.grantWrite(role);
+      roles[handler] = role;
       fns[handler] = new nodejs.NodejsFunction(this, `${id}Function`, {
         entry: props.handlerEntries?.[handler] ?? defaultEntry(WORKFLOW_HANDLERS[handler]),
         handler: 'handler',
@@ -217,12 +252,19 @@ export class AstaireWorkflow extends Construct {
         architecture: lambda.Architecture.ARM_64,
         memorySize: 256,
         timeout: Duration.seconds(30),
+        role,
         environment: { ...common, ...env[handler] },
-        logGroup: new logs.LogGroup(this, `${id}Logs`, { retention, removalPolicy: RemovalPolicy.DESTROY }),
+        logGroup,
         bundling: { minify: true, sourceMap: true, target: 'node22' },
+      });
+      Validations.of(fns[handler].node.defaultChild!).acknowledge({
+        id: 'AwsSolutions-L1',
+        reason:
+          'Issue 5 pins the handlers to nodejs22.x, the Node.js the nodes run (dnf nodejs22) and the bundles target; a supported Lambda runtime.',
       });
     }
     this.functions = fns;
+    this.roles = roles;
 
     const allow = (
       handler: WorkflowHandler,
@@ -309,6 +351,40 @@ export class AstaireWorkflow extends Construct {
       allow(h, 'Put workflow metrics in the Astaire namespace only', ['cloudwatch:PutMetricData'], ['*'], {
         StringEquals: { 'cloudwatch:namespace': this.metricNamespace },
       });
+
+    // cdk-nag findings on the handlers' statements above that no narrower resource can fix.
+    const acknowledge = (handler: WorkflowHandler, resource: string, reason: string) =>
+      Validations.of(defaultPolicyOf(roles[handler])).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::${nagResource(stack, resource)}]`,
+        reason,
+      });
+    acknowledge(
+      'takeLock',
+      `${parameterArn(lockParameterName)}-break/*`,
+      'Break markers are named after a hash of the stale lock record they replace, unknown until then; the prefix keeps them to this cluster lock.',
+    );
+    acknowledge(
+      'takeLock',
+      executionsArn,
+      'The lock owner is an execution of this state machine whose name is only known at run time; the ARN is limited to this state machine.',
+    );
+    acknowledge(
+      'planMigration',
+      '*',
+      'autoscaling:DescribeAutoScalingGroups and ec2:DescribeInstances support no resource-level permissions; both are read-only.',
+    );
+    for (const h of ['keepAlive', 'completeLifecycle'] as const)
+      acknowledge(
+        h,
+        groupArn,
+        "An Auto Scaling group ARN holds a UUID assigned when the group is created, after this policy; the name part limits it to this cluster's group.",
+      );
+    for (const h of ['completeLifecycle', 'recordFailure'] as const)
+      acknowledge(
+        h,
+        '*',
+        'cloudwatch:PutMetricData supports no resource ARN; the statement is limited to the workflow metric namespace by condition.',
+      );
 
     // ---- The definition -------------------------------------------------------------------
     const invoke = (
@@ -534,21 +610,50 @@ export class AstaireWorkflow extends Construct {
       tracingEnabled: true,
       logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
     });
+    const machinePolicy = defaultPolicyOf(this.stateMachine.role);
+    for (const handler of Object.keys(WORKFLOW_HANDLERS) as WorkflowHandler[])
+      Validations.of(machinePolicy).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::<${stack.getLogicalId(fns[handler].node.defaultChild as CfnElement)}.Arn>:*]`,
+        reason:
+          "LambdaInvoke grants the handler's versions and aliases (:*) with it; the definition invokes the unqualified function, and the wildcard reaches no other function.",
+      });
+    Validations.of(machinePolicy).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::${nagResource(stack, stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' }))}]`,
+      reason:
+        "SendCommand targets instances launched at run time; the statement's ssm:resourceTag/aws:autoscaling:groupName condition limits it to this cluster's group.",
+    });
+    Validations.of(machinePolicy).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'The CloudWatch Logs delivery and X-Ray actions Step Functions needs for logging and tracing support no resource-level permissions.',
+    });
   }
 
   /** A workflow metric of this cluster (see {@link WorkflowMetricNames}), summed per period. */
-  metric(
-    name: (typeof WorkflowMetricNames)[keyof typeof WorkflowMetricNames],
-    props?: cloudwatch.MetricOptions,
-  ): cloudwatch.Metric {
-    return new cloudwatch.Metric({
-      namespace: this.metricNamespace,
-      metricName: name,
-      dimensionsMap: { Cluster: this.clusterName },
-      statistic: 'Sum',
-      ...props,
-    });
+  metric(name: WorkflowMetricName, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return workflowMetrics(this.clusterName, this.metricNamespace).metric(name, props);
   }
+}
+
+/** The policy a role's addToPolicy statements went to (cdk-nag reports them there). */
+function defaultPolicyOf(role: iam.IRole): Construct {
+  const policy = role.node.tryFindChild('DefaultPolicy');
+  if (!policy) throw new Error(`AstaireWorkflow: ${role.node.path} has no default policy`);
+  return policy;
+}
+
+/** An ARN as cdk-nag writes it in a finding id: `Ref X` as `<X>`, `Fn::GetAtt [X, Arn]` as `<X.Arn>`. */
+function nagResource(stack: Stack, arn: string): string {
+  const render = (v: unknown): string => {
+    if (typeof v === 'string') return v;
+    const o = v as Record<string, unknown>;
+    if (typeof o.Ref === 'string') return `<${o.Ref}>`;
+    if (Array.isArray(o['Fn::GetAtt'])) return `<${(o['Fn::GetAtt'] as string[]).join('.')}>`;
+    const join = o['Fn::Join'] as [string, unknown[]] | undefined;
+    if (join) return join[1].map(render).join(join[0]);
+    throw new Error(`AstaireWorkflow: cannot name ${JSON.stringify(v)} in a cdk-nag finding`);
+  };
+  return render(stack.resolve(arn));
 }
 
 function defaultEntry(file: string): string {

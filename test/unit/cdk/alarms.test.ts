@@ -3,6 +3,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { ClusterAlarms, ClusterAlarmsProps } from '../../../cdk/alarms';
+import { workflowMetrics } from '../../../cdk/workflow';
 
 function synth(props: Partial<ClusterAlarmsProps> = {}) {
   const stack = new Stack();
@@ -31,6 +32,28 @@ describe('ClusterAlarms', () => {
         TreatMissingData: 'notBreaching',
         AlarmActions: [topicRef(template)],
       });
+  });
+
+  test('given the workflow, when alarms are made, then one MigrationFailed datum it records for the cluster alarms', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'Astaire',
+      MetricName: 'MigrationFailed',
+      Dimensions: [{ Name: 'Cluster', Value: 'web' }],
+      Statistic: 'Sum',
+      Period: 60,
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      EvaluationPeriods: 1,
+      TreatMissingData: 'notBreaching',
+      AlarmActions: [topicRef(template)],
+    });
+  });
+
+  test('given a workflow publishing to another namespace, when alarms are made, then MigrationFailed is read from there', () => {
+    synth({ workflow: workflowMetrics('web', 'Ops') }).template.hasResourceProperties(
+      'AWS::CloudWatch::Alarm',
+      { Namespace: 'Ops', MetricName: 'MigrationFailed', Dimensions: [{ Name: 'Cluster', Value: 'web' }] },
+    );
   });
 
   test('given agents that report failures, when alarms are made, then one ResyncFailures datum of the cluster alarms', () => {
@@ -79,7 +102,7 @@ describe('ClusterAlarms', () => {
   });
 
   test('given no topic, when alarms are made, then a new topic is encrypted with a rotating key CloudWatch may use and refuses plain HTTP', () => {
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 4);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 5);
     template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
     template.hasResourceProperties('AWS::KMS::Key', {
       EnableKeyRotation: true,
@@ -111,7 +134,7 @@ describe('ClusterAlarms', () => {
     const t = Template.fromStack(stack);
     t.resourceCountIs('AWS::SNS::Topic', 0);
     const alarms = Object.values(t.findResources('AWS::CloudWatch::Alarm'));
-    expect(alarms).toHaveLength(4);
+    expect(alarms).toHaveLength(5);
     for (const alarm of alarms)
       expect(alarm.Properties.AlarmActions).toEqual(['arn:aws:sns:eu-west-1:111122223333:ops']);
   });

@@ -38,6 +38,14 @@ describe('ClusterDashboard', () => {
     expect(text).toContain(`MetricName=\\"ResyncBytesPerSecond\\" Cluster=\\"web\\"', 'Average', 60)`);
   });
 
+  test('given the workflow metrics, when the dashboard is built, then failed migrations and lifecycle actions gone are graphed for the cluster', () => {
+    const workflow = widgets.find((w) => w.properties.title.includes('lifecycle actions gone'))!;
+    expect(workflow.properties.metrics).toEqual([
+      ['Astaire', 'MigrationFailed', 'Cluster', 'web', expect.objectContaining({ stat: 'Sum' })],
+      ['Astaire', 'LifecycleActionGone', 'Cluster', 'web', expect.objectContaining({ stat: 'Sum' })],
+    ]);
+  });
+
   test('given the workflow, when the dashboard is built, then its failed and timed-out executions are graphed', () => {
     const executions = widgets.find((w) => w.properties.title === 'Scaling workflow executions')!;
     const names = executions.properties.metrics.map((m) => m[1]);

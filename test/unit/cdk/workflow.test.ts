@@ -1,11 +1,13 @@
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
 import { AstaireWorkflow, WorkflowMetricNames } from '../../../cdk/workflow';
 import { MetricNames } from '../../../lambdas/metric-names';
 
+let app: App;
 let template: Template;
 beforeAll(() => {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
   const stack = new Stack(app, 'Test', { env: { account: '111111111111', region: 'eu-west-1' } });
   new AstaireWorkflow(stack, 'Workflow', {
     clusterName: 'prod',
@@ -92,6 +94,43 @@ describe('AstaireWorkflow', () => {
       );
   });
 
+  test('given the handlers, when synthesized, then each role has no managed policy and writes logs only to its own log group', () => {
+    const roles = template.findResources('AWS::IAM::Role');
+    const policies = Object.values(template.findResources('AWS::IAM::Policy'));
+    const functions = Object.values(template.findResources('AWS::Lambda::Function'));
+    expect(functions).toHaveLength(9);
+    for (const fn of functions) {
+      const roleId = (fn.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+      const logGroupId = (fn.Properties.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref;
+      expect(roles[roleId].Properties.ManagedPolicyArns).toBeUndefined();
+      const logStatements = policies
+        .filter((p) => (p.Properties.Roles as Array<{ Ref: string }>).some((r) => r.Ref === roleId))
+        .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[])
+        .filter((st) => [st.Action].flat().some((a) => a.startsWith('logs:')));
+      expect(logStatements).toEqual([
+        expect.objectContaining({
+          Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+          Resource: { 'Fn::GetAtt': [logGroupId, 'Arn'] },
+        }),
+      ]);
+    }
+  });
+
+  test('given the AwsSolutions pack, when the workflow is validated in an account and region, then every finding is acknowledged with a reason', () => {
+    const report = new AwsSolutionsChecks().validateScope(app);
+    const findings = report.violations.flatMap((v) =>
+      v.violatingResources.map((r) => `${v.ruleName} at ${r.constructPath}`),
+    );
+    expect(findings).toEqual([]);
+    const acknowledged = app.node
+      .findAll()
+      .flatMap((c) => c.node.metadata.filter((m) => m.type === 'aws:cdk:acknowledged-rules'))
+      .flatMap((m) => Object.entries(m.data as Record<string, string>));
+    expect(acknowledged.length).toBeGreaterThan(0);
+    for (const [id, reason] of acknowledged)
+      expect({ id, reason: reason.length > 20 }).toEqual({ id, reason: true });
+  });
+
   test('given the metric names, when compared with the handlers, then they match', () => {
     expect(WorkflowMetricNames).toEqual(MetricNames);
   });
@@ -113,7 +152,9 @@ describe('AstaireWorkflow', () => {
 
 describe('client propagation delay', () => {
   test('given a planned change, then the workflow waits clientPropagationDelay before any agent starts', () => {
-    const { synthesizeWorkflowDefinition } = jest.requireActual('../../../cdk/definition') as typeof import('../../../cdk/definition');
+    const { synthesizeWorkflowDefinition } = jest.requireActual(
+      '../../../cdk/definition',
+    ) as typeof import('../../../cdk/definition');
     const definition = synthesizeWorkflowDefinition({ clientPropagationDelay: Duration.seconds(12) });
     const choice = definition.States.IsChangeNeeded as { Choices: { Next: string }[] };
     expect(choice.Choices[0].Next).toBe('WaitForClients');

@@ -117,6 +117,8 @@ export function keyForm(key: Buffer): number {
  */
 class CommandWriter {
   private buf = Buffer.allocUnsafe(CHUNK);
+  /** Start of the bytes not yet handed to the socket; before it, the buffer belongs to the socket. */
+  private start = 0;
   private pos = 0;
   /** Bytes handed to the socket since the last `take`. */
   private written = 0;
@@ -124,12 +126,16 @@ class CommandWriter {
   constructor(private readonly conn: MemcachedConnection) {}
 
   get pending(): number {
-    return this.written + this.pos;
+    return this.written + this.pos - this.start;
   }
 
+  /** Makes room for n more bytes: a fresh buffer when this one is full (the written part is never reused). */
   room(n: number): void {
-    if (this.pos + n > this.buf.length) this.flush();
-    if (n > this.buf.length) this.buf = Buffer.allocUnsafe(n);
+    if (this.pos + n <= this.buf.length) return;
+    this.flush();
+    this.buf = Buffer.allocUnsafe(Math.max(CHUNK, n));
+    this.start = 0;
+    this.pos = 0;
   }
 
   ascii(b: Buffer): void {
@@ -172,7 +178,7 @@ class CommandWriter {
       this.flush();
       this.conn.write(data);
       this.written += data.length;
-      this.byteRoom(2);
+      this.room(2);
       this.buf[this.pos++] = 0x0d;
       this.buf[this.pos++] = 0x0a;
       return;
@@ -183,16 +189,12 @@ class CommandWriter {
     this.buf[this.pos++] = 0x0a;
   }
 
-  private byteRoom(n: number): void {
-    if (this.pos + n > this.buf.length) this.flush();
-  }
 
   flush(): void {
-    if (this.pos === 0) return;
-    this.conn.write(this.buf.subarray(0, this.pos));
-    this.written += this.pos;
-    this.buf = Buffer.allocUnsafe(CHUNK);
-    this.pos = 0;
+    if (this.pos === this.start) return;
+    this.conn.write(this.buf.subarray(this.start, this.pos));
+    this.written += this.pos - this.start;
+    this.start = this.pos;
   }
 
   /** Flushes and returns the bytes written since the last take. */

@@ -41,9 +41,12 @@ export class RedisNode {
     );
     const node = new RedisNode(port, child, dir);
     for (let i = 0; i < 100; i++) {
-      if (cli(['-p', String(port), 'ping']).trim() === 'PONG') return node;
+      // redis-cli exits non-zero while the server is not listening yet: that is "not yet".
+      const r = spawnSync('redis-cli', ['-p', String(port), 'ping'], { encoding: 'utf8' });
+      if (r.status === 0 && r.stdout.trim() === 'PONG') return node;
       await new Promise((r) => setTimeout(r, 50));
     }
+    node.stop();
     throw new Error(`redis-server on ${port} did not start`);
   }
 

@@ -189,7 +189,12 @@ async function benchRedis(): Promise<number[]> {
     await Promise.all([...perPort].map(([port, keys]) => loadRedis(port, keys, VALUE)));
     console.log(`loaded ${total} keys of 1 KB into a 3-master Redis Cluster in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     cli(['--cluster', 'add-node', fresh.address, a.address]);
-    await waitFor(() => clusterNodes(a.port).length === 4 && cli(['--cluster', 'check', a.address]).includes('[OK] All 16384 slots covered'));
+    // Every node must know the new one before slots move to it, or MIGRATE answers "I don't know about node".
+    await waitFor(
+      () =>
+        nodes.every((n) => clusterNodes(n.port).length === 4) &&
+        cli(['--cluster', 'check', a.address]).includes('[OK] All 16384 slots covered'),
+    );
     const freshId = clusterNodes(fresh.port).find((n) => n.port === fresh.port)!.id;
     const slots = Math.round((16384 * ITEMS_TO_MOVE) / total);
     const rates: number[] = [];

@@ -54,7 +54,11 @@ export const LAMBDA_TASK_STATES = [
 ] as const;
 
 /** The Wait states (local mode overrides their duration). */
-export const WAIT_STATES = [StateNames.WaitForLock, StateNames.WaitForClients, StateNames.KeepAliveWait] as const;
+export const WAIT_STATES = [
+  StateNames.WaitForLock,
+  StateNames.WaitForClients,
+  StateNames.KeepAliveWait,
+] as const;
 
 /**
  * Parameters the workflow passes to the SSM resync document (`ssm:SendCommand` Parameters; each

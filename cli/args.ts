@@ -64,7 +64,11 @@ export function optionHelp(spec: Record<string, OptionSpec>): string {
 }
 
 /** Parses a non-negative integer option, or throws a UsageError naming it. */
-export function intOption(value: unknown, name: string, options: { min?: number; max?: number } = {}): number | undefined {
+export function intOption(
+  value: unknown,
+  name: string,
+  options: { min?: number; max?: number } = {},
+): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
   const min = options.min ?? 0;

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import packageJson from '../package.json';
 import { optionHelp, parseArgs, UsageError } from './args';
 import { Command, CommandIo, EXIT_FAILED, EXIT_OK, EXIT_USAGE } from './command';
 
@@ -23,7 +24,7 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
     return name === undefined ? EXIT_USAGE : EXIT_OK;
   }
   if (name === '--version') {
-    io.out(require('../package.json').version as string);
+    io.out(packageJson.version);
     return EXIT_OK;
   }
   const load = COMMANDS[name];

@@ -21,7 +21,8 @@ export class Placement {
     readonly vbuckets: number,
     requestedReplicas: number,
   ) {
-    if (!Number.isInteger(vbuckets) || vbuckets < 1) throw new InvalidArgumentError(`vbuckets must be a positive integer, got ${vbuckets}`);
+    if (!Number.isInteger(vbuckets) || vbuckets < 1)
+      throw new InvalidArgumentError(`vbuckets must be a positive integer, got ${vbuckets}`);
     if (!Number.isInteger(requestedReplicas) || requestedReplicas < 1)
       throw new InvalidArgumentError(`replicas must be a positive integer, got ${requestedReplicas}`);
     const ids = [...serverIds].sort(compareIds);

@@ -37,7 +37,9 @@ export interface MigrationPlan {
  */
 export function planMigration(topology: Topology): MigrationPlan {
   if (!topology.newServers)
-    throw new InvalidArgumentError(`topology of cluster ${topology.cluster} has no newServers: nothing to plan`);
+    throw new InvalidArgumentError(
+      `topology of cluster ${topology.cluster} has no newServers: nothing to plan`,
+    );
   const { vbuckets, replicas } = topology;
   const oldPlacement = new Placement(
     topology.servers.map((s) => s.id),

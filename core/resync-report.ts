@@ -62,13 +62,20 @@ export function parseResyncMessage(input: string | unknown): ResyncProgress | Re
   const d = doc as Record<string, unknown>;
   if (d.type !== 'progress' && d.type !== 'result') bad('type', d.type);
   for (const f of ['cluster', 'node'] as const) if (typeof d[f] !== 'string' || d[f] === '') bad(f, d[f]);
-  for (const f of COUNTERS) if (typeof d[f] !== 'number' || !Number.isFinite(d[f]) || (d[f] as number) < 0) bad(f, d[f]);
+  for (const f of COUNTERS)
+    if (typeof d[f] !== 'number' || !Number.isFinite(d[f]) || (d[f] as number) < 0) bad(f, d[f]);
   if (d.type === 'progress') return d as unknown as ResyncProgress;
   if (d.status !== 'succeeded' && d.status !== 'failed') bad('status', d.status);
   if (!Number.isSafeInteger(d.epoch) || (d.epoch as number) < 0) bad('epoch', d.epoch);
-  if (d.failedVbuckets !== undefined && (!Array.isArray(d.failedVbuckets) || !d.failedVbuckets.every(Number.isInteger)))
+  if (
+    d.failedVbuckets !== undefined &&
+    (!Array.isArray(d.failedVbuckets) || !d.failedVbuckets.every(Number.isInteger))
+  )
     bad('failedVbuckets', d.failedVbuckets);
-  if (d.failedSources !== undefined && (!Array.isArray(d.failedSources) || !d.failedSources.every((s) => typeof s === 'string')))
+  if (
+    d.failedSources !== undefined &&
+    (!Array.isArray(d.failedSources) || !d.failedSources.every((s) => typeof s === 'string'))
+  )
     bad('failedSources', d.failedSources);
   if (d.error !== undefined && typeof d.error !== 'string') bad('error', d.error);
   if (d.status === 'failed' && !d.error) bad('error', d.error);

@@ -57,7 +57,9 @@ export class Routing {
 
   private union(vbucket: number): Server[] {
     if (!Number.isInteger(vbucket) || vbucket < 0 || vbucket >= this.topology.vbuckets)
-      throw new InvalidArgumentError(`vbucket must be an integer in [0, ${this.topology.vbuckets}), got ${vbucket}`);
+      throw new InvalidArgumentError(
+        `vbucket must be an integer in [0, ${this.topology.vbuckets}), got ${vbucket}`,
+      );
     const ids = this.next ? this.next.replicasOf(vbucket) : [];
     for (const id of this.current.replicasOf(vbucket)) if (!ids.includes(id)) ids.push(id);
     return ids.map((id) => this.byId.get(id) as Server);

@@ -40,7 +40,8 @@ export const ADVANCED_PARAMETER_BYTES = 8192;
 const CLUSTER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 /** Safe in SSM parameters, shell arguments and Parameter Store paths. */
 const SERVER_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
-const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+const HOSTNAME =
+  /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 const IPV6 = /^\[[0-9A-Fa-f:.]{2,45}\]$/;
 
 export function parameterName(cluster: string): string {
@@ -86,14 +87,20 @@ export function parseTopology(input: string | unknown, source: string): Topology
   const fail = (field: string, value: unknown, reason: string): never => {
     throw new TopologyValidationError(source, field, value, reason);
   };
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) fail('document', doc, 'must be a JSON object');
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
+    fail('document', doc, 'must be a JSON object');
   const d = doc as Record<string, unknown>;
 
   const cluster = d.cluster;
   if (typeof cluster !== 'string' || !CLUSTER_NAME.test(cluster))
-    fail('cluster', cluster, 'must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit');
+    fail(
+      'cluster',
+      cluster,
+      'must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit',
+    );
   const epoch = d.epoch;
-  if (!Number.isSafeInteger(epoch) || (epoch as number) < 0) fail('epoch', epoch, 'must be a non-negative integer');
+  if (!Number.isSafeInteger(epoch) || (epoch as number) < 0)
+    fail('epoch', epoch, 'must be a non-negative integer');
   const vbuckets = d.vbuckets ?? DEFAULT_VBUCKETS;
   if (!isPowerOfTwo(vbuckets) || (vbuckets as number) > MAX_VBUCKETS)
     fail('vbuckets', vbuckets, `must be a power of two from 1 to ${MAX_VBUCKETS}`);
@@ -117,7 +124,8 @@ export function parseTopology(input: string | unknown, source: string): Topology
       fail('migration.executionId', m.executionId, 'must be a string of 1-256 characters');
     if (typeof m.startedAt !== 'string' || Number.isNaN(Date.parse(m.startedAt)))
       fail('migration.startedAt', m.startedAt, 'must be an ISO 8601 time');
-    if (result.newServers === undefined) fail('newServers', undefined, 'must be present while a migration runs');
+    if (result.newServers === undefined)
+      fail('newServers', undefined, 'must be present while a migration runs');
     result.migration = { executionId: m.executionId as string, startedAt: m.startedAt as string };
   }
   return result;
@@ -169,7 +177,8 @@ export function serializeTopology(topology: Topology): string {
     doc.migration = { executionId: topology.migration.executionId, startedAt: topology.migration.startedAt };
   const json = JSON.stringify(doc);
   const bytes = new TextEncoder().encode(json).length;
-  if (bytes > ADVANCED_PARAMETER_BYTES) throw new TopologyTooLargeError(topology.cluster, bytes, ADVANCED_PARAMETER_BYTES);
+  if (bytes > ADVANCED_PARAMETER_BYTES)
+    throw new TopologyTooLargeError(topology.cluster, bytes, ADVANCED_PARAMETER_BYTES);
   return json;
 }
 
@@ -179,7 +188,10 @@ export function parameterTier(json: string): 'Standard' | 'Advanced' {
 }
 
 /** A new, empty cluster. */
-export function emptyTopology(cluster: string, options: { vbuckets?: number; replicas?: number } = {}): Topology {
+export function emptyTopology(
+  cluster: string,
+  options: { vbuckets?: number; replicas?: number } = {},
+): Topology {
   return parseTopology(
     {
       cluster,
@@ -201,7 +213,11 @@ export function isMigrating(topology: Topology): boolean {
  * Starts a migration towards `newServers`, owned by `migration`. Every change bumps the epoch:
  * clients cache routing per epoch, and must see `newServers` to start writing to both member sets.
  */
-export function beginMigration(topology: Topology, newServers: readonly Server[], migration: MigrationInfo): Topology {
+export function beginMigration(
+  topology: Topology,
+  newServers: readonly Server[],
+  migration: MigrationInfo,
+): Topology {
   return parseTopology(
     { ...topology, epoch: topology.epoch + 1, newServers, migration },
     `topology of cluster ${topology.cluster}`,

@@ -40,11 +40,17 @@ export interface LocalAgentOptions {
  * `astaire-agent resync --json` as a child process for the command's instance and resolves
  * with its final report (SendTaskSuccess) or rejects (SendTaskFailure).
  */
-export function createLocalResyncTask(options: LocalAgentOptions): (input: SendCommandInput) => Promise<ResyncReport> {
+export function createLocalResyncTask(
+  options: LocalAgentOptions,
+): (input: SendCommandInput) => Promise<ResyncReport> {
   return async (input) => {
     const node = input.InstanceIds[0];
     const cluster = input.Parameters.cluster?.[0];
-    if (!node || !cluster) throw new LocalResyncFailedError(`sendCommand input names no node or cluster: ${JSON.stringify(input)}`, node ?? '?');
+    if (!node || !cluster)
+      throw new LocalResyncFailedError(
+        `sendCommand input names no node or cluster: ${JSON.stringify(input)}`,
+        node ?? '?',
+      );
     const args = [
       options.agentScript,
       'resync',

@@ -23,7 +23,8 @@ export class FileTopologyStore implements TopologyStore {
     try {
       text = readFileSync(this.path(cluster), 'utf8');
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new TopologyNotFoundError(this.path(cluster));
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+        throw new TopologyNotFoundError(this.path(cluster));
       throw error;
     }
     return parseTopology(text, this.path(cluster));

@@ -21,6 +21,8 @@ export interface MemcachedOptions {
   readonly threads?: number;
   /** How long to wait for it to answer. @default 5000 */
   readonly startTimeoutMs?: number;
+  /** Directories to look for the memcached binary in. @default defaultSearchPath() */
+  readonly searchPath?: readonly string[];
   /**
    * Outlive this process (`astaire local up`): its own process group, no pipes, and not killed
    * when this process exits. Stop it later by pid with {@link stopPid}.
@@ -29,9 +31,13 @@ export interface MemcachedOptions {
   readonly detached?: boolean;
 }
 
-/** Finds the memcached binary on PATH or in /usr/bin; throws a one-line instruction when absent. */
-export function memcachedBinary(): string {
-  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/bin', '/usr/local/bin', '/usr/sbin'];
+/** Where memcached is looked for: PATH, then where Debian and source installs put it. */
+export function defaultSearchPath(): string[] {
+  return [...(process.env.PATH ?? '').split(delimiter), '/usr/bin', '/usr/local/bin', '/usr/sbin'];
+}
+
+/** Finds the memcached binary; throws a one-line install instruction when absent. */
+export function memcachedBinary(dirs: readonly string[] = defaultSearchPath()): string {
   for (const dir of dirs) {
     if (!dir) continue;
     const candidate = join(dir, 'memcached');
@@ -55,7 +61,9 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
     server.on('error', reject);
     server.listen(0, host, () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -85,7 +93,7 @@ export class MemcachedProcess {
 
   /** Starts memcached and resolves once it answers `version`. Retries on a port taken meanwhile. */
   static async start(options: MemcachedOptions = {}): Promise<MemcachedProcess> {
-    memcachedBinary(); // fail at once, with the install instruction, when it is missing
+    memcachedBinary(options.searchPath); // fail at once, with the install instruction, when it is missing
     const host = options.host ?? '127.0.0.1';
     // A port picked by us can be taken before memcached binds it: pick another, a few times.
     const attempts = options.port === undefined ? 5 : 1;
@@ -108,12 +116,24 @@ export class MemcachedProcess {
   }
 
   private async spawn(): Promise<void> {
-    const args = ['-l', this.host, '-p', String(this.port), '-U', '0', '-m', String(this.options.memoryMb ?? 64)];
+    const args = [
+      '-l',
+      this.host,
+      '-p',
+      String(this.port),
+      '-U',
+      '0',
+      '-m',
+      String(this.options.memoryMb ?? 64),
+    ];
     args.push('-t', String(this.options.threads ?? 2));
     if (this.options.maxItemSize) args.push('-I', this.options.maxItemSize);
     if (process.getuid?.() === 0) args.push('-u', 'root');
     const detached = this.options.detached ?? false;
-    const child = spawn(memcachedBinary(), args, { stdio: ['ignore', 'ignore', detached ? 'ignore' : 'pipe'], detached });
+    const child = spawn(memcachedBinary(this.options.searchPath), args, {
+      stdio: ['ignore', 'ignore', detached ? 'ignore' : 'pipe'],
+      detached,
+    });
     this.child = child;
     let stderr = '';
     child.stderr?.on('data', (chunk: Buffer) => {
@@ -124,7 +144,9 @@ export class MemcachedProcess {
       child.once('error', () => resolve());
     });
     const failed = new Promise<never>((_, reject) => {
-      child.once('error', (e) => reject(new MemcachedUnavailableError(`memcached failed to start: ${e.message}`)));
+      child.once('error', (e) =>
+        reject(new MemcachedUnavailableError(`memcached failed to start: ${e.message}`)),
+      );
       child.once('exit', (code, signal) =>
         reject(
           new MemcachedUnavailableError(
@@ -208,5 +230,11 @@ export function answersVersion(host: string, port: number): Promise<boolean> {
 // Never leave a memcached behind when this process exits, whatever the reason.
 const liveProcesses = new Set<MemcachedProcess>();
 process.once('exit', () => {
-  for (const p of liveProcesses) if (p.pid) try { process.kill(p.pid, 'SIGKILL'); } catch { /* already gone */ }
+  for (const p of liveProcesses)
+    if (p.pid)
+      try {
+        process.kill(p.pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
 });

@@ -74,9 +74,13 @@ const TERMINATE_HOOK = 'astaire-terminate';
 
 /** The compiled agent: beside this file when running from dist/, or under dist/ when running from source (tests). */
 export function agentScript(): string {
-  const candidates = [resolve(__dirname, '..', 'agent', 'cli.js'), resolve(__dirname, '..', 'dist', 'agent', 'cli.js')];
+  const candidates = [
+    resolve(__dirname, '..', 'agent', 'cli.js'),
+    resolve(__dirname, '..', 'dist', 'agent', 'cli.js'),
+  ];
   const found = candidates.find((c) => existsSync(c));
-  if (!found) throw new Error(`the agent is not built (looked for ${candidates.join(' and ')}): run npm run build`);
+  if (!found)
+    throw new Error(`the agent is not built (looked for ${candidates.join(' and ')}): run npm run build`);
   return found;
 }
 
@@ -162,7 +166,10 @@ export class LocalRuntime {
             [S.WaitForClients]: this.options.clientPropagationMs ?? 500,
           },
         },
-        context: { Execution: { Id: executionId, Name: name }, Task: { Token: `local-token-${name}` } } as never,
+        context: {
+          Execution: { Id: executionId, Name: name },
+          Task: { Token: `local-token-${name}` },
+        } as never,
       });
       const output = await execution.result;
       return { executionId, status: 'SUCCEEDED', output, reports, seconds: (Date.now() - started) / 1000 };
@@ -198,7 +205,12 @@ export class LocalRuntime {
     });
     return {
       [S.Normalise]: createNormaliseHandler({ cluster: this.cluster, autoScalingGroupName: GROUP }),
-      [S.TakeLock]: createTakeLockHandler({ locks, executions: this.executions, clock, lockTtlSeconds: 3600 }),
+      [S.TakeLock]: createTakeLockHandler({
+        locks,
+        executions: this.executions,
+        clock,
+        lockTtlSeconds: 3600,
+      }),
       [S.PlanMigration]: createPlanMigrationHandler({
         topology,
         group: this.group,
@@ -227,7 +239,8 @@ export class LocalRuntime {
 function redirectConsole(file: string): () => void {
   const saved = { log: console.log, info: console.info, warn: console.warn, error: console.error };
   for (const level of ['log', 'info', 'warn', 'error'] as const)
-    console[level] = (...args: unknown[]) => appendFileSync(file, `${new Date().toISOString()} ${level} ${format(...args)}\n`);
+    console[level] = (...args: unknown[]) =>
+      appendFileSync(file, `${new Date().toISOString()} ${level} ${format(...args)}\n`);
   return () => Object.assign(console, saved);
 }
 

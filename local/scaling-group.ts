@@ -44,7 +44,13 @@ interface Instance {
 export interface GroupState {
   readonly port: number;
   readonly sequence: number;
-  readonly instances: readonly { id: string; ip: string; lifecycleState: string; actionToken?: string; pid?: number }[];
+  readonly instances: readonly {
+    id: string;
+    ip: string;
+    lifecycleState: string;
+    actionToken?: string;
+    pid?: number;
+  }[];
 }
 
 export interface LocalScalingGroupOptions {
@@ -87,7 +93,13 @@ export class LocalScalingGroup implements GroupMembers, InstanceAddresses, Lifec
       sequence: this.sequence,
       instances: [...this.instances.values()]
         .filter((i) => i.lifecycleState !== 'Terminated')
-        .map(({ id, ip, lifecycleState, actionToken, pid }) => ({ id, ip, lifecycleState, actionToken, pid })),
+        .map(({ id, ip, lifecycleState, actionToken, pid }) => ({
+          id,
+          ip,
+          lifecycleState,
+          actionToken,
+          pid,
+        })),
     };
   }
 
@@ -100,7 +112,12 @@ export class LocalScalingGroup implements GroupMembers, InstanceAddresses, Lifec
   members(): readonly { id: string; ip: string; address: string; lifecycleState: string }[] {
     return [...this.instances.values()]
       .filter((i) => i.lifecycleState !== 'Terminated')
-      .map((i) => ({ id: i.id, ip: i.ip, address: `${i.ip}:${this.options.port}`, lifecycleState: i.lifecycleState }));
+      .map((i) => ({
+        id: i.id,
+        ip: i.ip,
+        address: `${i.ip}:${this.options.port}`,
+        lifecycleState: i.lifecycleState,
+      }));
   }
 
   address(id: string): string {
@@ -132,7 +149,12 @@ export class LocalScalingGroup implements GroupMembers, InstanceAddresses, Lifec
       if (!instance || instance.lifecycleState !== 'InService')
         throw new Error(`instance ${id} is not InService (it is ${instance?.lifecycleState ?? 'unknown'})`);
       instance.lifecycleState = 'Terminating:Wait';
-      const event = this.event(instance, 'EC2 Instance-terminate Lifecycle Action', this.options.terminateHookName, TERMINATE_TRANSITION);
+      const event = this.event(
+        instance,
+        'EC2 Instance-terminate Lifecycle Action',
+        this.options.terminateHookName,
+        TERMINATE_TRANSITION,
+      );
       this.changed();
       return event;
     });
@@ -158,7 +180,8 @@ export class LocalScalingGroup implements GroupMembers, InstanceAddresses, Lifec
     const instance = this.pendingAction(action);
     if (!instance) return 'gone';
     instance.actionToken = undefined;
-    if (instance.lifecycleState === 'Pending:Wait' && result === 'CONTINUE') instance.lifecycleState = 'InService';
+    if (instance.lifecycleState === 'Pending:Wait' && result === 'CONTINUE')
+      instance.lifecycleState = 'InService';
     else {
       // A terminating instance leaves whatever the result; an abandoned launch is terminated.
       instance.lifecycleState = 'Terminated';
@@ -174,7 +197,9 @@ export class LocalScalingGroup implements GroupMembers, InstanceAddresses, Lifec
 
   /** Stops every memcached process this process started (detached ones keep running). */
   async stop(): Promise<void> {
-    await Promise.all([...this.instances.values()].map((i) => (this.options.detached ? undefined : i.process?.stop())));
+    await Promise.all(
+      [...this.instances.values()].map((i) => (this.options.detached ? undefined : i.process?.stop())),
+    );
   }
 
   /** Stops every node, detached or not, and forgets them. */
@@ -192,12 +217,14 @@ export class LocalScalingGroup implements GroupMembers, InstanceAddresses, Lifec
     this.checkGroup(action.autoScalingGroupName);
     const instance = this.instances.get(action.instanceId);
     if (!instance?.actionToken) return undefined;
-    if (action.lifecycleActionToken !== undefined && action.lifecycleActionToken !== instance.actionToken) return undefined;
+    if (action.lifecycleActionToken !== undefined && action.lifecycleActionToken !== instance.actionToken)
+      return undefined;
     return instance;
   }
 
   private checkGroup(groupName: string): void {
-    if (groupName !== this.options.groupName) throw new Error(`no Auto Scaling group ${groupName} here (this is ${this.options.groupName})`);
+    if (groupName !== this.options.groupName)
+      throw new Error(`no Auto Scaling group ${groupName} here (this is ${this.options.groupName})`);
   }
 
   private async startInstances(count: number, lifecycleState: string): Promise<Instance[]> {
@@ -237,7 +264,9 @@ export class LocalScalingGroup implements GroupMembers, InstanceAddresses, Lifec
       account: '000000000000',
       time: new Date().toISOString(),
       region: 'local',
-      resources: [`arn:aws:autoscaling:local:000000000000:autoScalingGroup:local:autoScalingGroupName/${this.options.groupName}`],
+      resources: [
+        `arn:aws:autoscaling:local:000000000000:autoScalingGroup:local:autoScalingGroupName/${this.options.groupName}`,
+      ],
       detail: {
         LifecycleActionToken: instance.actionToken,
         AutoScalingGroupName: this.options.groupName,

@@ -20,7 +20,12 @@ export interface ScenarioOptions {
 export interface PhaseSummary {
   readonly phase: string;
   readonly nodes: string;
-  readonly executions: { readonly id: string; readonly status: string; readonly seconds: number; readonly error?: string }[];
+  readonly executions: {
+    readonly id: string;
+    readonly status: string;
+    readonly seconds: number;
+    readonly error?: string;
+  }[];
   readonly itemsMoved: number;
   readonly bytesMoved: number;
   readonly seconds: number;
@@ -69,7 +74,10 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioSum
     if (boot.status !== 'SUCCEEDED') throw new Error(`bootstrap execution failed: ${boot.error}`);
 
     // Polled every 100 ms: the stand-in for Parameter Store polling (5 s by default on AWS).
-    const app = await AstaireClient.open({ source: new FileTopologySource(runtime.topologyFile), pollIntervalMs: 100 });
+    const app = await AstaireClient.open({
+      source: new FileTopologySource(runtime.topologyFile),
+      pollIntervalMs: 100,
+    });
     client = app;
     const ledger = new Ledger(items);
 
@@ -83,9 +91,15 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioSum
       }
     });
     const loadSummary = { items, bytes: loadedBytes, seconds: (Date.now() - t) / 1000 };
-    log(`    ${items.toLocaleString('en')} items, ${mb(loadedBytes)} MB in ${loadSummary.seconds.toFixed(1)} s`);
+    log(
+      `    ${items.toLocaleString('en')} items, ${mb(loadedBytes)} MB in ${loadSummary.seconds.toFixed(1)} s`,
+    );
 
-    const phase = async (name: string, nodes: string, start: () => Promise<ExecutionOutcome[]>): Promise<PhaseSummary> => {
+    const phase = async (
+      name: string,
+      nodes: string,
+      start: () => Promise<ExecutionOutcome[]>,
+    ): Promise<PhaseSummary> => {
       log(`${name} (${nodes}): workflow executions running while the client reads and writes`);
       t = Date.now();
       const executions = start();
@@ -95,14 +109,22 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioSum
       });
       const outcomes = await executions;
       const reports = outcomes.flatMap((o) => o.reports);
-      for (const o of outcomes) if (o.status !== 'SUCCEEDED') failures.push(`${name}: execution ${o.executionId} failed: ${o.error}`);
+      for (const o of outcomes)
+        if (o.status !== 'SUCCEEDED') failures.push(`${name}: execution ${o.executionId} failed: ${o.error}`);
       if (traffic.writeErrors || traffic.readErrors)
-        failures.push(`${name}: ${traffic.writeErrors} write and ${traffic.readErrors} read errors (first: ${traffic.firstError})`);
+        failures.push(
+          `${name}: ${traffic.writeErrors} write and ${traffic.readErrors} read errors (first: ${traffic.firstError})`,
+        );
       if (traffic.readMisses) failures.push(`${name}: ${traffic.readMisses} reads during the scaling missed`);
       const summary: PhaseSummary = {
         phase: name,
         nodes,
-        executions: outcomes.map((o) => ({ id: o.executionId, status: o.status, seconds: o.seconds, ...(o.error ? { error: o.error } : {}) })),
+        executions: outcomes.map((o) => ({
+          id: o.executionId,
+          status: o.status,
+          seconds: o.seconds,
+          ...(o.error ? { error: o.error } : {}),
+        })),
         itemsMoved: reports.reduce((n, r) => n + r.items, 0),
         bytesMoved: reports.reduce((n, r) => n + r.bytes, 0),
         seconds: (Date.now() - t) / 1000,
@@ -125,15 +147,22 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioSum
     );
     const victim = runtime.group.members().find((m) => m.lifecycleState === 'InService')!;
     phases.push(
-      await phase('scale-in', '5 -> 4', async () => Promise.all(runtime.group.terminate([victim.id]).map((e) => runtime.execute(e)))),
+      await phase('scale-in', '5 -> 4', async () =>
+        Promise.all(runtime.group.terminate([victim.id]).map((e) => runtime.execute(e))),
+      ),
     );
 
-    log(`verify: reading back all ${ledger.count.toLocaleString('en')} keys written before or during the scaling`);
+    log(
+      `verify: reading back all ${ledger.count.toLocaleString('en')} keys written before or during the scaling`,
+    );
     t = Date.now();
     await app.refreshTopology();
     const verified = { ...(await verify(app, ledger)), seconds: (Date.now() - t) / 1000 };
     const bad = verified.misses + verified.wrongValue + verified.wrongFlags;
-    if (bad) failures.push(`verify: ${bad} of ${verified.checked} keys did not read back (${verified.examples.join('; ')})`);
+    if (bad)
+      failures.push(
+        `verify: ${bad} of ${verified.checked} keys did not read back (${verified.examples.join('; ')})`,
+      );
 
     const topology = await runtime.readTopology();
     const members = runtime.group.members();
@@ -143,14 +172,20 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioSum
     };
     if (lifecycle.waiting) failures.push(`${lifecycle.waiting} lifecycle actions were never completed`);
     if (topology.servers.length !== 4 || topology.newServers)
-      failures.push(`topology has ${topology.servers.length} servers${topology.newServers ? ' and a migration in progress' : ''}, expected 4 committed`);
+      failures.push(
+        `topology has ${topology.servers.length} servers${topology.newServers ? ' and a migration in progress' : ''}, expected 4 committed`,
+      );
     return {
       ok: failures.length === 0,
       failures,
       load: loadSummary,
       phases,
       verify: verified,
-      topology: { epoch: topology.epoch, servers: topology.servers.length, migrating: topology.newServers !== undefined },
+      topology: {
+        epoch: topology.epoch,
+        servers: topology.servers.length,
+        migrating: topology.newServers !== undefined,
+      },
       lifecycle,
       seconds: (Date.now() - started) / 1000,
     };
@@ -163,19 +198,43 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioSum
 /** The summary as a table, one row per phase. */
 export function formatSummary(s: ScenarioSummary): string {
   const rows: string[][] = [['phase', 'nodes', 'items', 'MB', 'seconds', 'misses']];
-  rows.push(['load', '3', s.load.items.toLocaleString('en'), mb(s.load.bytes), s.load.seconds.toFixed(1), '-']);
+  rows.push([
+    'load',
+    '3',
+    s.load.items.toLocaleString('en'),
+    mb(s.load.bytes),
+    s.load.seconds.toFixed(1),
+    '-',
+  ]);
   for (const p of s.phases)
-    rows.push([p.phase, p.nodes, p.itemsMoved.toLocaleString('en'), mb(p.bytesMoved), p.seconds.toFixed(1), String(p.traffic?.readMisses ?? 0)]);
-  rows.push(['verify', String(s.topology.servers), s.verify.checked.toLocaleString('en'), '-', s.verify.seconds.toFixed(1), String(s.verify.misses + s.verify.wrongValue + s.verify.wrongFlags)]);
+    rows.push([
+      p.phase,
+      p.nodes,
+      p.itemsMoved.toLocaleString('en'),
+      mb(p.bytesMoved),
+      p.seconds.toFixed(1),
+      String(p.traffic?.readMisses ?? 0),
+    ]);
+  rows.push([
+    'verify',
+    String(s.topology.servers),
+    s.verify.checked.toLocaleString('en'),
+    '-',
+    s.verify.seconds.toFixed(1),
+    String(s.verify.misses + s.verify.wrongValue + s.verify.wrongFlags),
+  ]);
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  const line = (r: string[]) => r.map((cell, c) => (c < 2 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ');
+  const line = (r: string[]) =>
+    r.map((cell, c) => (c < 2 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ');
   return [
     line(rows[0]),
     widths.map((w) => '-'.repeat(w)).join('  '),
     ...rows.slice(1).map(line),
     '',
     `topology epoch ${s.topology.epoch}, ${s.topology.servers} servers; lifecycle: ${s.lifecycle.inService} in service, ${s.lifecycle.waiting} waiting; ${s.seconds.toFixed(1)} s in all`,
-    s.ok ? 'OK: every key written before or during the scaling read back with its value and flags' : `FAILED:\n  ${s.failures.join('\n  ')}`,
+    s.ok
+      ? 'OK: every key written before or during the scaling read back with its value and flags'
+      : `FAILED:\n  ${s.failures.join('\n  ')}`,
   ].join('\n');
 }
 

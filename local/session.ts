@@ -13,7 +13,14 @@ export interface SessionState {
   /** Items written by `astaire local load` (what `verify` checks). */
   items: number;
   /** The most recent workflow executions, newest last. */
-  executions: { id: string; trigger: string; status: string; error?: string; seconds: number; finishedAt: string }[];
+  executions: {
+    id: string;
+    trigger: string;
+    status: string;
+    error?: string;
+    seconds: number;
+    finishedAt: string;
+  }[];
   /** The `astaire local scale` process running executions, if any. */
   scalingPid?: number;
 }
@@ -47,7 +54,12 @@ export class LocalSession {
     nodes: number,
     definition: Record<string, unknown>,
   ): Promise<{ session: LocalSession; outcome: ExecutionOutcome }> {
-    const state: SessionState = { cluster: 'local', group: { port: 0, sequence: 0, instances: [] }, items: 0, executions: [] };
+    const state: SessionState = {
+      cluster: 'local',
+      group: { port: 0, sequence: 0, instances: [] },
+      items: 0,
+      executions: [],
+    };
     const session = await LocalSession.start(stateDir, state, definition);
     const outcome = await session.runtime.bootstrap(nodes);
     session.record('up', outcome);
@@ -76,7 +88,8 @@ export class LocalSession {
     definition: Record<string, unknown>,
     onProgress?: (p: ResyncProgress) => void,
   ): Promise<LocalSession> {
-    let session: LocalSession | undefined;
+    // The runtime reports group changes from the moment it exists; the session it saves into comes next.
+    const holder: { session?: LocalSession } = {};
     const runtime = await LocalRuntime.create({
       stateDir,
       cluster: state.cluster,
@@ -87,10 +100,11 @@ export class LocalSession {
       onProgress,
       onGroupChange: (group) => {
         state.group = group;
-        session?.save();
+        holder.session?.save();
       },
     });
-    session = new LocalSession(stateDir, state, runtime);
+    const session = new LocalSession(stateDir, state, runtime);
+    holder.session = session;
     state.group = runtime.group.snapshot();
     session.save();
     return session;
@@ -124,14 +138,17 @@ export class LocalSession {
   static async down(stateDir: string): Promise<number> {
     const state = LocalSession.read(stateDir);
     let stopped = 0;
-    for (const instance of state.group.instances) if (instance.pid && (await stopPid(instance.pid))) stopped++;
+    for (const instance of state.group.instances)
+      if (instance.pid && (await stopPid(instance.pid))) stopped++;
     if (state.scalingPid && isAlive(state.scalingPid)) process.kill(state.scalingPid, 'SIGTERM');
     rmSync(stateDir, { recursive: true, force: true });
     return stopped;
   }
 
   /** Each node of the saved state and whether its memcached answers. */
-  static async probe(state: SessionState): Promise<{ id: string; address: string; lifecycleState: string; up: boolean }[]> {
+  static async probe(
+    state: SessionState,
+  ): Promise<{ id: string; address: string; lifecycleState: string; up: boolean }[]> {
     return Promise.all(
       state.group.instances.map(async (i) => ({
         id: i.id,

@@ -91,7 +91,12 @@ export async function runTraffic(
 }
 
 /** Loads items [from, to) at version 0 in pipelined batches. */
-export async function load(client: AstaireClient, from: number, to: number, onBatch?: (done: number) => void): Promise<number> {
+export async function load(
+  client: AstaireClient,
+  from: number,
+  to: number,
+  onBatch?: (done: number) => void,
+): Promise<number> {
   const batch = 1000;
   let bytes = 0;
   for (let start = from; start < to; start += batch) {

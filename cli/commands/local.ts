@@ -44,7 +44,11 @@ export const command: Command = {
     nodes: { value: true, valueName: 'N', description: 'nodes to start with up (default 3)' },
     json: { description: 'print the result as one JSON object (progress goes to stderr)' },
     timeout: { value: true, valueName: 'S', description: 'wait-sync gives up after S seconds (default 600)' },
-    'state-dir': { value: true, valueName: 'DIR', description: 'where the local cluster state lives (default .astaire)' },
+    'state-dir': {
+      value: true,
+      valueName: 'DIR',
+      description: 'where the local cluster state lives (default .astaire)',
+    },
   },
   async run({ options, positionals }, io) {
     const [sub, ...rest] = positionals;
@@ -52,14 +56,21 @@ export const command: Command = {
     const allowed = SUBCOMMANDS[sub];
     if (!allowed) throw new UsageError(`unknown subcommand ${JSON.stringify(sub)}`);
     for (const name of Object.keys(options))
-      if (options[name] !== undefined && !allowed.includes(name)) throw new UsageError(`--${name} does not apply to local ${sub}`);
-    if (sub !== 'scale' && rest.length) throw new UsageError(`unexpected argument ${JSON.stringify(rest[0])}`);
+      if (options[name] !== undefined && !allowed.includes(name))
+        throw new UsageError(`--${name} does not apply to local ${sub}`);
+    if (sub !== 'scale' && rest.length)
+      throw new UsageError(`unexpected argument ${JSON.stringify(rest[0])}`);
     const stateDir = resolve(typeof options['state-dir'] === 'string' ? options['state-dir'] : '.astaire');
     const { memcachedBinary } = await import('../../local/memcached-process');
     if (sub !== 'status' && sub !== 'down' && sub !== 'wait-sync') memcachedBinary(); // the install instruction first
     switch (sub) {
       case 'scenario':
-        return scenario(io, stateDir, intOption(options.items, 'items', { min: 1, max: 5_000_000 }) ?? 200_000, !!options.json);
+        return scenario(
+          io,
+          stateDir,
+          intOption(options.items, 'items', { min: 1, max: 5_000_000 }) ?? 200_000,
+          !!options.json,
+        );
       case 'up':
         return up(io, stateDir, intOption(options.nodes, 'nodes', { min: 1, max: 100 }) ?? 3);
       case 'scale': {
@@ -71,7 +82,11 @@ export const command: Command = {
       case 'wait-sync':
         return waitSync(io, stateDir, intOption(options.timeout, 'timeout', { min: 1 }) ?? 600);
       case 'load':
-        return loadItems(io, stateDir, intOption(options.items, 'items', { min: 1, max: 5_000_000 }) ?? 100_000);
+        return loadItems(
+          io,
+          stateDir,
+          intOption(options.items, 'items', { min: 1, max: 5_000_000 }) ?? 100_000,
+        );
       case 'verify':
         return verifyItems(io, stateDir);
       default:
@@ -87,7 +102,8 @@ export const command: Command = {
 async function definition(stateDir?: string): Promise<Record<string, unknown>> {
   const { existsSync, readFileSync, mkdirSync } = await import('node:fs');
   const cached = stateDir && resolve(stateDir, 'definition.asl.json');
-  if (cached && existsSync(cached)) return JSON.parse(readFileSync(cached, 'utf8')) as Record<string, unknown>;
+  if (cached && existsSync(cached))
+    return JSON.parse(readFileSync(cached, 'utf8')) as Record<string, unknown>;
   const { synthesizeWorkflowDefinition } = await import('../../cdk/definition');
   const synthesized = synthesizeWorkflowDefinition({ clusterName: 'local' });
   if (cached) {
@@ -128,7 +144,8 @@ async function scenario(io: CommandIo, stateDir: string, items: number, json: bo
 
 async function up(io: CommandIo, stateDir: string, nodes: number): Promise<number> {
   const { LocalSession } = await import('../../local/session');
-  if (LocalSession.exists(stateDir)) throw new UsageError(`a local cluster already runs in ${stateDir}: astaire local down first`);
+  if (LocalSession.exists(stateDir))
+    throw new UsageError(`a local cluster already runs in ${stateDir}: astaire local down first`);
   const { session, outcome } = await LocalSession.up(stateDir, nodes, await definition(stateDir));
   await session.runtime.stop();
   if (outcome.status !== 'SUCCEEDED') {
@@ -155,13 +172,17 @@ async function scale(io: CommandIo, stateDir: string, target: number): Promise<n
       target > inService.length
         ? await runtime.group.launch(target - inService.length)
         : runtime.group.terminate(inService.slice(target).map((m) => m.id));
-    io.out(`${inService.length} -> ${target}: ${events.length} lifecycle events, one workflow execution each`);
+    io.out(
+      `${inService.length} -> ${target}: ${events.length} lifecycle events, one workflow execution each`,
+    );
     const outcomes = await Promise.all(
       events.map(async (event) => {
         const outcome = await runtime.execute(event);
         session.record(`${event['detail-type']} ${event.detail.EC2InstanceId}`, outcome);
         const moved = outcome.reports.reduce((n, r) => n + r.items, 0);
-        io.out(`  ${event.detail.EC2InstanceId}: ${outcome.status} in ${outcome.seconds.toFixed(1)} s, ${moved.toLocaleString('en')} items moved${outcome.error ? ` (${outcome.error})` : ''}`);
+        io.out(
+          `  ${event.detail.EC2InstanceId}: ${outcome.status} in ${outcome.seconds.toFixed(1)} s, ${moved.toLocaleString('en')} items moved${outcome.error ? ` (${outcome.error})` : ''}`,
+        );
         return outcome;
       }),
     );
@@ -185,12 +206,20 @@ async function status(io: CommandIo, stateDir: string, json: boolean): Promise<n
     io.out(JSON.stringify({ topology, nodes, items: state.items, executions: state.executions }));
     return EXIT_OK;
   }
-  io.out(`cluster ${topology.cluster}: epoch ${topology.epoch}, ${topology.servers.length} servers, ${topology.vbuckets} vbuckets x ${topology.replicas} replicas`);
+  io.out(
+    `cluster ${topology.cluster}: epoch ${topology.epoch}, ${topology.servers.length} servers, ${topology.vbuckets} vbuckets x ${topology.replicas} replicas`,
+  );
   if (topology.newServers)
-    io.out(`migration to ${topology.newServers.length} servers in progress, owned by ${topology.migration?.executionId ?? 'nobody'} since ${topology.migration?.startedAt ?? '?'}`);
-  for (const n of nodes) io.out(`  ${n.id}  ${n.address.padEnd(21)}  ${n.lifecycleState.padEnd(16)}  ${n.up ? 'up' : 'DOWN'}`);
+    io.out(
+      `migration to ${topology.newServers.length} servers in progress, owned by ${topology.migration?.executionId ?? 'nobody'} since ${topology.migration?.startedAt ?? '?'}`,
+    );
+  for (const n of nodes)
+    io.out(`  ${n.id}  ${n.address.padEnd(21)}  ${n.lifecycleState.padEnd(16)}  ${n.up ? 'up' : 'DOWN'}`);
   const last = state.executions.at(-1);
-  if (last) io.out(`last execution: ${last.trigger}: ${last.status}${last.error ? ` (${last.error})` : ''} at ${last.finishedAt}`);
+  if (last)
+    io.out(
+      `last execution: ${last.trigger}: ${last.status}${last.error ? ` (${last.error})` : ''} at ${last.finishedAt}`,
+    );
   return EXIT_OK;
 }
 
@@ -211,11 +240,15 @@ async function waitSync(io: CommandIo, stateDir: string, timeoutSeconds: number)
         io.err(`the last migration failed: ${last.error ?? last.status}`);
         return EXIT_FAILED;
       }
-      io.out(`in sync at epoch ${topology.epoch} (${topology.servers.length} servers)${failed.length ? `; ${failed.length} earlier executions failed` : ''}`);
+      io.out(
+        `in sync at epoch ${topology.epoch} (${topology.servers.length} servers)${failed.length ? `; ${failed.length} earlier executions failed` : ''}`,
+      );
       return EXIT_OK;
     }
     if (topology.newServers && !scaling) {
-      io.err(`a migration is recorded (owner ${topology.migration?.executionId ?? '?'}) but no astaire local scale is running: it was interrupted; run astaire local scale again`);
+      io.err(
+        `a migration is recorded (owner ${topology.migration?.executionId ?? '?'}) but no astaire local scale is running: it was interrupted; run astaire local scale again`,
+      );
       return EXIT_FAILED;
     }
     if (Date.now() > deadline) {
@@ -232,13 +265,17 @@ async function loadItems(io: CommandIo, stateDir: string, items: number): Promis
   const { FileTopologyStore } = await import('../../local/file-stores');
   const { load } = await import('../../local/traffic');
   const state = LocalSession.read(stateDir);
-  const client = await AstaireClient.open({ source: new FileTopologySource(new FileTopologyStore(stateDir).path(state.cluster)) });
+  const client = await AstaireClient.open({
+    source: new FileTopologySource(new FileTopologyStore(stateDir).path(state.cluster)),
+  });
   try {
     const started = Date.now();
     const bytes = await load(client, 0, items);
     const seconds = (Date.now() - started) / 1000;
     LocalSession.update(stateDir, (s) => (s.items = Math.max(s.items, items)));
-    io.out(`loaded ${items.toLocaleString('en')} items (${(bytes / 1e6).toFixed(1)} MB) in ${seconds.toFixed(1)} s`);
+    io.out(
+      `loaded ${items.toLocaleString('en')} items (${(bytes / 1e6).toFixed(1)} MB) in ${seconds.toFixed(1)} s`,
+    );
     return EXIT_OK;
   } finally {
     await client.close();
@@ -252,11 +289,15 @@ async function verifyItems(io: CommandIo, stateDir: string): Promise<number> {
   const { Ledger, verify } = await import('../../local/traffic');
   const state = LocalSession.read(stateDir);
   if (!state.items) throw new UsageError('nothing to verify: load items first with astaire local load');
-  const client = await AstaireClient.open({ source: new FileTopologySource(new FileTopologyStore(stateDir).path(state.cluster)) });
+  const client = await AstaireClient.open({
+    source: new FileTopologySource(new FileTopologyStore(stateDir).path(state.cluster)),
+  });
   try {
     const result = await verify(client, new Ledger(state.items));
     const bad = result.misses + result.wrongValue + result.wrongFlags;
-    io.out(`${result.checked.toLocaleString('en')} items checked: ${result.misses} missing, ${result.wrongValue} wrong value, ${result.wrongFlags} wrong flags`);
+    io.out(
+      `${result.checked.toLocaleString('en')} items checked: ${result.misses} missing, ${result.wrongValue} wrong value, ${result.wrongFlags} wrong flags`,
+    );
     for (const e of result.examples) io.out(`  ${e}`);
     return bad ? EXIT_FAILED : EXIT_OK;
   } finally {

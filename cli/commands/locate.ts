@@ -19,7 +19,8 @@ export const command: Command = {
       const vbucket = vbucketOf(key, topology.vbuckets);
       const replicas = routing.current.replicasOf(vbucket).map((id) => routing.server(id)!.address);
       const newReplicas = routing.next?.replicasOf(vbucket).map((id) => routing.server(id)!.address);
-      if (options.json) io.out(JSON.stringify({ key, vbucket, replicas, ...(newReplicas ? { newReplicas } : {}) }));
+      if (options.json)
+        io.out(JSON.stringify({ key, vbucket, replicas, ...(newReplicas ? { newReplicas } : {}) }));
       else
         io.out(
           `${key}\tvbucket ${vbucket}\treplicas ${replicas.join(',') || '-'}${newReplicas ? `\tnew replicas ${newReplicas.join(',') || '-'}` : ''}`,

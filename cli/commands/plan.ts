@@ -8,13 +8,18 @@ export const command: Command = {
   summary: 'Show which vbuckets each node must pull for a topology that has newServers',
   usage: 'astaire plan --topology FILE [--json]',
   options: {
-    topology: { value: true, valueName: 'FILE', description: 'topology document (JSON) with servers and newServers' },
+    topology: {
+      value: true,
+      valueName: 'FILE',
+      description: 'topology document (JSON) with servers and newServers',
+    },
     json: { description: 'print one JSON object: {vbucketsMoved, movedFraction, pulls: [{node, vbuckets}]}' },
   },
   async run({ options, positionals }, io) {
     if (positionals.length) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
     const topology = await loadTopologyFile(options.topology);
-    if (!topology.newServers) throw new UsageError(`${String(options.topology)} has no newServers: nothing to plan`);
+    if (!topology.newServers)
+      throw new UsageError(`${String(options.topology)} has no newServers: nothing to plan`);
     const plan = planMigration(topology);
     if (options.json) {
       io.out(
@@ -25,14 +30,22 @@ export const command: Command = {
           slotsMoved: plan.slotsMoved,
           slots: plan.slots,
           movedFraction: plan.movedFraction,
-          pulls: plan.pulls.map((p) => ({ node: p.node, address: p.address, vbuckets: p.vbuckets.map((v) => v.vbucket) })),
+          pulls: plan.pulls.map((p) => ({
+            node: p.node,
+            address: p.address,
+            vbuckets: p.vbuckets.map((v) => v.vbucket),
+          })),
         }),
       );
       return EXIT_OK;
     }
     const pct = (plan.movedFraction * 100).toFixed(2);
-    io.out(`cluster ${plan.cluster}, epoch ${plan.epoch}: ${topology.servers.length} -> ${topology.newServers.length} servers`);
-    io.out(`${plan.vbucketsMoved} of ${topology.vbuckets} vbuckets gain a replica; ${plan.slotsMoved} of ${plan.slots} vbucket-replica slots (${pct}%) change hands`);
+    io.out(
+      `cluster ${plan.cluster}, epoch ${plan.epoch}: ${topology.servers.length} -> ${topology.newServers.length} servers`,
+    );
+    io.out(
+      `${plan.vbucketsMoved} of ${topology.vbuckets} vbuckets gain a replica; ${plan.slotsMoved} of ${plan.slots} vbucket-replica slots (${pct}%) change hands`,
+    );
     if (plan.pulls.length === 0) io.out('no node has anything to pull');
     for (const p of plan.pulls) {
       const sources = new Map<string, number>();

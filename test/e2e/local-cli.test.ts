@@ -14,7 +14,10 @@ const env = { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 
 
 async function astaire(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [cli, 'local', ...args, '--state-dir', stateDir], { env, timeout: 120_000 });
+    const { stdout, stderr } = await run(process.execPath, [cli, 'local', ...args, '--state-dir', stateDir], {
+      env,
+      timeout: 120_000,
+    });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code: number; stdout: string; stderr: string };
@@ -36,7 +39,9 @@ describe('astaire local, command by command', () => {
     expect(out.stdout).toMatch(/2 -> 3: 1 lifecycle events/);
     expect(out.stdout).toMatch(/SUCCEEDED in [\d.]+ s, [1-9][\d,]* items moved/);
     expect((await astaire('wait-sync', '--timeout', '30')).code).toBe(0);
-    expect((await astaire('verify')).stdout).toMatch(/5,000 items checked: 0 missing, 0 wrong value, 0 wrong flags/);
+    expect((await astaire('verify')).stdout).toMatch(
+      /5,000 items checked: 0 missing, 0 wrong value, 0 wrong flags/,
+    );
 
     expect((await astaire('scale', '2')).code).toBe(0);
     const verified = await astaire('verify');
@@ -46,7 +51,11 @@ describe('astaire local, command by command', () => {
     const status = JSON.parse((await astaire('status', '--json')).stdout);
     expect(status.topology.servers).toHaveLength(2);
     expect(status.topology.epoch).toBe(6);
-    expect(status.nodes.every((n: { up: boolean; lifecycleState: string }) => n.up && n.lifecycleState === 'InService')).toBe(true);
+    expect(
+      status.nodes.every(
+        (n: { up: boolean; lifecycleState: string }) => n.up && n.lifecycleState === 'InService',
+      ),
+    ).toBe(true);
 
     const addresses: string[] = status.nodes.map((n: { address: string }) => n.address);
     expect((await astaire('down')).stdout).toMatch(/stopped 2 nodes/);
@@ -55,12 +64,22 @@ describe('astaire local, command by command', () => {
     expect(after.stderr).toMatch(/no local cluster in .*: start one with astaire local up/);
     // The nodes are really gone.
     const { answersVersion } = await import('../../local/memcached-process');
-    for (const a of addresses) expect(await answersVersion(a.split(':')[0], Number(a.split(':')[1]))).toBe(false);
+    for (const a of addresses)
+      expect(await answersVersion(a.split(':')[0], Number(a.split(':')[1]))).toBe(false);
   });
 
   it('given bad usage, then it exits 2 with a reason', async () => {
-    expect(await astaire('scale')).toMatchObject({ code: 2, stderr: expect.stringMatching(/scale takes one argument/) });
-    expect(await astaire('frob')).toMatchObject({ code: 2, stderr: expect.stringMatching(/unknown subcommand "frob"/) });
-    expect(await astaire('up', '--items', '3')).toMatchObject({ code: 2, stderr: expect.stringMatching(/--items does not apply to local up/) });
+    expect(await astaire('scale')).toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/scale takes one argument/),
+    });
+    expect(await astaire('frob')).toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/unknown subcommand "frob"/),
+    });
+    expect(await astaire('up', '--items', '3')).toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/--items does not apply to local up/),
+    });
   });
 });

@@ -27,7 +27,8 @@ describe('local elastic-scaling scenario (3 -> 5 -> 4 nodes, 20k items)', () => 
     expect(summary.failures).toEqual([]);
     expect(summary.verify.checked).toBeGreaterThan(20_000);
     expect(summary.verify).toMatchObject({ misses: 0, wrongValue: 0, wrongFlags: 0 });
-    for (const phase of summary.phases) expect(phase.traffic).toMatchObject({ readMisses: 0, writeErrors: 0, readErrors: 0 });
+    for (const phase of summary.phases)
+      expect(phase.traffic).toMatchObject({ readMisses: 0, writeErrors: 0, readErrors: 0 });
     expect(summary.ok).toBe(true);
   });
 
@@ -47,6 +48,8 @@ describe('local elastic-scaling scenario (3 -> 5 -> 4 nodes, 20k items)', () => 
   });
 
   it('given agents running, then progress lines name nodes, vbuckets and throughput', () => {
-    expect(lines.some((l) => /i-[0-9a-f]{17}: vbuckets \d+\/\d+, [\d,]+ items, [\d.]+ MB, [\d.]+ MB\/s/.test(l))).toBe(true);
+    expect(
+      lines.some((l) => /i-[0-9a-f]{17}: vbuckets \d+\/\d+, [\d,]+ items, [\d.]+ MB, [\d.]+ MB\/s/.test(l)),
+    ).toBe(true);
   });
 });

@@ -8,8 +8,10 @@ export function instanceIds(count: number, seed = 1): string[] {
     state ^= state << 5;
     return state >>> 0;
   };
-  return Array.from({ length: count }, () =>
-    `i-${next().toString(16).padStart(8, '0')}${next().toString(16).padStart(8, '0')}${(next() & 0xf).toString(16)}`,
+  return Array.from(
+    { length: count },
+    () =>
+      `i-${next().toString(16).padStart(8, '0')}${next().toString(16).padStart(8, '0')}${(next() & 0xf).toString(16)}`,
   );
 }
 

@@ -1,5 +1,9 @@
 import { Socket } from 'node:net';
-import { MemcachedProcess, MemcachedUnavailableError } from '../../../local/memcached-process';
+import {
+  memcachedBinary,
+  MemcachedProcess,
+  MemcachedUnavailableError,
+} from '../../../local/memcached-process';
 import { MemcachedCluster } from '../../support/memcached';
 
 function roundTrip(address: string, request: string): Promise<string> {
@@ -48,17 +52,12 @@ describe('memcached test harness', () => {
     expect(await roundTrip(node.address, 'get k\r\n')).toBe('END\r\n');
   });
 
-  it('given no memcached on PATH, when starting, then it fails fast with the install instruction', async () => {
-    const saved = process.env.PATH;
-    const access = jest.spyOn(require('node:fs'), 'accessSync').mockImplementation(() => {
-      throw new Error('ENOENT');
-    });
-    try {
-      await expect(MemcachedProcess.start()).rejects.toThrow(MemcachedUnavailableError);
-      await expect(MemcachedProcess.start()).rejects.toThrow(/apt-get install -y memcached/);
-    } finally {
-      access.mockRestore();
-      process.env.PATH = saved;
-    }
+  it('given no memcached on the search path, when starting, then it fails fast with the install instruction', async () => {
+    const nowhere = ['/nonexistent-astaire-test'];
+    expect(() => memcachedBinary(nowhere)).toThrow(MemcachedUnavailableError);
+    await expect(MemcachedProcess.start({ searchPath: nowhere })).rejects.toThrow(
+      /apt-get install -y memcached/,
+    );
+    expect(memcachedBinary()).toMatch(/\/memcached$/);
   });
 });

@@ -10,7 +10,12 @@ function file(name: string, content: unknown): string {
   writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content));
   return path;
 }
-const migrating = file('migrating.json', { cluster: 'demo', epoch: 3, servers: [s(1), s(2), s(3)], newServers: [s(1), s(2), s(3), s(4)] });
+const migrating = file('migrating.json', {
+  cluster: 'demo',
+  epoch: 3,
+  servers: [s(1), s(2), s(3)],
+  newServers: [s(1), s(2), s(3), s(4)],
+});
 const stable = file('stable.json', { cluster: 'demo', epoch: 3, servers: [s(1), s(2), s(3)] });
 
 async function run(...argv: string[]) {
@@ -50,7 +55,10 @@ describe('astaire plan', () => {
     [['plan'], /--topology FILE is required/],
     [['plan', '--topology', join(dir, 'missing.json')], /cannot read topology file .*missing\.json: ENOENT/],
     [['plan', '--topology', file('bad.json', '{"cluster":"demo"')], /bad\.json: document is not valid JSON/],
-    [['plan', '--topology', file('bad2.json', { cluster: 'demo', epoch: 'x', servers: [] })], /epoch must be a non-negative integer \(got "x"\)/],
+    [
+      ['plan', '--topology', file('bad2.json', { cluster: 'demo', epoch: 'x', servers: [] })],
+      /epoch must be a non-negative integer \(got "x"\)/,
+    ],
     [['plan', '--topology', migrating, '--verbose'], /unknown option --verbose/],
     [['plan', '--topology', migrating, 'extra'], /unexpected argument "extra"/],
   ])('given %j, then it exits 2 with a one-line reason', async (argv, message) => {

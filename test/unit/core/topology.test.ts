@@ -145,7 +145,7 @@ describe('names', () => {
 describe('serializeTopology and the Parameter Store size limits', () => {
   // Longest EC2 ids and longest dotted-quad addresses, so the limits below hold for any VPC.
   const ec2 = (i: number) => ({
-    id: `i-0${(0x123456789abcdef + i).toString(16).padStart(16, '0')}`,
+    id: `i-0123456789abc${i.toString(16).padStart(4, '0')}`,
     address: `10.${100 + ((i >> 8) & 127)}.${100 + (i & 127)}.${200 + (i % 50)}:11211`,
   });
   const migrating = (n: number): Topology => ({

@@ -64,13 +64,11 @@ describe('SsmTopologyStore', () => {
 
 describe('AutoScalingLifecycleActions', () => {
   test('given no active action, when completing, then gone', async () => {
-    autoScaling
-      .on(CompleteLifecycleActionCommand)
-      .rejects(
-        Object.assign(new Error('No active Lifecycle Action found with instance ID i-1'), {
-          name: 'ValidationError',
-        }),
-      );
+    autoScaling.on(CompleteLifecycleActionCommand).rejects(
+      Object.assign(new Error('No active Lifecycle Action found with instance ID i-1'), {
+        name: 'ValidationError',
+      }),
+    );
     expect(
       await new AutoScalingLifecycleActions(new AutoScalingClient({})).complete(
         { autoScalingGroupName: 'g', lifecycleHookName: 'h', instanceId: 'i-1' },

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseResyncMessage, parseTopology, Placement, planMigration, pullsFor, ResyncReport, vbucketOf } from '../core';
 import { MemcachedProcess } from '../local/memcached-process';
-import { cli, clusterNodes, loadRedis, RedisNode, slotOf } from './resync/redis';
+import { cli, clusterNodes, clusterOk, loadRedis, slotOf, startRedisNodes } from './resync/redis';
 
 const ITEMS_TO_MOVE = Number(process.env.BENCH_ITEMS ?? 500_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -19,8 +19,8 @@ const VBUCKETS = 16384;
  * same number of 1 KB keys onto a new master. Prints each run and the medians.
  */
 export async function runResyncBench(): Promise<void> {
-  const agentRuns = await benchAgent();
-  const redisRuns = await benchRedis();
+  const agentRuns = process.env.BENCH_SKIP_AGENT ? [{ itemsPerSec: NaN, mbPerSec: NaN, peakRssMb: NaN }] : await benchAgent();
+  const redisRuns = process.env.BENCH_SKIP_REDIS ? [NaN] : await benchRedis();
   const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const itemsPerSec = med(agentRuns.map((r) => r.itemsPerSec));
   const mbPerSec = med(agentRuns.map((r) => r.mbPerSec));
@@ -170,47 +170,81 @@ function loadMemcached(port: number, keys: Buffer[]): Promise<void> {
 const CRLF = Buffer.from('\r\n');
 
 async function benchRedis(): Promise<number[]> {
-  // Load a little more than we move, and reshard the share of slots that holds ITEMS_TO_MOVE keys.
-  const total = Math.round(ITEMS_TO_MOVE * 1.2);
-  const nodes = await Promise.all([1, 2, 3, 4].map(() => RedisNode.start()));
+  const nodes = await startRedisNodes(4);
   try {
     const [a, b, c, fresh] = nodes;
-    cli(['--cluster', 'create', a.address, b.address, c.address, '--cluster-replicas', '0', '--cluster-yes']);
-    await waitFor(() => cli(['-p', String(a.port), 'cluster', 'info']).includes('cluster_state:ok'));
-    const owners = clusterNodes(a.port).filter((n) => n.slots.length > 0);
+    const masters = [a, b, c];
+    cli(['--cluster', 'create', ...masters.map((n) => n.address), '--cluster-replicas', '0', '--cluster-yes']);
+    await waitFor(() => masters.every((n) => clusterOk(n.port)));
+    const owners = clusterNodes(a.port)
+      .filter((n) => n.slots.length > 0)
+      .sort((x, y) => x.slots[0][0] - y.slots[0][0]);
+    // Move about 5/6 of the slots (the share that holds ITEMS_TO_MOVE of 1.2 x ITEMS_TO_MOVE keys), the
+    // first slots of each master: `reshard --cluster-from <one master>` takes a master's lowest slots, so
+    // the moved slots are known before loading, and the load puts exactly ITEMS_TO_MOVE keys in them.
+    const movingSlots = Math.round(16384 / 1.2);
+    const moving = new Uint8Array(16384);
     const slotPort = new Int32Array(16384);
-    for (const o of owners) for (const [lo, hi] of o.slots) for (let s = lo; s <= hi; s++) slotPort[s] = o.port;
+    const take = owners.map((_, i) => Math.floor(movingSlots / owners.length) + (i < movingSlots % owners.length ? 1 : 0));
+    owners.forEach((o, i) => {
+      const all: number[] = [];
+      for (const [lo, hi] of o.slots) for (let s = lo; s <= hi; s++) all.push(s);
+      all.sort((x, y) => x - y);
+      for (const s of all) slotPort[s] = o.port;
+      for (const s of all.slice(0, take[i])) moving[s] = 1;
+    });
     const perPort = new Map<number, Buffer[]>(owners.map((o) => [o.port, []]));
-    for (let i = 0; i < total; i++) {
+    let total = 0;
+    for (let i = 0, inMoving = 0; inMoving < ITEMS_TO_MOVE; i++, total++) {
       const key = Buffer.from(`bench:${i}`);
-      perPort.get(slotPort[slotOf(key)])!.push(key);
+      const slot = slotOf(key);
+      if (moving[slot]) inMoving++;
+      perPort.get(slotPort[slot])!.push(key);
     }
     const t0 = Date.now();
     await Promise.all([...perPort].map(([port, keys]) => loadRedis(port, keys, VALUE)));
-    console.log(`loaded ${total} keys of 1 KB into a 3-master Redis Cluster in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    cli(['--cluster', 'add-node', fresh.address, a.address]);
-    // Every node must know the new one before slots move to it, or MIGRATE answers "I don't know about node".
-    await waitFor(
-      () =>
-        nodes.every((n) => clusterNodes(n.port).length === 4) &&
-        cli(['--cluster', 'check', a.address]).includes('[OK] All 16384 slots covered'),
+    console.log(
+      `loaded ${total} keys of 1 KB into a 3-master Redis Cluster in ${((Date.now() - t0) / 1000).toFixed(1)} s; ` +
+        `${ITEMS_TO_MOVE} of them in the ${movingSlots} slots to move`,
     );
-    const freshId = clusterNodes(fresh.port).find((n) => n.port === fresh.port)!.id;
-    const slots = Math.round((16384 * ITEMS_TO_MOVE) / total);
+    cli(['--cluster', 'add-node', fresh.address, a.address]);
+    // Every node must know the new one, and the new one must know every slot (a node whose state is not ok
+    // answers CLUSTERDOWN to MIGRATE's RESTORE-ASKING), before slots move to it.
+    const freshId = cli(['-p', String(fresh.port), 'cluster', 'myid']).trim();
+    // A node still in handshake is listed under a temporary id: wait until every node lists the new one by
+    // its own id, with no node in handshake, failing or without address.
+    const settled = () =>
+      nodes.every((n) => {
+        const view = clusterNodes(n.port);
+        return (
+          view.length === 4 &&
+          view.some((v) => v.id === freshId) &&
+          view.every((v) => !/handshake|fail|noaddr/.test(v.flags)) &&
+          clusterOk(n.port)
+        );
+      }) && cli(['--cluster', 'check', a.address]).includes('[OK] All 16384 slots covered');
+    await waitFor(settled, 60000);
     const rates: number[] = [];
     for (let run = 1; run <= RUNS; run++) {
       const started = Date.now();
       // --cluster-pipeline 1000: far above the default of 10, the fastest an operator would reasonably run it.
-      cli(['--cluster', 'reshard', a.address, '--cluster-from', 'all', '--cluster-to', freshId, '--cluster-slots', String(slots),
-        '--cluster-yes', '--cluster-pipeline', '1000']);
+      owners.forEach((o, i) =>
+        cli(['--cluster', 'reshard', a.address, '--cluster-from', o.id, '--cluster-to', freshId,
+          '--cluster-slots', String(take[i]), '--cluster-yes', '--cluster-pipeline', '1000']),
+      );
       const seconds = (Date.now() - started) / 1000;
       const moved = Number(cli(['-p', String(fresh.port), 'dbsize']).trim());
+      if (moved !== ITEMS_TO_MOVE) throw new Error(`redis reshard run ${run} moved ${moved} keys, not ${ITEMS_TO_MOVE}`);
       rates.push(moved / seconds);
-      console.log(`redis reshard run ${run}: ${moved} keys (${slots} slots) in ${seconds.toFixed(2)} s: ${Math.round(moved / seconds)} keys/s`);
+      console.log(`redis reshard run ${run}: ${moved} keys (${movingSlots} slots) in ${seconds.toFixed(2)} s: ${Math.round(moved / seconds)} keys/s`);
+      await waitFor(settled, 60000);
       if (run < RUNS) {
-        // Put the slots back (untimed) so the next run moves the same keys again.
-        cli(['--cluster', 'rebalance', a.address, '--cluster-weight', `${freshId}=0`, '--cluster-pipeline', '1000']);
-        await waitFor(() => Number(cli(['-p', String(fresh.port), 'dbsize']).trim()) === 0);
+        // Put the slots back (untimed), each to its master: the new node's lowest slots are the first master's, and so on.
+        owners.forEach((o, i) =>
+          cli(['--cluster', 'reshard', a.address, '--cluster-from', freshId, '--cluster-to', o.id,
+            '--cluster-slots', String(take[i]), '--cluster-yes', '--cluster-pipeline', '1000']),
+        );
+        await waitFor(() => Number(cli(['-p', String(fresh.port), 'dbsize']).trim()) === 0 && settled(), 60000);
       }
     }
     return rates;

@@ -19,6 +19,12 @@ export function slotOf(key: Buffer): number {
   return crc16(key) % 16384;
 }
 
+/** Every redis-server this process started and has not stopped: killed on exit, whatever happens. */
+const live = new Set<RedisNode>();
+process.once('exit', () => {
+  for (const n of live) n.stop();
+});
+
 export class RedisNode {
   private constructor(
     readonly port: number,
@@ -32,14 +38,21 @@ export class RedisNode {
 
   static async start(): Promise<RedisNode> {
     const port = await freePort();
+    // The bus port defaults to port + 10000, which may be taken (or above 65535): pick a free one too.
+    const busPort = await freePort();
     const dir = mkdtempSync(join(tmpdir(), 'astaire-bench-redis-'));
     const child = spawn(
       'redis-server',
       ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'),
-        '--dir', dir, '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--loglevel', 'warning'],
+        '--dir', dir, '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--loglevel', 'warning',
+        // 2 cores shared by 4 servers and the loader: a generous failure-detection timeout so busy nodes are not marked failed.
+        '--cluster-node-timeout', '15000', '--cluster-port', String(busPort),
+        // Otherwise a master whose last slot moves away becomes a replica, and slots cannot be moved back to it.
+        '--cluster-allow-replica-migration', 'no'],
       { stdio: 'ignore' },
     );
     const node = new RedisNode(port, child, dir);
+    live.add(node);
     for (let i = 0; i < 100; i++) {
       // redis-cli exits non-zero while the server is not listening yet: that is "not yet".
       const r = spawnSync('redis-cli', ['-p', String(port), 'ping'], { encoding: 'utf8' });
@@ -51,7 +64,8 @@ export class RedisNode {
   }
 
   stop(): void {
-    this.child.kill('SIGKILL');
+    live.delete(this);
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
@@ -100,18 +114,35 @@ export function loadRedis(port: number, keys: Buffer[], value: Buffer): Promise<
   });
 }
 
-/** The node id of each node and the first slot each master serves, from CLUSTER NODES. */
-export function clusterNodes(port: number): { id: string; port: number; slots: [number, number][] }[] {
+/** Starts n nodes; if any fails to start, stops the ones that did. */
+export async function startRedisNodes(n: number): Promise<RedisNode[]> {
+  const results = await Promise.allSettled(Array.from({ length: n }, () => RedisNode.start()));
+  const failed = results.find((r) => r.status === 'rejected');
+  if (failed) {
+    for (const r of results) if (r.status === 'fulfilled') r.value.stop();
+    throw (failed as PromiseRejectedResult).reason;
+  }
+  return results.map((r) => (r as PromiseFulfilledResult<RedisNode>).value);
+}
+
+/** True when the node itself says cluster_state:ok (a node that is not ok answers CLUSTERDOWN, also to MIGRATE's RESTORE-ASKING). */
+export function clusterOk(port: number): boolean {
+  return cli(['-p', String(port), 'cluster', 'info']).includes('cluster_state:ok');
+}
+
+/** The node id of each node and the slot ranges each master serves, from CLUSTER NODES. */
+export function clusterNodes(port: number): { id: string; port: number; flags: string; slots: [number, number][] }[] {
   return cli(['-p', String(port), 'cluster', 'nodes'])
     .trim()
     .split('\n')
     .map((line) => {
       const f = line.split(' ');
       const p = Number(f[1].split(':')[1].split('@')[0]);
-      const slots = f.slice(8).filter((s) => /^\d/.test(s)).map((s) => {
+      // Skip "[slot->-id]" migration markers: only plain slots and ranges.
+      const slots = f.slice(8).filter((s) => /^\d+(-\d+)?$/.test(s)).map((s) => {
         const [a, b] = s.split('-').map(Number);
         return [a, b ?? a] as [number, number];
       });
-      return { id: f[0], port: p, slots };
+      return { id: f[0], port: p, flags: f[2], slots };
     });
 }

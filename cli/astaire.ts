@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-import packageJson from '../package.json';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { optionHelp, parseArgs, UsageError } from './args';
 import { Command, CommandIo, EXIT_FAILED, EXIT_OK, EXIT_USAGE } from './command';
 
@@ -24,7 +25,7 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
     return name === undefined ? EXIT_USAGE : EXIT_OK;
   }
   if (name === '--version') {
-    io.out(packageJson.version);
+    io.out(packageVersion());
     return EXIT_OK;
   }
   const load = COMMANDS[name];
@@ -48,6 +49,13 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
     io.err(`astaire ${name}: ${e.name && e.name !== 'Error' ? `${e.name}: ` : ''}${e.message}`);
     return EXIT_FAILED;
   }
+}
+
+/** The version in package.json: one level up from cli/, two from dist/cli/ (nothing is copied into dist/). */
+function packageVersion(): string {
+  for (const manifest of [join(__dirname, '..', 'package.json'), join(__dirname, '..', '..', 'package.json')])
+    if (existsSync(manifest)) return (JSON.parse(readFileSync(manifest, 'utf8')) as { version: string }).version;
+  return 'unknown';
 }
 
 export function commandHelp(command: Command): string {

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../../cli/astaire';
@@ -115,5 +115,13 @@ describe('astaire', () => {
     const { code, out } = await run('plan', '--help');
     expect(code).toBe(0);
     expect(out.join('\n')).toMatch(/Usage: astaire plan --topology FILE \[--json\][\s\S]*--topology FILE/);
+  });
+});
+
+describe('astaire --version', () => {
+  it('given --version, then it prints the package version and exits 0', async () => {
+    const { code, out } = await run('--version');
+    expect(code).toBe(0);
+    expect(out).toEqual([JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'package.json'), 'utf8')).version]);
   });
 });

@@ -226,24 +226,16 @@ export function beginMigration(
 
 /** Commits the migration: servers := newServers, epoch + 1. */
 export function commitMigration(topology: Topology): Topology {
-  if (!topology.newServers) return topology;
-  return {
-    cluster: topology.cluster,
-    epoch: topology.epoch + 1,
-    vbuckets: topology.vbuckets,
-    replicas: topology.replicas,
-    servers: topology.newServers,
-  };
+  return topology.newServers ? settled(topology, topology.newServers) : topology;
 }
 
 /** Abandons the migration: the old members stay (epoch + 1, as for every change). */
 export function abortMigration(topology: Topology): Topology {
-  if (!topology.newServers) return topology;
-  return {
-    cluster: topology.cluster,
-    epoch: topology.epoch + 1,
-    vbuckets: topology.vbuckets,
-    replicas: topology.replicas,
-    servers: topology.servers,
-  };
+  return topology.newServers ? settled(topology, topology.servers) : topology;
+}
+
+/** The document after a migration ends with `servers` as the members. */
+function settled(topology: Topology, servers: readonly Server[]): Topology {
+  const { cluster, epoch, vbuckets, replicas } = topology;
+  return { cluster, epoch: epoch + 1, vbuckets, replicas, servers };
 }

@@ -2,11 +2,12 @@ import { ProtocolError } from './errors';
 
 export interface MetadumpHandler {
   /**
-   * One item: its raw key bytes, absolute expiry (-1 = never) and memcached's item size (an upper bound of the value).
+   * One item: its raw key bytes, absolute expiry (-1 = never), memcached's item size (an upper bound of the value)
+   * and its CAS (unique per item version on that server; 0 when absent, or above 2^53 where a number cannot hold it exactly).
    * `key` is a view of the parser's scratch buffer, valid only during the call: copy it to keep it
    * (most keys of a dump are filtered out, so allocating one buffer per line is wasted work).
    */
-  item(key: Buffer, exp: number, size: number): void;
+  item(key: Buffer, exp: number, size: number, cas: number): void;
   /** `END`: the enumeration is complete. */
   end(): void;
   /** `BUSY`: another crawl runs on this server; retry later. */
@@ -71,6 +72,7 @@ export class MetadumpParser {
       const key = decodeUriBytes(buf, i, keyEnd, this.scratch);
       let exp = -1;
       let size = 0;
+      let cas = 0;
       i = keyEnd + 1;
       while (i < stop) {
         let j = buf.indexOf(0x20, i);
@@ -85,9 +87,13 @@ export class MetadumpParser {
           buf[i + 4] === 0x3d
         )
           size = parseSigned(buf, i + 5, j);
+        else if (buf[i] === 0x63 && buf[i + 1] === 0x61 && buf[i + 2] === 0x73 && buf[i + 3] === 0x3d) {
+          cas = parseSigned(buf, i + 4, j);
+          if (!(cas > 0 && cas <= Number.MAX_SAFE_INTEGER)) cas = 0;
+        }
         i = j + 1;
       }
-      this.handler.item(key, exp, size);
+      this.handler.item(key, exp, size, cas);
       return;
     }
     const text = buf.toString('latin1', start, stop);

@@ -1,6 +1,7 @@
 import { Server, vbucketOf } from '../core';
 import { ConnectionOptions, MemcachedConnection } from './connection';
 import { LocalMemcachedError, SourceFailedError } from './errors';
+import { CasSet } from './cas-set';
 import { Fifo } from './fifo';
 import { MetaResponseParser, MetaStatus } from './meta-parser';
 import { MetadumpParser } from './metadump-parser';
@@ -263,6 +264,8 @@ class SourceCopy {
   private readonly inflightInfo = new Fifo<number>();
   private inflightBytes = 0;
   private readonly localPending = new Fifo<number>();
+  /** CAS of every item version an enumeration queued (copy or presence check): later passes skip them. */
+  private readonly seen = new CasSet();
   private localPendingBytes = 0;
   private pass = 0;
   private dumpDone = false;
@@ -335,7 +338,7 @@ class SourceCopy {
       this.check.awaiting = () => this.checking.length > 0;
 
       const dumpParser = new MetadumpParser({
-        item: (key, exp, size) => this.onItem(key, exp, size),
+        item: (key, exp, size, cas) => this.onItem(key, exp, size, cas),
         end: () => {
           this.dumpDone = true;
         },
@@ -398,7 +401,7 @@ class SourceCopy {
     this.o.stats.passes[this.pass - 1][field]++;
   }
 
-  private onItem(view: Buffer, exp: number, size: number): void {
+  private onItem(view: Buffer, exp: number, size: number, cas: number): void {
     // Already expired (with slack for clock skew; the meta get has the final word): skip the round trip.
     if (exp !== -1 && exp <= this.nowSec() - 5) return;
     if (this.o.wanted[vbucketOf(view, this.o.vbuckets)] !== 1) return;
@@ -414,6 +417,9 @@ class SourceCopy {
       }
       return;
     }
+    // The same item version (CAS is unique per version on the source) was handled by an earlier pass: it was
+    // copied, found present, or is gone (deleted/expired), or this copy has failed. A changed item has a new CAS.
+    if (cas > 0 && !this.seen.add(cas)) return;
     const key = Buffer.from(view); // the view is the parser's scratch buffer
     const info = size * 4 + form;
     if (this.pass === 1) {

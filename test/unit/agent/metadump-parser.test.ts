@@ -1,12 +1,12 @@
 import { decodeUriBytes, MetadumpParser } from '../../../agent/metadump-parser';
 import { ProtocolError } from '../../../agent/errors';
 
-type Event = { key: string; exp: number; size: number } | 'END' | 'BUSY' | { error: string };
+type Event = { key: string; exp: number; size: number; cas: number } | 'END' | 'BUSY' | { error: string };
 
 function parse(chunks: Buffer[]): Event[] {
   const events: Event[] = [];
   const parser = new MetadumpParser({
-    item: (key, exp, size) => events.push({ key: key.toString('hex'), exp, size }),
+    item: (key, exp, size, cas) => events.push({ key: key.toString('hex'), exp, size, cas }),
     end: () => events.push('END'),
     busy: () => events.push('BUSY'),
     error: (error) => events.push({ error }),
@@ -25,9 +25,9 @@ const WIRE = Buffer.from(
 );
 const EXPECTED: Event[] = [
   'BUSY',
-  { key: Buffer.from('a b\u00e9\u0000\r\nz%', 'utf8').toString('hex'), exp: -1, size: 78 },
-  { key: Buffer.from('plain').toString('hex'), exp: 1795472904, size: 69 },
-  { key: 'fffe', exp: -1, size: 65 },
+  { key: Buffer.from('a b\u00e9\u0000\r\nz%', 'utf8').toString('hex'), exp: -1, size: 78, cas: 2 },
+  { key: Buffer.from('plain').toString('hex'), exp: 1795472904, size: 69, cas: 6 },
+  { key: 'fffe', exp: -1, size: 65, cas: 3 },
   'END',
 ];
 
@@ -55,5 +55,17 @@ describe('MetadumpParser', () => {
     expect(() => decodeUriBytes(Buffer.from('ab%4'), 0, 4)).toThrow(ProtocolError);
     expect(() => decodeUriBytes(Buffer.from('ab%zz'), 0, 5)).toThrow(ProtocolError);
     expect(decodeUriBytes(Buffer.from('%41%62c'), 0, 7).toString()).toBe('Abc');
+  });
+
+  it('given a CAS above 2^53 or none, when parsed, then cas is 0 (unknown), never a rounded value', () => {
+    const events = parse([
+      Buffer.from('key=a exp=-1 la=1 cas=9007199254740993 fetch=no cls=1 size=70\nkey=b exp=-1 la=1 fetch=no cls=1 size=70\nkey=c exp=-1 la=1 cas=9007199254740991 fetch=no cls=1 size=70\nEND\r\n'),
+    ]);
+    expect(events).toEqual([
+      { key: '61', exp: -1, size: 70, cas: 0 },
+      { key: '62', exp: -1, size: 70, cas: 0 },
+      { key: '63', exp: -1, size: 70, cas: 9007199254740991 },
+      'END',
+    ]);
   });
 });

@@ -57,7 +57,8 @@ export class AgentPackage extends Construct {
               outfile: join(outputDir, AgentPackage.BUNDLE_FILE),
               bundle: true,
               platform: 'node',
-              target: 'node20',
+              // The nodes run Debian 12's nodejs package, Node.js 18.
+              target: 'node18',
               format: 'cjs',
               minify: false,
               sourcemap: false,
@@ -90,10 +91,11 @@ export class AgentPackage extends Construct {
       bucket: this.asset.bucket,
       bucketKey: this.asset.s3ObjectKey,
       localFile: '/opt/astaire/agent.zip',
+      region,
     });
     userData.addCommands(
       `unzip -o ${zip} -d /opt/astaire`,
-      'NODE_BIN=$(command -v node-22 || command -v node)',
+      'NODE_BIN=$(command -v node)',
       `cat > ${binPath} <<EOF`,
       '#!/bin/sh',
       `export AWS_REGION=${region}`,

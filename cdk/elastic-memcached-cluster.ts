@@ -32,6 +32,14 @@ export const LIFECYCLE_DETAIL_TYPES = [
 ];
 export const MEMCACHED_PORT = 11211;
 const AGENT_PATH = '/usr/local/bin/astaire-agent';
+
+/**
+ * The public SSM parameter holding the latest Debian 12 (bookworm) AMI for an architecture
+ * (`amd64` or `arm64`), published by Debian's cloud team in every commercial region.
+ */
+export function debianAmiParameterName(debianArch: 'amd64' | 'arm64'): string {
+  return `/aws/service/debian/release/bookworm/latest/${debianArch}`;
+}
 /** The construct id aws-cdk-lib gives the singleton function behind every AwsCustomResource. */
 const AWS_CUSTOM_RESOURCE_PROVIDER_ID = 'AWS679f53fac002430cb0da5b7982bd2287';
 
@@ -290,18 +298,22 @@ export class ElasticMemcachedCluster extends Construct implements ec2.IConnectab
 
     const instanceType =
       props.instanceType ?? ec2.InstanceType.of(ec2.InstanceClass.T3, ec2.InstanceSize.MEDIUM);
+    // Debian's names for the two architectures an instance type can have.
+    const debianArch = instanceType.architecture === ec2.InstanceArchitecture.ARM_64 ? 'arm64' : 'amd64';
     const userData = ec2.UserData.forLinux();
     this.addBootCommands(userData, memoryMb);
     agentPackage.addInstallCommands(userData, AGENT_PATH, Aws.REGION);
-    userData.addCommands('systemctl enable --now amazon-ssm-agent');
+    // Last: Run Command reaches a node only once its SSM Agent runs, so a boot that failed
+    // before this point never registers, the workflow's resync cannot start, and the launch is
+    // abandoned (the instance replaced) rather than left waiting.
+    this.addSsmAgentCommands(userData, debianArch);
 
     const launchTemplate = new ec2.LaunchTemplate(this, 'LaunchTemplate', {
-      machineImage: ec2.MachineImage.latestAmazonLinux2023({
-        cpuType:
-          instanceType.architecture === ec2.InstanceArchitecture.ARM_64
-            ? ec2.AmazonLinuxCpuType.ARM_64
-            : ec2.AmazonLinuxCpuType.X86_64,
-      }),
+      // Debian 12 (bookworm), whose memcached 1.6.18 is the server the agent is verified against
+      // (DEVELOPERS.md). Debian publishes the latest AMI of each release as a public SSM parameter
+      // per architecture; it is resolved at deploy time (a CloudFormation parameter), so synth
+      // needs no lookup and stays offline.
+      machineImage: ec2.MachineImage.fromSsmParameter(debianAmiParameterName(debianArch)),
       instanceType,
       role,
       securityGroup,
@@ -382,24 +394,46 @@ export class ElasticMemcachedCluster extends Construct implements ec2.IConnectab
     });
   }
 
-  /** memcached from the distribution, listening on the node's private address (peers, clients) and loopback (its agent). */
+  /**
+   * memcached and Node.js from Debian, memcached listening on the node's private address (peers,
+   * clients) and loopback (its agent). `set -euo pipefail` first: any failing step ends the boot.
+   */
   private addBootCommands(userData: ec2.UserData, memoryMb: number): void {
     userData.addCommands(
       'set -euo pipefail',
-      'dnf install -y memcached nodejs22 unzip',
+      'export DEBIAN_FRONTEND=noninteractive',
+      // Waits for a first-boot apt run (unattended-upgrades) to release the lock instead of failing.
+      'APT_OPTS="-o DPkg::Lock::Timeout=600 -o Acquire::Retries=5"',
+      // awscli: the agent bundle is fetched with `aws s3 cp`, which the Debian AMI may not ship.
+      'apt-get $APT_OPTS update',
+      'apt-get $APT_OPTS install -y memcached nodejs unzip curl awscli',
       'IMDS_TOKEN=$(curl -sSf -X PUT http://169.254.169.254/latest/api/token -H "X-aws-ec2-metadata-token-ttl-seconds: 300")',
       'PRIVATE_IP=$(curl -sSf -H "X-aws-ec2-metadata-token: $IMDS_TOKEN" http://169.254.169.254/latest/meta-data/local-ipv4)',
-      'cat > /etc/sysconfig/memcached <<EOF',
-      `PORT="${MEMCACHED_PORT}"`,
-      'USER="memcached"',
-      'MAXCONN="4096"',
-      `CACHESIZE="${memoryMb}"`,
+      // Debian's unit runs memcached through systemd-memcached-wrapper, one option per line.
+      'cat > /etc/memcached.conf <<EOF',
+      '# Written at boot by the Astaire user data.',
+      `-p ${MEMCACHED_PORT}`,
+      '-u memcache',
+      '-c 4096',
+      `-m ${memoryMb}`,
       // Loopback too: the agent fills its local memcached at 127.0.0.1 (its --local default).
-      'OPTIONS="-l $PRIVATE_IP,127.0.0.1 -U 0"',
+      '-l $PRIVATE_IP,127.0.0.1',
+      '-U 0',
+      '-P /var/run/memcached/memcached.pid',
       'EOF',
       'systemctl enable memcached',
       'systemctl restart memcached',
       'mkdir -p /opt/astaire',
+    );
+  }
+
+  /** The SSM Agent is not on Debian's AMIs: install it from the region's own package bucket and start it. */
+  private addSsmAgentCommands(userData: ec2.UserData, debianArch: string): void {
+    const url = `https://s3.${Aws.REGION}.${Aws.URL_SUFFIX}/amazon-ssm-${Aws.REGION}/latest/debian_${debianArch}/amazon-ssm-agent.deb`;
+    userData.addCommands(
+      `curl -sSf --retry 5 -o /tmp/amazon-ssm-agent.deb ${url}`,
+      'dpkg -i /tmp/amazon-ssm-agent.deb',
+      'systemctl enable --now amazon-ssm-agent',
     );
   }
 

@@ -158,16 +158,76 @@ describe('ElasticMemcachedCluster: nodes', () => {
     });
   });
 
-  test('given the user data, when a node boots, then it installs memcached with the configured memory on its private address, the agent and SSM', () => {
+  test('given the user data, when a node boots, then it installs Debian memcached with the configured memory on its private address, the agent, and SSM last', () => {
     const script = flatten((launchTemplate().UserData as { 'Fn::Base64': unknown })['Fn::Base64']);
-    expect(script).toContain('dnf install -y memcached nodejs22 unzip');
-    expect(script).toContain('CACHESIZE="3000"');
-    expect(script).toContain('OPTIONS="-l $PRIVATE_IP,127.0.0.1 -U 0"');
-    expect(script).toMatch(/^aws s3 cp 's3:\/\/<token>\/[0-9a-f]{64}\.zip' '\/opt\/astaire\/agent\.zip'$/m);
+    const at = (text: string): number => {
+      expect(script).toContain(text);
+      return script.indexOf(text);
+    };
+    expect(script.split('\n')[1]).toBe('set -euo pipefail');
+    expect(script).toContain('apt-get $APT_OPTS update');
+    expect(script).toContain('apt-get $APT_OPTS install -y memcached nodejs unzip curl awscli');
+    expect(script).not.toMatch(/\bdnf\b|\/etc\/sysconfig\//);
+    // /etc/memcached.conf, one option per line, as Debian's systemd-memcached-wrapper reads it.
+    const conf = script.slice(
+      at('cat > /etc/memcached.conf <<EOF'),
+      script.indexOf('\nEOF\n', at('cat > /etc/memcached.conf')),
+    );
+    for (const line of ['-p 11211', '-u memcache', '-m 3000', '-l $PRIVATE_IP,127.0.0.1', '-U 0'])
+      expect(conf.split('\n')).toContain(line);
+    expect(at('cat > /etc/memcached.conf')).toBeLessThan(at('systemctl restart memcached'));
+    expect(script).toMatch(
+      /^aws s3 cp 's3:\/\/<token>\/[0-9a-f]{64}\.zip' '\/opt\/astaire\/agent\.zip' --region <token>$/m,
+    );
+    expect(script).toContain('NODE_BIN=$(command -v node)');
     expect(script).toContain('exec $NODE_BIN /opt/astaire/astaire-agent.js "\\$@"');
     expect(script).toContain('cat > /usr/local/bin/astaire-agent <<EOF');
-    expect(script).toContain('systemctl enable --now amazon-ssm-agent');
-    expect(script.indexOf('set -euo pipefail')).toBeLessThan(script.indexOf('dnf install'));
+    // The SSM Agent is installed from the regional package bucket, and only after everything else.
+    expect(script).toMatch(
+      /^curl -sSf --retry 5 -o \/tmp\/amazon-ssm-agent\.deb https:\/\/s3\.<token>\.<token>\/amazon-ssm-<token>\/latest\/debian_amd64\/amazon-ssm-agent\.deb$/m,
+    );
+    expect(at('chmod 0755 /usr/local/bin/astaire-agent')).toBeLessThan(
+      at('curl -sSf --retry 5 -o /tmp/amazon-ssm-agent.deb'),
+    );
+    expect(at('dpkg -i /tmp/amazon-ssm-agent.deb')).toBeLessThan(
+      at('systemctl enable --now amazon-ssm-agent'),
+    );
+    expect(script.trimEnd().endsWith('systemctl enable --now amazon-ssm-agent')).toBe(true);
+  });
+
+  test('given the default x86_64 instance type, when synthesized, then the AMI is the latest Debian 12 amd64 image, resolved at deploy time', () => {
+    const imageParameters = Object.values(
+      template.toJSON().Parameters as Record<string, { Type: string; Default: string }>,
+    ).filter((p) => p.Type === 'AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>');
+    expect(imageParameters.map((p) => p.Default)).toEqual([
+      '/aws/service/debian/release/bookworm/latest/amd64',
+    ]);
+    expect(JSON.stringify(template.toJSON())).not.toContain('ami-amazon-linux-latest');
+  });
+
+  test('given an arm64 instance type, when synthesized, then the AMI and the SSM Agent package are arm64', () => {
+    const s = new Stack(unbundledApp());
+    new ElasticMemcachedCluster(
+      s,
+      'C',
+      fixtureClusterProps({
+        instanceType: ec2.InstanceType.of(ec2.InstanceClass.T4G, ec2.InstanceSize.MEDIUM),
+      }),
+    );
+    const t = Template.fromStack(s).toJSON();
+    const defaults = Object.values(t.Parameters as Record<string, { Type: string; Default: string }>)
+      .filter((p) => p.Type === 'AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>')
+      .map((p) => p.Default);
+    expect(defaults).toEqual(['/aws/service/debian/release/bookworm/latest/arm64']);
+    const lt = Object.values(t.Resources as Record<string, Resource>).find(
+      (r) => r.Type === 'AWS::EC2::LaunchTemplate',
+    )!;
+    const script = flatten(
+      ((lt.Properties.LaunchTemplateData as Record<string, unknown>).UserData as { 'Fn::Base64': unknown })[
+        'Fn::Base64'
+      ],
+    );
+    expect(script).toContain('/latest/debian_arm64/amazon-ssm-agent.deb');
   });
 
   test('given clients, when they are allowed in, then only memcached is opened to them and between nodes', () => {

@@ -42,13 +42,16 @@ export function emptyCopyStats(): CopyStats {
 }
 
 export interface CopyWindows {
-  /** Most keys enumerated but not yet requested; the enumeration pauses above it. @default 20000 */
+  /**
+   * Most keys enumerated but not yet requested; the enumeration pauses above it. @default 5000
+   * (The defaults were 4x larger: on a 2-core bench, the smaller windows copy as fast, CPU being the limit, with ~35 MB less peak RSS.)
+   */
   readonly queuedKeys?: number;
-  /** Most meta gets in flight per source. @default 4000 */
+  /** Most meta gets in flight per source. @default 1000 */
   readonly inflightGets?: number;
-  /** Most (estimated) value bytes in flight per source. @default 4 MiB */
+  /** Most (estimated) value bytes in flight per source. @default 1 MiB */
   readonly inflightBytes?: number;
-  /** Most bytes written locally but not yet acknowledged. @default 8 MiB */
+  /** Most bytes written locally but not yet acknowledged. @default 2 MiB */
   readonly localPendingBytes?: number;
 }
 
@@ -294,10 +297,10 @@ class SourceCopy {
     private readonly local: MemcachedConnection,
     private readonly check: MemcachedConnection,
   ) {
-    this.maxQueued = o.windows?.queuedKeys ?? 20000;
-    this.maxInflight = o.windows?.inflightGets ?? 4000;
-    this.maxInflightBytes = o.windows?.inflightBytes ?? 4 * 1024 * 1024;
-    this.maxLocalPending = o.windows?.localPendingBytes ?? 8 * 1024 * 1024;
+    this.maxQueued = o.windows?.queuedKeys ?? 5000;
+    this.maxInflight = o.windows?.inflightGets ?? 1000;
+    this.maxInflightBytes = o.windows?.inflightBytes ?? 1024 * 1024;
+    this.maxLocalPending = o.windows?.localPendingBytes ?? 2 * 1024 * 1024;
     this.maxPasses = Math.max(1, o.maxPasses ?? DEFAULT_MAX_PASSES);
     const offset = o.localClockOffsetSec ?? 0;
     this.nowSec = () => Math.floor(Date.now() / 1000 + offset);
@@ -403,8 +406,9 @@ class SourceCopy {
 
   private onItem(view: Buffer, exp: number, size: number, cas: number): void {
     // Already expired (with slack for clock skew; the meta get has the final word): skip the round trip.
-    if (exp !== -1 && exp <= this.nowSec() - 5) return;
+    // Most listed keys belong to other vbuckets: filter them first, before reading the clock.
     if (this.o.wanted[vbucketOf(view, this.o.vbuckets)] !== 1) return;
+    if (exp !== -1 && exp <= this.nowSec() - 5) return;
     this.count('keys');
     const form = keyForm(view);
     if (form === KEY_UNADDRESSABLE) {

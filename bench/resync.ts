@@ -73,7 +73,7 @@ async function benchAgent(): Promise<AgentRun[]> {
     const runs: AgentRun[] = [];
     for (let run = 1; run <= RUNS; run++) {
       await command(local.port, 'flush_all\r\n');
-      const { report, peakRssKb, wallSec } = await runAgent(['resync', '--node', 'node-4', '--topology', file, '--local', local.address, '--json']);
+      const { report, peakRssKb, wallSec } = await runAgent(['resync', '--node', 'node-4', '--topology', file, '--local', local.address, '--json', ...(process.env.BENCH_AGENT_ARGS?.split(' ').filter(Boolean) ?? [])]);
       if (report.status !== 'succeeded') throw new Error(`agent run ${run} failed: ${JSON.stringify(report)}`);
       // Reported, not hidden: see the report's note on lru_crawler completeness.
       if (report.items !== moving) console.log(`agent run ${run}: copied ${report.items} of ${moving} items`);
@@ -86,6 +86,8 @@ async function benchAgent(): Promise<AgentRun[]> {
         `agent run ${run}: ${report.items} items in ${report.seconds.toFixed(2)} s (process wall ${wallSec.toFixed(2)} s): ` +
           `${Math.round(r.itemsPerSec)} items/s, ${r.mbPerSec.toFixed(1)} MB/s, peak RSS ${r.peakRssMb.toFixed(1)} MB`,
       );
+      const passes = (report as unknown as { passes?: { pass: number; keys: number; missing: number; copied: number }[] }).passes ?? [];
+      console.log(`  passes: ${passes.map((p) => `#${p.pass} listed ${p.keys}, missing ${p.missing}, copied ${p.copied}`).join('; ')}`);
       runs.push(r);
     }
     return runs;

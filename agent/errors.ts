@@ -13,18 +13,6 @@ export class UsageError extends AgentError {
   override readonly name = 'UsageError';
 }
 
-/** The topology could not be read from its file or parameter (exit code 2). */
-export class TopologySourceError extends AgentError {
-  override readonly name = 'TopologySourceError';
-  constructor(
-    readonly source: string,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(`${source}: ${message}`, options);
-  }
-}
-
 /** A memcached connection failed: refused, reset, timed out or answered something unexpected. */
 export class ConnectionError extends AgentError {
   override readonly name: string = 'ConnectionError';
@@ -81,3 +69,5 @@ export class SourceFailedError extends AgentError {
     super(`source ${sourceId}: ${message}`, options);
   }
 }
+
+export { TopologySourceError } from '../core';

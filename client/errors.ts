@@ -124,18 +124,6 @@ export class NoServersError extends AstaireError {
   }
 }
 
-/** The topology could not be read (missing file or parameter, access denied, network). */
-export class TopologySourceError extends AstaireError {
-  override readonly name = 'TopologySourceError';
-  constructor(
-    readonly source: string,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(`${source}: ${message}`, options);
-  }
-}
-
 /** A request made after `close()`. */
 export class ClientClosedError extends AstaireError {
   override readonly name = 'ClientClosedError';
@@ -148,3 +136,5 @@ export class ClientClosedError extends AstaireError {
 export class MetaProtocolError extends AstaireError {
   override readonly name = 'MetaProtocolError';
 }
+
+export { TopologySourceError } from '../core';

@@ -37,6 +37,18 @@ export class TopologyTooLargeError extends AstaireError {
   }
 }
 
+/** A topology could not be read from its file or parameter (missing, access denied, network). */
+export class TopologySourceError extends AstaireError {
+  override readonly name = 'TopologySourceError';
+  constructor(
+    readonly source: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${source}: ${message}`, options);
+  }
+}
+
 /** Arguments to a core function that break its preconditions (for example an empty key). */
 export class InvalidArgumentError extends AstaireError {
   override readonly name = 'InvalidArgumentError';

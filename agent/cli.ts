@@ -53,13 +53,16 @@ export interface CliIo {
 // Loaded only when used: the SDK costs ~40 MB of RSS and a second of start-up that local runs don't need.
 const defaultAws: AwsClients = {
   ssm: (region) =>
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy: the AWS SDK costs ~40 MB of RSS and a second of start-up that file-based (local) runs never need
     new (require('@aws-sdk/client-ssm') as typeof import('@aws-sdk/client-ssm')).SSMClient({ region }),
   sfn: (region) =>
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy: the AWS SDK costs ~40 MB of RSS and a second of start-up that file-based (local) runs never need
     new (require('@aws-sdk/client-sfn') as typeof import('@aws-sdk/client-sfn')).SFNClient({ region }),
   cloudWatch: (region) =>
-    new (
-      require('@aws-sdk/client-cloudwatch') as typeof import('@aws-sdk/client-cloudwatch')
-    ).CloudWatchClient({ region }),
+    new // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy: the AWS SDK costs ~40 MB of RSS and a second of start-up that file-based (local) runs never need
+    (require('@aws-sdk/client-cloudwatch') as typeof import('@aws-sdk/client-cloudwatch')).CloudWatchClient({
+      region,
+    }),
 };
 
 /** Runs the CLI; resolves with the exit status. Never writes anything but JSON lines to stdout with --json. */
@@ -83,7 +86,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   try {
     topology = a.topology
       ? await topologyFromFile(a.topology)
-      : await (require('./topology-source') as typeof import('./topology-source')).topologyFromParameter(
+      : // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy: the AWS SDK costs ~40 MB of RSS and a second of start-up that file-based (local) runs never need
+        await (require('./topology-source') as typeof import('./topology-source')).topologyFromParameter(
           aws.ssm(a.region),
           a.parameter as string,
         );
@@ -99,6 +103,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     a.json ? new JsonLinesReporter(io.stdout) : new TextReporter(io.stderr),
   ];
   if (a.taskToken || a.parameter) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy: the AWS SDK costs ~40 MB of RSS and a second of start-up that file-based (local) runs never need
     const { AwsReporter } = require('./aws-reporter') as typeof import('./aws-reporter');
     reporters.push(
       new AwsReporter({

@@ -193,7 +193,6 @@ class CommandWriter {
     this.buf[this.pos++] = 0x0a;
   }
 
-
   flush(): void {
     if (this.pos === this.start) return;
     this.conn.write(this.buf.subarray(this.start, this.pos));

@@ -3,7 +3,15 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseResyncMessage, parseTopology, Placement, planMigration, pullsFor, ResyncReport, vbucketOf } from '../core';
+import {
+  parseResyncMessage,
+  parseTopology,
+  Placement,
+  planMigration,
+  pullsFor,
+  ResyncReport,
+  vbucketOf,
+} from '../core';
 import { MemcachedProcess } from '../local/memcached-process';
 import { cli, clusterNodes, clusterOk, loadRedis, slotOf, startRedisNodes } from './resync/redis';
 
@@ -19,7 +27,9 @@ const VBUCKETS = 16384;
  * same number of 1 KB keys onto a new master. Prints each run and the medians.
  */
 export async function runResyncBench(): Promise<void> {
-  const agentRuns = process.env.BENCH_SKIP_AGENT ? [{ itemsPerSec: NaN, mbPerSec: NaN, peakRssMb: NaN }] : await benchAgent();
+  const agentRuns = process.env.BENCH_SKIP_AGENT
+    ? [{ itemsPerSec: NaN, mbPerSec: NaN, peakRssMb: NaN }]
+    : await benchAgent();
   const redisRuns = process.env.BENCH_SKIP_REDIS ? [NaN] : await benchRedis();
   const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const itemsPerSec = med(agentRuns.map((r) => r.itemsPerSec));
@@ -41,18 +51,31 @@ interface AgentRun {
 }
 
 async function benchAgent(): Promise<AgentRun[]> {
-  const sources = await Promise.all([1, 2, 3].map(() => MemcachedProcess.start({ memoryMb: 1400, threads: 2 })));
+  const sources = await Promise.all(
+    [1, 2, 3].map(() => MemcachedProcess.start({ memoryMb: 1400, threads: 2 })),
+  );
   const local = await MemcachedProcess.start({ memoryMb: 1024, threads: 2 });
   const dir = mkdtempSync(join(tmpdir(), 'astaire-bench-'));
   try {
     const servers = sources.map((s, i) => ({ id: `node-${i + 1}`, address: s.address }));
     const topology = parseTopology(
-      { cluster: 'bench', epoch: 1, vbuckets: VBUCKETS, replicas: 2, servers, newServers: [...servers, { id: 'node-4', address: local.address }] },
+      {
+        cluster: 'bench',
+        epoch: 1,
+        vbuckets: VBUCKETS,
+        replicas: 2,
+        servers,
+        newServers: [...servers, { id: 'node-4', address: local.address }],
+      },
       'bench',
     );
     const wanted = new Uint8Array(VBUCKETS);
     for (const p of pullsFor(planMigration(topology), 'node-4')) wanted[p.vbucket] = 1;
-    const placement = new Placement(servers.map((s) => s.id), VBUCKETS, 2);
+    const placement = new Placement(
+      servers.map((s) => s.id),
+      VBUCKETS,
+      2,
+    );
     const perSource = servers.map(() => [] as Buffer[]);
     let moving = 0;
     let total = 0;
@@ -73,8 +96,19 @@ async function benchAgent(): Promise<AgentRun[]> {
     const runs: AgentRun[] = [];
     for (let run = 1; run <= RUNS; run++) {
       await command(local.port, 'flush_all\r\n');
-      const { report, peakRssKb, wallSec } = await runAgent(['resync', '--node', 'node-4', '--topology', file, '--local', local.address, '--json', ...(process.env.BENCH_AGENT_ARGS?.split(' ').filter(Boolean) ?? [])]);
-      if (report.status !== 'succeeded') throw new Error(`agent run ${run} failed: ${JSON.stringify(report)}`);
+      const { report, peakRssKb, wallSec } = await runAgent([
+        'resync',
+        '--node',
+        'node-4',
+        '--topology',
+        file,
+        '--local',
+        local.address,
+        '--json',
+        ...(process.env.BENCH_AGENT_ARGS?.split(' ').filter(Boolean) ?? []),
+      ]);
+      if (report.status !== 'succeeded')
+        throw new Error(`agent run ${run} failed: ${JSON.stringify(report)}`);
       // Reported, not hidden: see the report's note on lru_crawler completeness.
       if (report.items !== moving) console.log(`agent run ${run}: copied ${report.items} of ${moving} items`);
       const r = {
@@ -86,8 +120,12 @@ async function benchAgent(): Promise<AgentRun[]> {
         `agent run ${run}: ${report.items} items in ${report.seconds.toFixed(2)} s (process wall ${wallSec.toFixed(2)} s): ` +
           `${Math.round(r.itemsPerSec)} items/s, ${r.mbPerSec.toFixed(1)} MB/s, peak RSS ${r.peakRssMb.toFixed(1)} MB`,
       );
-      const passes = (report as unknown as { passes?: { pass: number; keys: number; missing: number; copied: number }[] }).passes ?? [];
-      console.log(`  passes: ${passes.map((p) => `#${p.pass} listed ${p.keys}, missing ${p.missing}, copied ${p.copied}`).join('; ')}`);
+      const passes =
+        (report as unknown as { passes?: { pass: number; keys: number; missing: number; copied: number }[] })
+          .passes ?? [];
+      console.log(
+        `  passes: ${passes.map((p) => `#${p.pass} listed ${p.keys}, missing ${p.missing}, copied ${p.copied}`).join('; ')}`,
+      );
       runs.push(r);
     }
     return runs;
@@ -99,7 +137,15 @@ async function benchAgent(): Promise<AgentRun[]> {
 
 function runAgent(args: string[]): Promise<{ report: ResyncReport; peakRssKb: number; wallSec: number }> {
   const started = Date.now();
-  const child = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), join(__dirname, '..', 'agent', 'cli.js'), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    [
+      ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+      join(__dirname, '..', 'agent', 'cli.js'),
+      ...args,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   let peak = 0;
   // VmHWM is the peak; poll it until the process is gone (it cannot be read after exit).
   const poll = setInterval(() => {
@@ -153,7 +199,7 @@ function loadMemcached(port: number, keys: Buffer[]): Promise<void> {
         else reject(new Error(`loading answered ${text.slice(0, 200)}`));
       }
     });
-    s.connect(port, '127.0.0.1', async () => {
+    const send = async () => {
       let parts: Buffer[] = [];
       let bytes = 0;
       for (const k of keys) {
@@ -166,7 +212,8 @@ function loadMemcached(port: number, keys: Buffer[]): Promise<void> {
         }
       }
       s.write(Buffer.concat([...parts, Buffer.from('mn\r\n')]));
-    });
+    };
+    s.connect(port, '127.0.0.1', () => void send().catch(reject));
   });
 }
 const CRLF = Buffer.from('\r\n');
@@ -176,7 +223,14 @@ async function benchRedis(): Promise<number[]> {
   try {
     const [a, b, c, fresh] = nodes;
     const masters = [a, b, c];
-    cli(['--cluster', 'create', ...masters.map((n) => n.address), '--cluster-replicas', '0', '--cluster-yes']);
+    cli([
+      '--cluster',
+      'create',
+      ...masters.map((n) => n.address),
+      '--cluster-replicas',
+      '0',
+      '--cluster-yes',
+    ]);
     await waitFor(() => masters.every((n) => clusterOk(n.port)));
     const owners = clusterNodes(a.port)
       .filter((n) => n.slots.length > 0)
@@ -187,7 +241,9 @@ async function benchRedis(): Promise<number[]> {
     const movingSlots = Math.round(16384 / 1.2);
     const moving = new Uint8Array(16384);
     const slotPort = new Int32Array(16384);
-    const take = owners.map((_, i) => Math.floor(movingSlots / owners.length) + (i < movingSlots % owners.length ? 1 : 0));
+    const take = owners.map(
+      (_, i) => Math.floor(movingSlots / owners.length) + (i < movingSlots % owners.length ? 1 : 0),
+    );
     owners.forEach((o, i) => {
       const all: number[] = [];
       for (const [lo, hi] of o.slots) for (let s = lo; s <= hi; s++) all.push(s);
@@ -231,22 +287,52 @@ async function benchRedis(): Promise<number[]> {
       const started = Date.now();
       // --cluster-pipeline 1000: far above the default of 10, the fastest an operator would reasonably run it.
       owners.forEach((o, i) =>
-        cli(['--cluster', 'reshard', a.address, '--cluster-from', o.id, '--cluster-to', freshId,
-          '--cluster-slots', String(take[i]), '--cluster-yes', '--cluster-pipeline', '1000']),
+        cli([
+          '--cluster',
+          'reshard',
+          a.address,
+          '--cluster-from',
+          o.id,
+          '--cluster-to',
+          freshId,
+          '--cluster-slots',
+          String(take[i]),
+          '--cluster-yes',
+          '--cluster-pipeline',
+          '1000',
+        ]),
       );
       const seconds = (Date.now() - started) / 1000;
       const moved = Number(cli(['-p', String(fresh.port), 'dbsize']).trim());
-      if (moved !== ITEMS_TO_MOVE) throw new Error(`redis reshard run ${run} moved ${moved} keys, not ${ITEMS_TO_MOVE}`);
+      if (moved !== ITEMS_TO_MOVE)
+        throw new Error(`redis reshard run ${run} moved ${moved} keys, not ${ITEMS_TO_MOVE}`);
       rates.push(moved / seconds);
-      console.log(`redis reshard run ${run}: ${moved} keys (${movingSlots} slots) in ${seconds.toFixed(2)} s: ${Math.round(moved / seconds)} keys/s`);
+      console.log(
+        `redis reshard run ${run}: ${moved} keys (${movingSlots} slots) in ${seconds.toFixed(2)} s: ${Math.round(moved / seconds)} keys/s`,
+      );
       await waitFor(settled, 60000);
       if (run < RUNS) {
         // Put the slots back (untimed), each to its master: the new node's lowest slots are the first master's, and so on.
         owners.forEach((o, i) =>
-          cli(['--cluster', 'reshard', a.address, '--cluster-from', freshId, '--cluster-to', o.id,
-            '--cluster-slots', String(take[i]), '--cluster-yes', '--cluster-pipeline', '1000']),
+          cli([
+            '--cluster',
+            'reshard',
+            a.address,
+            '--cluster-from',
+            freshId,
+            '--cluster-to',
+            o.id,
+            '--cluster-slots',
+            String(take[i]),
+            '--cluster-yes',
+            '--cluster-pipeline',
+            '1000',
+          ]),
         );
-        await waitFor(() => Number(cli(['-p', String(fresh.port), 'dbsize']).trim()) === 0 && settled(), 60000);
+        await waitFor(
+          () => Number(cli(['-p', String(fresh.port), 'dbsize']).trim()) === 0 && settled(),
+          60000,
+        );
       }
     }
     return rates;

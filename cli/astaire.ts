@@ -54,7 +54,8 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
 /** The version in package.json: one level up from cli/, two from dist/cli/ (nothing is copied into dist/). */
 function packageVersion(): string {
   for (const manifest of [join(__dirname, '..', 'package.json'), join(__dirname, '..', '..', 'package.json')])
-    if (existsSync(manifest)) return (JSON.parse(readFileSync(manifest, 'utf8')) as { version: string }).version;
+    if (existsSync(manifest))
+      return (JSON.parse(readFileSync(manifest, 'utf8')) as { version: string }).version;
   return 'unknown';
 }
 

@@ -43,12 +43,34 @@ export class RedisNode {
     const dir = mkdtempSync(join(tmpdir(), 'astaire-bench-redis-'));
     const child = spawn(
       'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'),
-        '--dir', dir, '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--loglevel', 'warning',
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        join(dir, 'nodes.conf'),
+        '--dir',
+        dir,
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--protected-mode',
+        'no',
+        '--loglevel',
+        'warning',
         // 2 cores shared by 4 servers and the loader: a generous failure-detection timeout so busy nodes are not marked failed.
-        '--cluster-node-timeout', '15000', '--cluster-port', String(busPort),
+        '--cluster-node-timeout',
+        '15000',
+        '--cluster-port',
+        String(busPort),
         // Otherwise a master whose last slot moves away becomes a replica, and slots cannot be moved back to it.
-        '--cluster-allow-replica-migration', 'no'],
+        '--cluster-allow-replica-migration',
+        'no',
+      ],
       { stdio: 'ignore' },
     );
     const node = new RedisNode(port, child, dir);
@@ -101,7 +123,13 @@ export function loadRedis(port: number, keys: Buffer[], value: Buffer): Promise<
       const parts: Buffer[] = [];
       let bytes = 0;
       for (const k of keys) {
-        parts.push(Buffer.from(`*3\r\n$3\r\nSET\r\n$${k.length}\r\n`), k, Buffer.from(`\r\n$${value.length}\r\n`), value, Buffer.from('\r\n'));
+        parts.push(
+          Buffer.from(`*3\r\n$3\r\nSET\r\n$${k.length}\r\n`),
+          k,
+          Buffer.from(`\r\n$${value.length}\r\n`),
+          value,
+          Buffer.from('\r\n'),
+        );
         bytes += value.length + 40;
         if (bytes > 4 * 1024 * 1024) {
           s.write(Buffer.concat(parts.splice(0)));
@@ -131,7 +159,9 @@ export function clusterOk(port: number): boolean {
 }
 
 /** The node id of each node and the slot ranges each master serves, from CLUSTER NODES. */
-export function clusterNodes(port: number): { id: string; port: number; flags: string; slots: [number, number][] }[] {
+export function clusterNodes(
+  port: number,
+): { id: string; port: number; flags: string; slots: [number, number][] }[] {
   return cli(['-p', String(port), 'cluster', 'nodes'])
     .trim()
     .split('\n')
@@ -139,10 +169,13 @@ export function clusterNodes(port: number): { id: string; port: number; flags: s
       const f = line.split(' ');
       const p = Number(f[1].split(':')[1].split('@')[0]);
       // Skip "[slot->-id]" migration markers: only plain slots and ranges.
-      const slots = f.slice(8).filter((s) => /^\d+(-\d+)?$/.test(s)).map((s) => {
-        const [a, b] = s.split('-').map(Number);
-        return [a, b ?? a] as [number, number];
-      });
+      const slots = f
+        .slice(8)
+        .filter((s) => /^\d+(-\d+)?$/.test(s))
+        .map((s) => {
+          const [a, b] = s.split('-').map(Number);
+          return [a, b ?? a] as [number, number];
+        });
       return { id: f[0], port: p, flags: f[2], slots };
     });
 }

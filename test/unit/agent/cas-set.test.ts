@@ -11,7 +11,11 @@ describe('CasSet', () => {
     expect(set.add(3)).toBe(false);
     let wrong = 0;
     for (let i = 1; i <= 50000; i++)
-      wrong += Number(!set.has(i * 3)) + Number(set.has(i * 3 + 1)) + Number(!set.has(big + i)) + Number(set.has(big - i));
+      wrong +=
+        Number(!set.has(i * 3)) +
+        Number(set.has(i * 3 + 1)) +
+        Number(!set.has(big + i)) +
+        Number(set.has(big - i));
     expect(wrong).toBe(0);
   });
 

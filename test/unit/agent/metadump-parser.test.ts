@@ -59,7 +59,9 @@ describe('MetadumpParser', () => {
 
   it('given a CAS above 2^53 or none, when parsed, then cas is 0 (unknown), never a rounded value', () => {
     const events = parse([
-      Buffer.from('key=a exp=-1 la=1 cas=9007199254740993 fetch=no cls=1 size=70\nkey=b exp=-1 la=1 fetch=no cls=1 size=70\nkey=c exp=-1 la=1 cas=9007199254740991 fetch=no cls=1 size=70\nEND\r\n'),
+      Buffer.from(
+        'key=a exp=-1 la=1 cas=9007199254740993 fetch=no cls=1 size=70\nkey=b exp=-1 la=1 fetch=no cls=1 size=70\nkey=c exp=-1 la=1 cas=9007199254740991 fetch=no cls=1 size=70\nEND\r\n',
+      ),
     ]);
     expect(events).toEqual([
       { key: '61', exp: -1, size: 70, cas: 0 },

@@ -122,6 +122,8 @@ describe('astaire --version', () => {
   it('given --version, then it prints the package version and exits 0', async () => {
     const { code, out } = await run('--version');
     expect(code).toBe(0);
-    expect(out).toEqual([JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'package.json'), 'utf8')).version]);
+    expect(out).toEqual([
+      JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'package.json'), 'utf8')).version,
+    ]);
   });
 });

@@ -244,6 +244,3 @@ function redirectConsole(file: string): () => void {
   return () => Object.assign(console, saved);
 }
 
-export function defaultStateDir(): string {
-  return join(process.cwd(), '.astaire');
-}

@@ -243,4 +243,3 @@ function redirectConsole(file: string): () => void {
       appendFileSync(file, `${new Date().toISOString()} ${level} ${format(...args)}\n`);
   return () => Object.assign(console, saved);
 }
-

@@ -115,7 +115,10 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioSum
         failures.push(
           `${name}: ${traffic.writeErrors} write and ${traffic.readErrors} read errors (first: ${traffic.firstError})`,
         );
-      if (traffic.readMisses) failures.push(`${name}: ${traffic.readMisses} reads during the scaling missed`);
+      if (traffic.readMisses)
+        failures.push(
+          `${name}: ${traffic.readMisses} reads during the scaling missed (first: ${traffic.firstMiss})`,
+        );
       const summary: PhaseSummary = {
         phase: name,
         nodes,

@@ -22,6 +22,8 @@ export interface TrafficStats {
   writeErrors: number;
   readErrors: number;
   firstError?: string;
+  /** The first read that missed: key, expected version and what came back. */
+  firstMiss?: string;
 }
 
 /**
@@ -75,15 +77,23 @@ export async function runTraffic(
       inFlight.delete(index);
     }
   };
+  // A read holds its key like a write does: a write to the same key landing between the read and the
+  // ledger update would otherwise make a correct answer look like a miss.
   const read = async (index: number) => {
+    inFlight.add(index);
     try {
       const item = await client.get(keyOf(index));
       stats.reads++;
-      if (!item || !item.value.equals(valueOf(index, ledger.version(index))) || item.flags !== flagsOf(index))
+      const expected = ledger.version(index);
+      if (!item || !item.value.equals(valueOf(index, expected)) || item.flags !== flagsOf(index)) {
         stats.readMisses++;
+        stats.firstMiss ??= `${keyOf(index)} (version ${expected}): ${!item ? 'not found' : `got ${item.value.subarray(0, 16).toString('latin1')}... flags ${item.flags}`}`;
+      }
     } catch (error) {
       stats.readErrors++;
       stats.firstError ??= `read ${keyOf(index)}: ${(error as Error).message}`;
+    } finally {
+      inFlight.delete(index);
     }
   };
   await Promise.all(Array.from({ length: limits.concurrency ?? 16 }, worker));

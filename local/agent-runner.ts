@@ -92,6 +92,8 @@ export function createLocalResyncTask(
       report?.error ??
       badLine ??
       (stderr.trim().split('\n').pop() || `agent exited with ${signal ?? `code ${code}`} and no report`);
+    // The agent's own diagnostics (which source failed and how) go where the handlers log.
+    console.error(JSON.stringify({ message: 'agent failed', node, code, signal, stderr: stderr.trim() }));
     throw new LocalResyncFailedError(`resync of ${node} failed: ${why}`, node, report);
   };
 }

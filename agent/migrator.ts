@@ -10,6 +10,7 @@ import {
   emptyCopyStats,
   PassStats,
 } from './source-copy';
+import { purgeStale, PurgeStats } from './purge';
 import { Throttle } from './throttle';
 
 export const DEFAULT_LOCAL = '127.0.0.1:11211';
@@ -40,6 +41,12 @@ export interface ResyncOptions {
    * lists mid-crawl), until a pass finds none missing. @default 3
    */
   readonly maxPasses?: number;
+  /**
+   * Before copying, delete the local items of the gained vbuckets stored before the resync began (CAS
+   * below a watermark read from the local node): stale copies the add-mode copy could not replace.
+   * Off only in tests that show what it prevents. @default true
+   */
+  readonly purge?: boolean;
   /** Diagnostics (stderr in the CLI: stdout belongs to the JSON lines). */
   readonly log?: (line: string) => void;
 }
@@ -56,6 +63,10 @@ export interface AgentResyncReport extends ResyncReport {
   readonly itemsFoundLate: number;
   /** Per enumeration pass, summed over sources: wanted keys listed, keys missing locally, items copied. */
   readonly passes: readonly (PassStats & { readonly pass: number })[];
+  /** Local items of gained vbuckets deleted before the copy (stale copies; client writes the copy brings back). */
+  readonly purged?: number;
+  /** Enumerations of the local node the purge ran. */
+  readonly purgePasses?: number;
 }
 
 /**
@@ -81,6 +92,7 @@ export async function runResync(o: ResyncOptions): Promise<AgentResyncReport> {
   const stats: CopyStats = emptyCopyStats();
   let vbucketsDone = 0;
   const failedSources = new Set<string>();
+  let purge: PurgeStats | undefined;
 
   const counters = () => {
     const seconds = (Date.now() - started) / 1000;
@@ -106,6 +118,7 @@ export async function runResync(o: ResyncOptions): Promise<AgentResyncReport> {
       itemsUnaddressable: stats.unaddressable,
       itemsFoundLate: stats.passes.slice(1).reduce((n, p) => n + p.copied, 0),
       passes: stats.passes.map((p, i) => ({ pass: i + 1, ...p })),
+      ...(purge ? { purged: purge.purged, purgePasses: purge.passes } : {}),
       ...(failedVbuckets && failedVbuckets.length > 0 ? { failedVbuckets } : {}),
       ...(failedSources.size > 0 ? { failedSources: [...failedSources] } : {}),
       ...(error ? { error: `${error.name}: ${error.message}` } : {}),
@@ -137,6 +150,25 @@ export async function runResync(o: ResyncOptions): Promise<AgentResyncReport> {
   reportProgress();
   const timer = setInterval(reportProgress, o.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS);
   try {
+    // Stale copies first: the add-mode copy below never replaces a value already on the node.
+    if (o.purge !== false) {
+      const gained = new Uint8Array(topology.vbuckets);
+      for (const p of pulls) gained[p.vbucket] = 1;
+      try {
+        purge = await purgeStale({
+          local,
+          node,
+          wanted: gained,
+          vbuckets: topology.vbuckets,
+          connectTimeoutMs: o.connectTimeoutMs,
+          ioTimeoutMs: o.ioTimeoutMs,
+          busyTimeoutMs: o.busyTimeoutMs,
+          log,
+        });
+      } catch (error) {
+        return await finish(error as Error);
+      }
+    }
     const addresses = new Map<string, Server>(topology.servers.map((s) => [s.id, s]));
     const throttle = new Throttle(o.maxBytesPerSec, () => stats.bytes);
     const abort = new AbortController();

@@ -1,5 +1,6 @@
 import { Server, Topology, parseTopology, planMigration, vbucketOf } from '../../../core';
 import { runResync } from '../../../agent';
+import { watermarkKey } from '../../../agent/purge';
 import { MemcachedCluster } from '../../support/memcached';
 import { Item, load, makeItems, mismatches, pipeline, readAll, setCommand, totalBytes } from './support';
 
@@ -235,6 +236,9 @@ describe('astaire-agent resync against real memcached', () => {
         .slice(-200)
         .map((i) => ({ ...i, value: Buffer.from(`client ${i.key.toString('hex')}`), flags: 42 }));
 
+      // As a client does: the write goes to the old replicas too (the purge may delete the new node's
+      // copy if it lands before the watermark; the copy then brings it back from them).
+      await load(old, VBUCKETS, REPLICAS, written);
       const resync = runResync({
         topology: t,
         node: pull.node,
@@ -255,6 +259,91 @@ describe('astaire-agent resync against real memcached', () => {
       );
       expect(got.map((g) => g?.value.toString())).toEqual(written.map((i) => i.value.toString()));
       expect(got.every((g) => g?.flags === 42)).toBe(true);
+    });
+
+    describe('and the new node holds stale copies of keys it gains (leftovers of an earlier epoch)', () => {
+      const setup = async () => {
+        cluster = await MemcachedCluster.start(3, MEMCACHED);
+        const old = cluster.servers();
+        await load(old, VBUCKETS, REPLICAS, items);
+        await cluster.add(1, MEMCACHED);
+        const t = topology(old, cluster.servers());
+        const pull = planMigration(t).pulls[0];
+        const wanted = new Set(pull.vbuckets.map((v) => v.vbucket));
+        const gained = items.filter((i) => wanted.has(vbucketOf(i.key, VBUCKETS)));
+        // Every other gained key (odd keys included: they go base64) has an older value and flags on the new node.
+        const stale: Item[] = gained
+          .filter((_, n) => n % 2 === 0)
+          .map((i) => ({ ...i, value: Buffer.from(`stale ${i.key.toString('hex')}`), flags: 7, ttl: 0 }));
+        await pipeline(
+          pull.address,
+          stale.map((i) => setCommand(i)),
+          { value: fail, error: fail, status: fail },
+        );
+        return { t, pull, gained, stale };
+      };
+      const wrong = async (address: string, expected: readonly Item[]) => {
+        const got = await readAll(
+          address,
+          expected.map((i) => i.key),
+        );
+        return expected.filter(
+          (i, n) => got[n] === undefined || !got[n]!.value.equals(i.value) || got[n]!.flags !== i.flags,
+        );
+      };
+
+      it('when the resync runs without the purge, then the stale values survive (what the purge is for)', async () => {
+        const { t, pull, gained, stale } = await setup();
+
+        const report = await runResync({ topology: t, node: pull.node, local: pull.address, purge: false });
+
+        expect(report.status).toBe('succeeded');
+        expect(report.purged).toBeUndefined();
+        expect(stale.length).toBeGreaterThan(500);
+        expect((await wrong(pull.address, gained)).length).toBe(stale.length);
+        expect(await wrong(pull.address, stale)).toEqual([]);
+      });
+
+      it('when the resync runs, then every gained key has the current value and flags', async () => {
+        const { t, pull, gained, stale } = await setup();
+
+        const report = await runResync({ topology: t, node: pull.node, local: pull.address });
+
+        expect(report.status).toBe('succeeded');
+        expect(report.purged).toBe(stale.length);
+        expect(report.purgePasses).toBeGreaterThanOrEqual(2);
+        expect((await wrong(pull.address, gained)).map((i) => i.key.toString('hex'))).toEqual([]);
+      });
+
+      it('when a client writes to the new node after the watermark, then its value survives the purge and the copy', async () => {
+        const { t, pull, stale } = await setup();
+        // Keys the purge would delete were they older than the watermark; written to the new node only.
+        const written: Item[] = stale
+          .slice(0, 300)
+          .map((i) => ({ ...i, value: Buffer.from(`client ${i.key.toString('hex')}`), flags: 42 }));
+        const marker = Buffer.from(watermarkKey(pull.node));
+
+        const resync = runResync({
+          topology: t,
+          node: pull.node,
+          local: pull.address,
+          maxBytesPerSec: 4 * 1024 * 1024,
+        });
+        // Bounded: the marker appears once the watermark is read (at most 10 s of polling).
+        let polls = 0;
+        while (polls++ < 1000 && (await readAll(pull.address, [marker]))[0] === undefined)
+          await new Promise((r) => setTimeout(r, 10));
+        expect(polls).toBeLessThan(1000);
+        await pipeline(
+          pull.address,
+          written.map((i) => setCommand(i)),
+          { value: fail, error: fail, status: fail },
+        );
+        const report = await resync;
+
+        expect(report.status).toBe('succeeded');
+        expect(await wrong(pull.address, written)).toEqual([]);
+      });
     });
 
     it('when the local memcached is down, then the resync fails at once with a clear reason', async () => {

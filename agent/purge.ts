@@ -1,0 +1,241 @@
+import { vbucketOf } from '../core';
+import { ConnectionOptions, MemcachedConnection, request } from './connection';
+import { LocalMemcachedError } from './errors';
+import { MetaResponseParser, MetaStatus } from './meta-parser';
+import { MetadumpParser } from './metadump-parser';
+import { keyForm } from './source-copy';
+
+export interface PurgeOptions extends ConnectionOptions {
+  /** The local memcached, `host:port`. */
+  readonly local: string;
+  /** This node's id: names the watermark key. */
+  readonly node: string;
+  /** `wanted[vbucket]` is 1 for the vbuckets this node gains: only their items are purged. */
+  readonly wanted: Uint8Array;
+  readonly vbuckets: number;
+  /** Give up on a local crawler that stays BUSY this long. @default 60000 */
+  readonly busyTimeoutMs?: number;
+  /** Enumeration passes at most. @default 3 */
+  readonly maxPasses?: number;
+  /** Most conditional deletes in flight; the enumeration pauses above it. @default 1000 */
+  readonly inflightDeletes?: number;
+  readonly log?: (line: string) => void;
+}
+
+export interface PurgeStats {
+  /** Items deleted (stale copies, or values a client wrote before the watermark: the copy brings those back). */
+  purged: number;
+  /** Enumeration passes run. */
+  passes: number;
+  /** The local CAS watermark: every item stored before the purge has a smaller CAS. */
+  watermark: number;
+}
+
+export const DEFAULT_PURGE_PASSES = 3;
+const WATERMARK_TTL_SEC = 300;
+const METADUMP = Buffer.from('lru_crawler metadump all\r\n');
+const MD = Buffer.from('md ');
+const C = Buffer.from(' C');
+const B_C = Buffer.from(' b C');
+const CRLF = Buffer.from('\r\n');
+
+/** The marker key whose CAS is the watermark: printable ASCII, within the 250-byte key limit. */
+export function watermarkKey(node: string): string {
+  return `astaire:watermark:${node.replace(/[^A-Za-z0-9_.:-]/g, '_')}`.slice(0, 250);
+}
+
+/**
+ * Reads the local memcached's CAS watermark: stores a marker key and reads its CAS back. memcached's
+ * CAS counter is global and monotonic per server, so every item stored before has a smaller CAS.
+ */
+export async function readWatermark(
+  local: string,
+  node: string,
+  options: ConnectionOptions = {},
+): Promise<number> {
+  const key = watermarkKey(node);
+  const text = await request(
+    local,
+    `ms ${key} 1 T${WATERMARK_TTL_SEC}\r\nx\r\nmg ${key} c\r\n`,
+    // Two answer lines: the set's, then the get's (an error answers each command with one line too).
+    (t) => t.split('\r\n').length >= 3,
+    options,
+  );
+  const m = /^HD\r\nHD c(\d+)\r\n$/.exec(text);
+  if (!m)
+    throw new LocalMemcachedError(
+      `local memcached ${local} did not give a CAS watermark: ${JSON.stringify(text)}`,
+    );
+  const cas = Number(m[1]);
+  if (!Number.isSafeInteger(cas))
+    throw new LocalMemcachedError(`local memcached ${local} CAS watermark ${m[1]} is above 2^53`);
+  return cas;
+}
+
+/**
+ * Deletes from the local memcached every item of the gained vbuckets stored before the purge began
+ * (CAS below the watermark), each with a CAS-conditional `md`, so a write racing the purge is never
+ * deleted. Stale copies (a vbucket coming back to a former replica, leftovers of a rolled-back
+ * migration) would otherwise survive the add-mode copy. Anything a client wrote during the migration
+ * before the watermark also went to the old replicas, which the copy reads afterwards, so it comes back.
+ * Enumerates again while a pass deletes something (the crawler misses items moving between LRU lists),
+ * at most `maxPasses` passes.
+ */
+export async function purgeStale(o: PurgeOptions): Promise<PurgeStats> {
+  let watermark: number;
+  try {
+    watermark = await readWatermark(o.local, o.node, o);
+  } catch (cause) {
+    if (cause instanceof LocalMemcachedError) throw cause;
+    throw new LocalMemcachedError(`local memcached ${o.local} is unreachable: ${(cause as Error).message}`, {
+      cause,
+    });
+  }
+  const stats: PurgeStats = { purged: 0, passes: 0, watermark };
+  const maxPasses = Math.max(1, o.maxPasses ?? DEFAULT_PURGE_PASSES);
+  const connect = () =>
+    MemcachedConnection.connect(o.local, o).catch((cause: Error) => {
+      throw new LocalMemcachedError(`local memcached ${o.local} is unreachable: ${cause.message}`, { cause });
+    });
+  while (stats.passes < maxPasses) {
+    stats.passes++;
+    // Fresh connections per pass (at most maxPasses): no stale handler of a finished pass sees the next one's bytes.
+    const conns: MemcachedConnection[] = [];
+    let deleted: number;
+    try {
+      const dump = await connect();
+      conns.push(dump);
+      const del = await connect();
+      conns.push(del);
+      deleted = await new PurgePass(o, watermark, dump, del).run();
+    } finally {
+      for (const c of conns) c.close();
+    }
+    stats.purged += deleted;
+    o.log?.(`purge pass ${stats.passes}: ${deleted} stale items deleted below CAS ${watermark}`);
+    if (deleted === 0) break;
+  }
+  return stats;
+}
+
+/** One enumeration of the local node, with pipelined conditional deletes on a second connection. */
+class PurgePass {
+  private inflight = 0;
+  private deleted = 0;
+  private dumpDone = false;
+  private settled = false;
+  private busySince: number | undefined;
+  private busyDelay = 50;
+  private busyTimer: NodeJS.Timeout | undefined;
+  private readonly maxInflight: number;
+  private resolve!: (deleted: number) => void;
+  private reject!: (error: Error) => void;
+
+  constructor(
+    private readonly o: PurgeOptions,
+    private readonly watermark: number,
+    private readonly dump: MemcachedConnection,
+    private readonly del: MemcachedConnection,
+  ) {
+    this.maxInflight = Math.max(1, o.inflightDeletes ?? 1000);
+  }
+
+  run(): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+      const failed = (error: Error) =>
+        this.fail(
+          error instanceof LocalMemcachedError
+            ? error
+            : new LocalMemcachedError(
+                `local memcached ${this.o.local} failed during the purge: ${error.message}`,
+                {
+                  cause: error,
+                },
+              ),
+        );
+      this.dump.onFail(failed);
+      this.del.onFail(failed);
+      this.dump.awaiting = () => !this.settled && !this.dumpDone && this.busyTimer === undefined;
+      this.del.awaiting = () => !this.settled && this.inflight > 0;
+      const dumpParser = new MetadumpParser({
+        item: (key, _exp, _size, cas) => this.onItem(key, cas),
+        end: () => {
+          this.dumpDone = true;
+          this.checkDone();
+        },
+        busy: () => this.onBusy(),
+        error: (line) => this.failLocal(`refused lru_crawler metadump: ${line}`),
+      });
+      const delParser = new MetaResponseParser({
+        value: () => this.failLocal('unexpected value in answer to a meta delete'),
+        status: (status) => this.onDeleted(status),
+        error: (line) => this.failLocal(`refused a meta delete: ${line}`),
+      });
+      this.dump.onData((chunk) => dumpParser.feed(chunk));
+      this.del.onData((chunk) => delParser.feed(chunk));
+      this.dump.write(METADUMP);
+    });
+  }
+
+  private onItem(key: Buffer, cas: number): void {
+    if (this.settled) return;
+    // CAS 0: none reported, or above 2^53 (newer than any watermark we can hold): never stale.
+    if (cas === 0 || cas >= this.watermark) return;
+    if (this.o.wanted[vbucketOf(key, this.o.vbuckets)] !== 1) return;
+    const form = keyForm(key);
+    if (form === 2) {
+      this.o.log?.(
+        `purge: cannot address a local key (${key.length} bytes, not printable ASCII): ${key.subarray(0, 32).toString('hex')}...`,
+      );
+      return;
+    }
+    const wire = form === 0 ? key : Buffer.from(key.toString('base64'), 'latin1');
+    this.del.write(Buffer.concat([MD, wire, form === 0 ? C : B_C, Buffer.from(String(cas)), CRLF]));
+    this.inflight++;
+    if (this.inflight >= this.maxInflight && !this.dump.paused) this.dump.pause();
+  }
+
+  private onDeleted(status: MetaStatus): void {
+    if (this.inflight === 0) return this.failLocal('answered a meta delete nobody sent: lost framing');
+    this.inflight--;
+    // HD: deleted. EX: rewritten since the enumeration (its CAS changed): kept. NF: gone already.
+    if (status === 'HD') this.deleted++;
+    else if (status !== 'EX' && status !== 'NF')
+      return this.failLocal(`unexpected ${status} in answer to a meta delete`);
+    if (this.dump.paused && this.inflight < this.maxInflight / 2) this.dump.resume();
+    this.checkDone();
+  }
+
+  private onBusy(): void {
+    const now = Date.now();
+    this.busySince ??= now;
+    const limit = this.o.busyTimeoutMs ?? 60000;
+    if (now - this.busySince > limit)
+      return this.failLocal(`lru_crawler stayed BUSY for more than ${limit} ms during the purge`);
+    // Another crawl (another agent copying from this node) holds the crawler: back off and ask again.
+    this.busyTimer = setTimeout(() => {
+      this.busyTimer = undefined;
+      this.dump.write(METADUMP);
+    }, this.busyDelay);
+    this.busyDelay = Math.min(this.busyDelay * 2, 1000);
+  }
+
+  private checkDone(): void {
+    if (this.settled || !this.dumpDone || this.inflight > 0) return;
+    this.settled = true;
+    this.resolve(this.deleted);
+  }
+
+  private failLocal(message: string): void {
+    this.fail(new LocalMemcachedError(`local memcached ${this.o.local} ${message}`));
+  }
+
+  private fail(error: Error): void {
+    if (this.settled) return;
+    this.settled = true;
+    if (this.busyTimer) clearTimeout(this.busyTimer);
+    this.reject(error);
+  }
+}

@@ -259,15 +259,23 @@ async function waitSync(io: CommandIo, stateDir: string, timeoutSeconds: number)
   }
 }
 
-async function loadItems(io: CommandIo, stateDir: string, items: number): Promise<number> {
+/** A client of the kept cluster, reading the topology file agents read, and its saved state. */
+async function openLocalClient(stateDir: string) {
   const { LocalSession } = await import('../../local/session');
   const { AstaireClient, FileTopologySource } = await import('../../client');
   const { FileTopologyStore } = await import('../../local/file-stores');
-  const { load } = await import('../../local/traffic');
   const state = LocalSession.read(stateDir);
-  const client = await AstaireClient.open({
-    source: new FileTopologySource(new FileTopologyStore(stateDir).path(state.cluster)),
-  });
+  const open = () =>
+    AstaireClient.open({
+      source: new FileTopologySource(new FileTopologyStore(stateDir).path(state.cluster)),
+    });
+  return { state, open };
+}
+
+async function loadItems(io: CommandIo, stateDir: string, items: number): Promise<number> {
+  const { LocalSession } = await import('../../local/session');
+  const { load } = await import('../../local/traffic');
+  const client = await (await openLocalClient(stateDir)).open();
   try {
     const started = Date.now();
     const bytes = await load(client, 0, items);
@@ -283,15 +291,10 @@ async function loadItems(io: CommandIo, stateDir: string, items: number): Promis
 }
 
 async function verifyItems(io: CommandIo, stateDir: string): Promise<number> {
-  const { LocalSession } = await import('../../local/session');
-  const { AstaireClient, FileTopologySource } = await import('../../client');
-  const { FileTopologyStore } = await import('../../local/file-stores');
   const { Ledger, verify } = await import('../../local/traffic');
-  const state = LocalSession.read(stateDir);
+  const { state, open } = await openLocalClient(stateDir);
   if (!state.items) throw new UsageError('nothing to verify: load items first with astaire local load');
-  const client = await AstaireClient.open({
-    source: new FileTopologySource(new FileTopologyStore(stateDir).path(state.cluster)),
-  });
+  const client = await open();
   try {
     const result = await verify(client, new Ledger(state.items));
     const bad = result.misses + result.wrongValue + result.wrongFlags;

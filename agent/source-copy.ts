@@ -3,6 +3,7 @@ import { ConnectionOptions, MemcachedConnection } from './connection';
 import { LocalMemcachedError, SourceFailedError } from './errors';
 import { CasSet } from './cas-set';
 import { Fifo } from './fifo';
+import { KeySpool } from './key-spool';
 import { MetaResponseParser, MetaStatus } from './meta-parser';
 import { MetadumpParser } from './metadump-parser';
 import { Throttle } from './throttle';
@@ -43,10 +44,10 @@ export function emptyCopyStats(): CopyStats {
 
 export interface CopyWindows {
   /**
-   * Most keys enumerated but not yet requested; the enumeration pauses above it. @default 5000
-   * (The defaults were 4x larger: on a 2-core bench, the smaller windows copy as fast, CPU being the limit, with ~35 MB less peak RSS.)
+   * Memory for keys enumerated but not yet requested, per queue (two per source); past it they go to a
+   * spill file. The enumeration itself is never paused (see KeySpool for why). @default 8 MiB
    */
-  readonly queuedKeys?: number;
+  readonly queueMemoryBytes?: number;
   /** Most meta gets in flight per source. @default 1000 */
   readonly inflightGets?: number;
   /** Most (estimated) value bytes in flight per source. @default 1 MiB */
@@ -75,6 +76,8 @@ export interface SourceCopyOptions extends ConnectionOptions {
   readonly localClockOffsetSec?: number;
   /** Enumeration passes at most (1 = no re-check of crawl misses). @default 3 */
   readonly maxPasses?: number;
+  /** Where key queues spill when they outgrow `windows.queueMemoryBytes`. @default os.tmpdir() */
+  readonly spillDir?: string;
   /** Diagnostics (unaddressable keys). */
   readonly log?: (line: string) => void;
 }
@@ -170,10 +173,10 @@ class CommandWriter {
     }
   }
 
-  /** The key in the form `form` says, then ` b` for base64 (the caller adds the other flags). */
-  key(key: Buffer, form: number): void {
-    if (form === KEY_RAW) this.pos += key.copy(this.buf, this.pos);
-    else this.pos += this.buf.write(key.toString('base64'), this.pos, 'latin1');
+  /** The key `src[start..end)` in the form `form` says (the caller adds ` b` and the other flags). */
+  key(src: Buffer, start: number, end: number, form: number): void {
+    if (form === KEY_RAW) this.pos += src.copy(this.buf, this.pos, start, end);
+    else this.pos += this.buf.write(src.toString('base64', start, end), this.pos, 'latin1');
   }
 
   /** Data of any size: copied when small, else written by reference after what is buffered. */
@@ -247,23 +250,25 @@ export async function copyFromSource(options: SourceCopyOptions): Promise<void> 
     conns.push(dump);
     const fetch = await connectSource();
     conns.push(fetch);
-    await new SourceCopy(options, dump, fetch, local, check).run();
+    const copy = new SourceCopy(options, dump, fetch, local, check);
+    try {
+      await copy.run();
+    } finally {
+      copy.close();
+    }
   } finally {
     for (const c of conns) c.close();
   }
 }
 
 class SourceCopy {
-  /** Keys to fetch from the source, and `size * 4 + form` for each. */
-  private readonly keys = new Fifo<Buffer>();
-  private readonly keyInfo = new Fifo<number>();
-  /** Keys to look up locally (passes 2+), and their info. */
-  private readonly toCheck = new Fifo<Buffer>();
-  private readonly toCheckInfo = new Fifo<number>();
-  private readonly checking = new Fifo<Buffer>();
-  private readonly checkingInfo = new Fifo<number>();
-  private readonly inflight = new Fifo<Buffer>();
-  private readonly inflightInfo = new Fifo<number>();
+  /** Keys to fetch from the source, each with `size * 4 + form`. May spill to disk: the dump is never paused. */
+  private readonly keys: KeySpool;
+  /** Keys to look up locally (passes 2+), with their info. May spill likewise. */
+  private readonly toCheck: KeySpool;
+  /** Presence checks and meta gets sent, in order (bounded by maxInflight: never spill). */
+  private readonly checking = new KeySpool({ memoryBytes: Infinity, chunkBytes: 64 * 1024 });
+  private readonly inflight = new KeySpool({ memoryBytes: Infinity, chunkBytes: 64 * 1024 });
   private inflightBytes = 0;
   private readonly localPending = new Fifo<number>();
   /** CAS of every item version an enumeration queued (copy or presence check): later passes skip them. */
@@ -278,7 +283,6 @@ class SourceCopy {
   private settled = false;
   private resolve!: () => void;
   private reject!: (error: Error) => void;
-  private readonly maxQueued: number;
   private readonly maxInflight: number;
   private readonly maxInflightBytes: number;
   private readonly maxLocalPending: number;
@@ -296,7 +300,9 @@ class SourceCopy {
     private readonly local: MemcachedConnection,
     private readonly check: MemcachedConnection,
   ) {
-    this.maxQueued = o.windows?.queuedKeys ?? 5000;
+    const spool = { memoryBytes: o.windows?.queueMemoryBytes ?? 8 * 1024 * 1024, spillDir: o.spillDir };
+    this.keys = new KeySpool(spool);
+    this.toCheck = new KeySpool(spool);
     this.maxInflight = o.windows?.inflightGets ?? 1000;
     this.maxInflightBytes = o.windows?.inflightBytes ?? 1024 * 1024;
     this.maxLocalPending = o.windows?.localPendingBytes ?? 2 * 1024 * 1024;
@@ -306,6 +312,12 @@ class SourceCopy {
     this.localOut = new CommandWriter(local);
     this.fetchOut = new CommandWriter(fetch);
     this.checkOut = new CommandWriter(check);
+  }
+
+  /** Removes spill files. */
+  close(): void {
+    this.keys.close();
+    this.toCheck.close();
   }
 
   run(): Promise<void> {
@@ -423,17 +435,14 @@ class SourceCopy {
     // The same item version (CAS is unique per version on the source) was handled by an earlier pass: it was
     // copied, found present, or is gone (deleted/expired), or this copy has failed. A changed item has a new CAS.
     if (cas > 0 && !this.seen.add(cas)) return;
-    const key = Buffer.from(view); // the view is the parser's scratch buffer
+    // Copied out of the parser's scratch buffer into the queue's chunks (no Buffer per key).
     const info = size * 4 + form;
     if (this.pass === 1) {
       this.count('missing');
-      this.keys.push(key);
-      this.keyInfo.push(info);
+      this.keys.push(view, info);
     } else {
-      this.toCheck.push(key);
-      this.toCheckInfo.push(info);
+      this.toCheck.push(view, info);
     }
-    if (this.keys.length + this.toCheck.length >= this.maxQueued && !this.dump.paused) this.dump.pause();
   }
 
   private onBusy(): void {
@@ -453,9 +462,9 @@ class SourceCopy {
   }
 
   private onValue(data: Buffer, flags: number, ttl: number): void {
-    const key = this.inflight.shift();
-    const info = this.inflightInfo.shift() as number;
-    if (key === undefined) return this.failSource('a value nobody asked for: lost framing');
+    const key = this.inflight;
+    if (!key.shift()) return this.failSource('a value nobody asked for: lost framing');
+    const info = key.num;
     this.inflightBytes -= Math.floor(info / 4);
     // t-1 is "never expires"; anything else below 1 s is about to expire: copying it would resurrect it.
     if (ttl !== -1 && ttl < 1) {
@@ -466,7 +475,7 @@ class SourceCopy {
     const w = this.localOut;
     w.room(LINE_ROOM);
     w.ascii(MS);
-    w.key(key, info & 3);
+    w.key(key.buf, key.start, key.end, info & 3);
     w.byte(0x20);
     w.dec(data.length);
     w.ascii(info & 3 ? B_F : F);
@@ -482,21 +491,19 @@ class SourceCopy {
 
   private onFetchStatus(status: MetaStatus): void {
     if (status !== 'EN') return this.failSource(`unexpected ${status} in answer to a meta get`);
-    this.inflight.shift();
-    this.inflightBytes -= Math.floor((this.inflightInfo.shift() ?? 0) / 4);
+    if (!this.inflight.shift()) return this.failSource('an answer nobody asked for: lost framing');
+    this.inflightBytes -= Math.floor(this.inflight.num / 4);
     this.o.stats.skipped++; // deleted or expired since the enumeration
   }
 
   private onCheckStatus(status: MetaStatus): void {
-    const key = this.checking.shift();
-    const info = this.checkingInfo.shift() as number;
-    if (key === undefined) return this.failLocal('answered a presence check nobody asked for: lost framing');
+    const c = this.checking;
+    if (!c.shift()) return this.failLocal('answered a presence check nobody asked for: lost framing');
     if (status === 'HD') return;
     if (status !== 'EN') return this.failLocal(`unexpected ${status} in answer to a presence check`);
     // The crawl missed it before (or it arrived since): fetch and add it now.
     this.count('missing');
-    this.keys.push(key);
-    this.keyInfo.push(info);
+    this.keys.push(c.buf, c.num, c.start, c.end);
   }
 
   private onLocalStatus(status: MetaStatus): void {
@@ -532,39 +539,36 @@ class SourceCopy {
     // Presence checks on the local node (passes 2+): cheap, no value.
     if (this.toCheck.length > 0 && this.checking.length < this.maxInflight) {
       const w = this.checkOut;
-      while (this.toCheck.length > 0 && this.checking.length < this.maxInflight) {
-        const key = this.toCheck.shift() as Buffer;
-        const info = this.toCheckInfo.shift() as number;
+      const q = this.toCheck;
+      while (this.checking.length < this.maxInflight && q.shift()) {
+        const info = q.num;
         w.room(LINE_ROOM);
         w.ascii(MG);
-        w.key(key, info & 3);
+        w.key(q.buf, q.start, q.end, info & 3);
         w.ascii(info & 3 ? B_CRLF : CRLF);
-        this.checking.push(key);
-        this.checkingInfo.push(info);
+        this.checking.push(q.buf, info, q.start, q.end);
       }
       w.flush();
     }
     if (this.keys.length > 0) {
       const w = this.fetchOut;
+      const q = this.keys;
       while (
-        this.keys.length > 0 &&
         this.inflight.length < this.maxInflight &&
         this.inflightBytes < this.maxInflightBytes &&
-        this.localPendingBytes < this.maxLocalPending
+        this.localPendingBytes < this.maxLocalPending &&
+        q.shift()
       ) {
-        const key = this.keys.shift() as Buffer;
-        const info = this.keyInfo.shift() as number;
+        const info = q.num;
         w.room(LINE_ROOM);
         w.ascii(MG);
-        w.key(key, info & 3);
+        w.key(q.buf, q.start, q.end, info & 3);
         w.ascii(info & 3 ? B_GET_FLAGS : GET_FLAGS);
-        this.inflight.push(key);
-        this.inflightInfo.push(info);
+        this.inflight.push(q.buf, info, q.start, q.end);
         this.inflightBytes += Math.floor(info / 4);
       }
       w.flush();
     }
-    if (this.dump.paused && this.keys.length + this.toCheck.length < this.maxQueued / 2) this.dump.resume();
     this.checkDone();
   }
 

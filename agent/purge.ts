@@ -3,6 +3,7 @@ import { ConnectionOptions, MemcachedConnection, request } from './connection';
 import { LocalMemcachedError } from './errors';
 import { MetaResponseParser, MetaStatus } from './meta-parser';
 import { MetadumpParser } from './metadump-parser';
+import { KeySpool } from './key-spool';
 import { keyForm } from './source-copy';
 
 export interface PurgeOptions extends ConnectionOptions {
@@ -17,8 +18,13 @@ export interface PurgeOptions extends ConnectionOptions {
   readonly busyTimeoutMs?: number;
   /** Enumeration passes at most. @default 3 */
   readonly maxPasses?: number;
-  /** Most conditional deletes in flight; the enumeration pauses above it. @default 1000 */
+  /**
+   * Most conditional deletes in flight; more wait in a queue that spills to `spillDir`. The enumeration
+   * is never paused: a crawler waiting on us would block other agents' crawl requests, and the worker
+   * threads that receive them (see KeySpool). @default 1000
+   */
   readonly inflightDeletes?: number;
+  readonly spillDir?: string;
   readonly log?: (line: string) => void;
 }
 
@@ -107,7 +113,12 @@ export async function purgeStale(o: PurgeOptions): Promise<PurgeStats> {
       conns.push(dump);
       const del = await connect();
       conns.push(del);
-      deleted = await new PurgePass(o, watermark, dump, del).run();
+      const pass = new PurgePass(o, watermark, dump, del);
+      try {
+        deleted = await pass.run();
+      } finally {
+        pass.close();
+      }
     } finally {
       for (const c of conns) c.close();
     }
@@ -121,6 +132,8 @@ export async function purgeStale(o: PurgeOptions): Promise<PurgeStats> {
 /** One enumeration of the local node, with pipelined conditional deletes on a second connection. */
 class PurgePass {
   private inflight = 0;
+  /** Stale keys found, each with its CAS, not yet sent. */
+  private readonly queue: KeySpool;
   private deleted = 0;
   private dumpDone = false;
   private settled = false;
@@ -138,6 +151,11 @@ class PurgePass {
     private readonly del: MemcachedConnection,
   ) {
     this.maxInflight = Math.max(1, o.inflightDeletes ?? 1000);
+    this.queue = new KeySpool({ spillDir: o.spillDir });
+  }
+
+  close(): void {
+    this.queue.close();
   }
 
   run(): Promise<number> {
@@ -184,17 +202,26 @@ class PurgePass {
     // CAS 0: none reported, or above 2^53 (newer than any watermark we can hold): never stale.
     if (cas === 0 || cas >= this.watermark) return;
     if (this.o.wanted[vbucketOf(key, this.o.vbuckets)] !== 1) return;
-    const form = keyForm(key);
-    if (form === 2) {
+    if (keyForm(key) === 2) {
       this.o.log?.(
         `purge: cannot address a local key (${key.length} bytes, not printable ASCII): ${key.subarray(0, 32).toString('hex')}...`,
       );
       return;
     }
-    const wire = form === 0 ? key : Buffer.from(key.toString('base64'), 'latin1');
-    this.del.write(Buffer.concat([MD, wire, form === 0 ? C : B_C, Buffer.from(String(cas)), CRLF]));
-    this.inflight++;
-    if (this.inflight >= this.maxInflight && !this.dump.paused) this.dump.pause();
+    this.queue.push(key, cas);
+    this.send();
+  }
+
+  /** Sends queued deletes up to the in-flight limit. */
+  private send(): void {
+    const q = this.queue;
+    while (this.inflight < this.maxInflight && q.shift()) {
+      const key = q.buf.subarray(q.start, q.end);
+      const form = keyForm(key);
+      const wire = form === 0 ? key : Buffer.from(key.toString('base64'), 'latin1');
+      this.del.write(Buffer.concat([MD, wire, form === 0 ? C : B_C, Buffer.from(String(q.num)), CRLF]));
+      this.inflight++;
+    }
   }
 
   private onDeleted(status: MetaStatus): void {
@@ -204,7 +231,7 @@ class PurgePass {
     if (status === 'HD') this.deleted++;
     else if (status !== 'EX' && status !== 'NF')
       return this.failLocal(`unexpected ${status} in answer to a meta delete`);
-    if (this.dump.paused && this.inflight < this.maxInflight / 2) this.dump.resume();
+    this.send();
     this.checkDone();
   }
 
@@ -223,7 +250,7 @@ class PurgePass {
   }
 
   private checkDone(): void {
-    if (this.settled || !this.dumpDone || this.inflight > 0) return;
+    if (this.settled || !this.dumpDone || this.inflight > 0 || this.queue.length > 0) return;
     this.settled = true;
     this.resolve(this.deleted);
   }

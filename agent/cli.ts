@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { accessSync, constants, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { SFNClient } from '@aws-sdk/client-sfn';
@@ -32,6 +33,8 @@ Options:
                                what the crawler missed (default 3)
   --connect-timeout-ms N       per-connection connect timeout (default 3000)
   --io-timeout-ms N            fail a connection silent this long while awaited (default 10000)
+  --spill-dir DIR              where enumerated keys spill when they outgrow 8 MiB per queue
+                               (default: the system temp directory; removed afterwards)
   --help                       this text
 
 Exit status: 0 resync succeeded, 1 resync failed, 2 bad usage or input.
@@ -126,6 +129,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       connectTimeoutMs: a.connectTimeoutMs,
       ioTimeoutMs: a.ioTimeoutMs,
       maxPasses: a.maxPasses,
+      spillDir: a.spillDir,
       reporter,
       log: (line) => io.stderr(`astaire-agent: ${line}\n`),
     });
@@ -152,6 +156,7 @@ export interface ResyncArgs {
   readonly connectTimeoutMs?: number;
   readonly ioTimeoutMs?: number;
   readonly maxPasses?: number;
+  readonly spillDir?: string;
 }
 
 /** Validates the command line; throws UsageError with a one-line reason. */
@@ -176,6 +181,7 @@ export function parseCommandLine(argv: readonly string[]): ResyncArgs | 'help' {
         'connect-timeout-ms': { type: 'string' },
         'io-timeout-ms': { type: 'string' },
         'max-passes': { type: 'string' },
+        'spill-dir': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -192,6 +198,9 @@ export function parseCommandLine(argv: readonly string[]): ResyncArgs | 'help' {
     throw new UsageError('give exactly one of --topology FILE and --parameter NAME');
   const local = values.local ?? DEFAULT_LOCAL;
   if (!parseAddress(local)) throw new UsageError(`--local must be HOST:PORT, got ${JSON.stringify(local)}`);
+  const spillDir = values['spill-dir'];
+  if (spillDir !== undefined && !isWritableDir(spillDir))
+    throw new UsageError(`--spill-dir must be a writable directory, got ${JSON.stringify(spillDir)}`);
   return {
     node: values.node,
     topology: values.topology,
@@ -206,7 +215,18 @@ export function parseCommandLine(argv: readonly string[]): ResyncArgs | 'help' {
     connectTimeoutMs: positiveInt(values['connect-timeout-ms'], '--connect-timeout-ms'),
     ioTimeoutMs: positiveInt(values['io-timeout-ms'], '--io-timeout-ms'),
     maxPasses: positiveInt(values['max-passes'], '--max-passes'),
+    spillDir: values['spill-dir'],
   };
+}
+
+function isWritableDir(path: string): boolean {
+  try {
+    if (!statSync(path).isDirectory()) return false;
+    accessSync(path, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function positiveInt(text: string | undefined, flag: string): number | undefined {

@@ -8,3 +8,5 @@ export * from './reporter';
 export * from './aws-reporter';
 export * from './topology-source';
 export * from './migrator';
+export * from './key-spool';
+export * from './purge';

@@ -47,6 +47,8 @@ export interface ResyncOptions {
    * Off only in tests that show what it prevents. @default true
    */
   readonly purge?: boolean;
+  /** Where key queues spill when they outgrow their memory (see KeySpool). @default os.tmpdir() */
+  readonly spillDir?: string;
   /** Diagnostics (stderr in the CLI: stdout belongs to the JSON lines). */
   readonly log?: (line: string) => void;
 }
@@ -163,6 +165,7 @@ export async function runResync(o: ResyncOptions): Promise<AgentResyncReport> {
           connectTimeoutMs: o.connectTimeoutMs,
           ioTimeoutMs: o.ioTimeoutMs,
           busyTimeoutMs: o.busyTimeoutMs,
+          spillDir: o.spillDir,
           log,
         });
       } catch (error) {
@@ -207,6 +210,7 @@ export async function runResync(o: ResyncOptions): Promise<AgentResyncReport> {
               windows: o.windows,
               localClockOffsetSec,
               maxPasses: o.maxPasses ?? DEFAULT_MAX_PASSES,
+              spillDir: o.spillDir,
               log,
             });
             vbucketsDone += vbuckets.length;

@@ -49,6 +49,15 @@ describe('astaire-agent command line', () => {
     ).toThrow(/--max-bytes-per-sec/);
   });
 
+  it('given a --spill-dir that is not a directory, when parsed, then the reason names the flag', () => {
+    expect(() =>
+      parseCommandLine(['resync', '--node', 'n', '--topology', 'f', '--spill-dir', '/nonexistent/astaire']),
+    ).toThrow(/--spill-dir must be a writable directory/);
+    expect(
+      parseCommandLine(['resync', '--node', 'n', '--topology', 'f', '--spill-dir', tmpdir()]),
+    ).toMatchObject({ spillDir: tmpdir() });
+  });
+
   it('given a topology without newServers, when run, then it exits 2 with a one-line reason', async () => {
     const r = await run([
       'resync',

@@ -83,6 +83,8 @@ export interface SourceCopyOptions extends ConnectionOptions {
 }
 
 export const DEFAULT_MAX_PASSES = 3;
+/** Item versions remembered per source (a table of at most 8 MiB below CAS 2^32); more are re-checked. */
+const MAX_SEEN = 1 << 20;
 /** memcached's key length limit, checked by 1.6.18 on the key as sent (before base64 decoding). */
 const MAX_KEY = 250;
 /** The longest raw key whose base64 form fits MAX_KEY. */
@@ -271,8 +273,11 @@ class SourceCopy {
   private readonly inflight = new KeySpool({ memoryBytes: Infinity, chunkBytes: 64 * 1024 });
   private inflightBytes = 0;
   private readonly localPending = new Fifo<number>();
-  /** CAS of every item version an enumeration queued (copy or presence check): later passes skip them. */
-  private readonly seen = new CasSet();
+  /**
+   * CAS of every item version an enumeration queued (copy or presence check): later passes skip them.
+   * Capped (MAX_SEEN): past it, later passes check those keys locally again, as if new.
+   */
+  private readonly seen = new CasSet(MAX_SEEN);
   private localPendingBytes = 0;
   private pass = 0;
   private dumpDone = false;

@@ -26,4 +26,15 @@ describe('CasSet', () => {
     expect(() => set.add(2 ** 53 + 2)).toThrow(RangeError);
     expect(set.has(0)).toBe(false);
   });
+
+  it('given a cap, when more values are added, then they are reported absent and not stored, and members stay members', () => {
+    const set = new CasSet(1000);
+    for (let i = 1; i <= 5000; i++) set.add(i);
+    expect(set.size).toBeLessThanOrEqual(2048);
+    expect(set.size).toBeGreaterThanOrEqual(1000);
+    expect(set.overflow).toBe(5000 - set.size);
+    expect(set.add(1)).toBe(false);
+    expect(set.add(4999)).toBe(true); // not stored: still "absent"
+    expect(set.has(4999)).toBe(false);
+  });
 });

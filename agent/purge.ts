@@ -1,4 +1,4 @@
-import { vbucketOf } from '../core';
+import { crc32 } from '../core';
 import { ConnectionOptions, MemcachedConnection, request } from './connection';
 import { LocalMemcachedError } from './errors';
 import { MetaResponseParser, MetaStatus } from './meta-parser';
@@ -178,7 +178,7 @@ class PurgePass {
       this.dump.awaiting = () => !this.settled && !this.dumpDone && this.busyTimer === undefined;
       this.del.awaiting = () => !this.settled && this.inflight > 0;
       const dumpParser = new MetadumpParser({
-        item: (key, _exp, _size, cas) => this.onItem(key, cas),
+        item: (key, length, _exp, _size, cas) => this.onItem(key, length, cas),
         end: () => {
           this.dumpDone = true;
           this.checkDone();
@@ -197,18 +197,18 @@ class PurgePass {
     });
   }
 
-  private onItem(key: Buffer, cas: number): void {
+  private onItem(key: Buffer, length: number, cas: number): void {
     if (this.settled) return;
     // CAS 0: none reported, or above 2^53 (newer than any watermark we can hold): never stale.
     if (cas === 0 || cas >= this.watermark) return;
-    if (this.o.wanted[vbucketOf(key, this.o.vbuckets)] !== 1) return;
-    if (keyForm(key) === 2) {
+    if (this.o.wanted[crc32(key, 0, length) % this.o.vbuckets] !== 1) return;
+    if (keyForm(key, length) === 2) {
       this.o.log?.(
-        `purge: cannot address a local key (${key.length} bytes, not printable ASCII): ${key.subarray(0, 32).toString('hex')}...`,
+        `purge: cannot address a local key (${length} bytes, not printable ASCII): ${key.subarray(0, Math.min(32, length)).toString('hex')}...`,
       );
       return;
     }
-    this.queue.push(key, cas);
+    this.queue.push(key, cas, 0, length);
     this.send();
   }
 

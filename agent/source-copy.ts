@@ -1,4 +1,4 @@
-import { Server, vbucketOf } from '../core';
+import { crc32, Server } from '../core';
 import { ConnectionOptions, MemcachedConnection } from './connection';
 import { LocalMemcachedError, SourceFailedError } from './errors';
 import { CasSet } from './cas-set';
@@ -102,12 +102,12 @@ const KEY_RAW = 0;
 const KEY_BASE64 = 1;
 const KEY_UNADDRESSABLE = 2;
 
-/** How a key goes on the wire: raw when it is printable ASCII without spaces, base64 otherwise. */
-export function keyForm(key: Buffer): number {
-  if (key.length === 0) return KEY_UNADDRESSABLE;
-  if (key.length <= MAX_KEY) {
+/** How `key[0..length)` goes on the wire: raw when it is printable ASCII without spaces, base64 otherwise. */
+export function keyForm(key: Buffer, length = key.length): number {
+  if (length === 0) return KEY_UNADDRESSABLE;
+  if (length <= MAX_KEY) {
     let safe = true;
-    for (let i = 0; i < key.length; i++) {
+    for (let i = 0; i < length; i++) {
       const c = key[i];
       if (c <= 0x20 || c >= 0x7f) {
         safe = false;
@@ -116,7 +116,7 @@ export function keyForm(key: Buffer): number {
     }
     if (safe) return KEY_RAW;
   }
-  return key.length <= MAX_BASE64_RAW ? KEY_BASE64 : KEY_UNADDRESSABLE;
+  return length <= MAX_BASE64_RAW ? KEY_BASE64 : KEY_UNADDRESSABLE;
 }
 
 /**
@@ -357,7 +357,7 @@ class SourceCopy {
       this.check.awaiting = () => this.checking.length > 0;
 
       const dumpParser = new MetadumpParser({
-        item: (key, exp, size, cas) => this.onItem(key, exp, size, cas),
+        item: (key, length, exp, size, cas) => this.onItem(key, length, exp, size, cas),
         end: () => {
           this.dumpDone = true;
         },
@@ -420,19 +420,19 @@ class SourceCopy {
     this.o.stats.passes[this.pass - 1][field]++;
   }
 
-  private onItem(view: Buffer, exp: number, size: number, cas: number): void {
+  private onItem(view: Buffer, length: number, exp: number, size: number, cas: number): void {
     // Already expired (with slack for clock skew; the meta get has the final word): skip the round trip.
     // Most listed keys belong to other vbuckets: filter them first, before reading the clock.
-    if (this.o.wanted[vbucketOf(view, this.o.vbuckets)] !== 1) return;
+    if (this.o.wanted[crc32(view, 0, length) % this.o.vbuckets] !== 1) return;
     if (exp !== -1 && exp <= this.nowSec() - 5) return;
     this.count('keys');
-    const form = keyForm(view);
+    const form = keyForm(view, length);
     if (form === KEY_UNADDRESSABLE) {
       // Seen again by every pass: count it once.
       if (this.pass === 1) {
         this.o.stats.unaddressable++;
         this.o.log?.(
-          `source ${this.o.source.id}: skipped a key the meta protocol cannot address (${view.length} bytes, not printable ASCII): ${view.subarray(0, 32).toString('hex')}...`,
+          `source ${this.o.source.id}: skipped a key the meta protocol cannot address (${length} bytes, not printable ASCII): ${view.subarray(0, Math.min(32, length)).toString('hex')}...`,
         );
       }
       return;
@@ -444,9 +444,9 @@ class SourceCopy {
     const info = size * 4 + form;
     if (this.pass === 1) {
       this.count('missing');
-      this.keys.push(view, info);
+      this.keys.push(view, info, 0, length);
     } else {
-      this.toCheck.push(view, info);
+      this.toCheck.push(view, info, 0, length);
     }
   }
 

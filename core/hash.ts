@@ -30,9 +30,10 @@ export function keyBytes(key: Key): Uint8Array {
   return typeof key === 'string' ? utf8.encode(key) : key;
 }
 
-export function crc32(bytes: Uint8Array): number {
+/** CRC-32 of `bytes[start..end)` (the whole array by default). */
+export function crc32(bytes: Uint8Array, start = 0, end = bytes.length): number {
   let c = 0xffffffff;
-  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
+  for (let i = start; i < end; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
 }
 

@@ -6,7 +6,8 @@ type Event = { key: string; exp: number; size: number; cas: number } | 'END' | '
 function parse(chunks: Buffer[]): Event[] {
   const events: Event[] = [];
   const parser = new MetadumpParser({
-    item: (key, exp, size, cas) => events.push({ key: key.toString('hex'), exp, size, cas }),
+    item: (key, length, exp, size, cas) =>
+      events.push({ key: key.toString('hex', 0, length), exp, size, cas }),
     end: () => events.push('END'),
     busy: () => events.push('BUSY'),
     error: (error) => events.push({ error }),

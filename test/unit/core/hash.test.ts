@@ -17,6 +17,12 @@ describe('key -> vbucket (CRC-32 modulo vbuckets)', () => {
     expect(vbucketOf(key, 16384)).toBe(vbucket);
   });
 
+  it('given a range of a larger buffer, when hashed, then only those bytes count', () => {
+    const buf = new Uint8Array([0x41, ...bytes('123456789'), 0x42, 0x43]);
+    expect(crc32(buf, 1, 10)).toBe(0xcbf43926);
+    expect(crc32(buf, 1, 1)).toBe(crc32(new Uint8Array(0)));
+  });
+
   it('given raw bytes that are not UTF-8, when hashed, then the bytes themselves are hashed', () => {
     const key = new Uint8Array([0x00, 0xff, 0x20, 0x0a]);
     expect(crc32(key)).toBe(0xea8d264d);

@@ -96,7 +96,9 @@ async function benchAgent(): Promise<AgentRun[]> {
     const runs: AgentRun[] = [];
     for (let run = 1; run <= RUNS; run++) {
       await command(local.port, 'flush_all\r\n');
-      const { report, peakRssKb, wallSec } = await runAgent([
+      const servers = [...sources, local].map((m) => m.pid as number);
+      const serverCpu0 = servers.reduce((n, pid) => n + cpuSeconds(pid), 0);
+      const { report, peakRssKb, wallSec, cpuSec } = await runAgent([
         'resync',
         '--node',
         'node-4',
@@ -116,9 +118,15 @@ async function benchAgent(): Promise<AgentRun[]> {
         mbPerSec: report.bytes / report.seconds / 1e6,
         peakRssMb: peakRssKb / 1024,
       };
+      const serverCpu = servers.reduce((n, pid) => n + cpuSeconds(pid), 0) - serverCpu0;
       console.log(
         `agent run ${run}: ${report.items} items in ${report.seconds.toFixed(2)} s (process wall ${wallSec.toFixed(2)} s): ` +
           `${Math.round(r.itemsPerSec)} items/s, ${r.mbPerSec.toFixed(1)} MB/s, peak RSS ${r.peakRssMb.toFixed(1)} MB`,
+      );
+      // Where the 2 cores went: the agent's CPU time, and the 4 memcached servers' (crawls, gets, sets).
+      console.log(
+        `  cpu: agent ${cpuSec.toFixed(2)} s (${((cpuSec / wallSec) * 100).toFixed(0)}% of a core), ` +
+          `memcached servers ${serverCpu.toFixed(2)} s (${((serverCpu / wallSec) * 100).toFixed(0)}%)`,
       );
       const passes =
         (report as unknown as { passes?: { pass: number; keys: number; missing: number; copied: number }[] })
@@ -135,7 +143,21 @@ async function benchAgent(): Promise<AgentRun[]> {
   }
 }
 
-function runAgent(args: string[]): Promise<{ report: ResyncReport; peakRssKb: number; wallSec: number }> {
+/** user + system CPU seconds of a live process, from /proc (clock ticks of 1/100 s); 0 once it is gone. */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces) start at state: utime and stime are 12 and 13 on.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+function runAgent(
+  args: string[],
+): Promise<{ report: ResyncReport; peakRssKb: number; wallSec: number; cpuSec: number }> {
   const started = Date.now();
   const child = spawn(
     process.execPath,
@@ -147,11 +169,13 @@ function runAgent(args: string[]): Promise<{ report: ResyncReport; peakRssKb: nu
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   let peak = 0;
-  // VmHWM is the peak; poll it until the process is gone (it cannot be read after exit).
+  let cpu = 0;
+  // VmHWM is the peak; poll it (and the CPU time) until the process is gone (they cannot be read after exit).
   const poll = setInterval(() => {
     try {
       const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
       if (m) peak = Math.max(peak, Number(m[1]));
+      cpu = Math.max(cpu, cpuSeconds(child.pid as number));
     } catch {
       // exited
     }
@@ -165,7 +189,7 @@ function runAgent(args: string[]): Promise<{ report: ResyncReport; peakRssKb: nu
       try {
         const last = parseResyncMessage(lines[lines.length - 1]);
         if (last.type !== 'result') throw new Error('last line is not the report');
-        resolve({ report: last, peakRssKb: peak, wallSec: (Date.now() - started) / 1000 });
+        resolve({ report: last, peakRssKb: peak, wallSec: (Date.now() - started) / 1000, cpuSec: cpu });
       } catch (e) {
         reject(new Error(`agent exited ${code}: ${(e as Error).message}`));
       }

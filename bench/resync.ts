@@ -113,7 +113,11 @@ async function benchAgent(): Promise<AgentRun[]> {
       if (report.status !== 'succeeded')
         throw new Error(`agent run ${run} failed: ${JSON.stringify(report)}`);
       // Reported, not hidden: see the report's note on lru_crawler completeness.
-      if (report.items !== moving) console.log(`agent run ${run}: copied ${report.items} of ${moving} items`);
+      if (report.items !== moving) {
+        // A speed bought with lost items is no speed: the figures still print, but the bench fails.
+        console.log(`agent run ${run}: INCOMPLETE, copied ${report.items} of ${moving} items`);
+        process.exitCode = 1;
+      }
       const r = {
         itemsPerSec: report.items / report.seconds,
         mbPerSec: report.bytes / report.seconds / 1e6,

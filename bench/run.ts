@@ -21,7 +21,8 @@ async function main(names: string[]): Promise<number> {
 }
 
 main(process.argv.slice(2)).then(
-  (code) => (process.exitCode = code),
+  // A benchmark that found a fault (an incomplete resync) has set exitCode 1 already: keep it.
+  (code) => (process.exitCode = code || process.exitCode),
   (error: unknown) => {
     console.error(error);
     process.exitCode = 1;

@@ -223,11 +223,13 @@ class CommandWriter {
  * and an item that moves into a list whose walk already finished (a client read
  * bumps it, the LRU maintainer moves it) is never printed; nor is an item it finds
  * locked by a request at that instant. So the keys are fetched only after the
- * crawl (they wait in a spool meanwhile, and the dump is never paused), and after the first
- * pass, the source is enumerated again and every wanted key not yet on the local
- * node (a cheap `mg <key>` there: HD or EN) is fetched and added, until a pass
- * finds nothing missing or `maxPasses` passes ran. Every stage is windowed, so
- * memory stays bounded whatever the dataset.
+ * crawl (they wait in a spool meanwhile, and the dump is never paused), and after
+ * the first pass, the source is enumerated again and every wanted key not yet on
+ * the local node (a cheap `mg <key>` there: HD or EN) is fetched and added, until
+ * a pass finds nothing missing or `maxPasses` passes ran. Every other stage is
+ * windowed, so memory stays bounded whatever the dataset; the key queues hold at
+ * most 8 MiB each in memory and spill the rest (the wanted keys, ~30 bytes each)
+ * to disk.
  *
  * Rejects with SourceFailedError when the source fails (the caller takes its
  * vbuckets from another replica) and LocalMemcachedError when the local node

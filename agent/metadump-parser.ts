@@ -66,23 +66,9 @@ export class MetadumpParser {
       buf[start + 2] === 0x79 &&
       buf[start + 3] === 0x3d
     ) {
-      const out = this.scratch;
-      let o = 0;
       let i = start + 4;
-      for (; i < stop; i++) {
-        const c = buf[i];
-        if (c === 0x20) break;
-        if (c === 0x25) {
-          const hi = i + 2 < stop ? hexValue(buf[i + 1]) : -1;
-          const lo = i + 2 < stop ? hexValue(buf[i + 2]) : -1;
-          if (hi < 0 || lo < 0)
-            throw new ProtocolError(
-              `malformed %-escape in metadump key ${JSON.stringify(buf.toString('latin1', start + 4, stop))}`,
-            );
-          out[o++] = (hi << 4) | lo;
-          i += 2;
-        } else out[o++] = c;
-      }
+      while (i < stop && buf[i] !== 0x20) i++;
+      const keyLength = decodeUriInto(buf, start + 4, i, this.scratch);
       let exp = -1;
       let size = 0;
       let cas = 0;
@@ -105,7 +91,7 @@ export class MetadumpParser {
         }
         i = end;
       }
-      this.handler.item(out, o, exp, size, cas);
+      this.handler.item(this.scratch, keyLength, exp, size, cas);
       return;
     }
     const text = buf.toString('latin1', start, stop);
@@ -124,8 +110,13 @@ export class MetadumpParser {
 }
 
 /** Decodes %XX escapes (memcached's uriencode) into raw bytes; other bytes are taken as they are. */
-export function decodeUriBytes(buf: Buffer, start: number, stop: number, into?: Buffer): Buffer {
-  const out = into && into.length >= stop - start ? into : Buffer.allocUnsafe(stop - start);
+export function decodeUriBytes(buf: Buffer, start: number, stop: number): Buffer {
+  const out = Buffer.allocUnsafe(stop - start);
+  return out.subarray(0, decodeUriInto(buf, start, stop, out));
+}
+
+/** decodeUriBytes into `out` (at least `stop - start` bytes), without allocating: returns the decoded length. */
+function decodeUriInto(buf: Buffer, start: number, stop: number, out: Buffer): number {
   let o = 0;
   for (let i = start; i < stop; i++) {
     const c = buf[i];
@@ -142,7 +133,7 @@ export function decodeUriBytes(buf: Buffer, start: number, stop: number, into?: 
       out[o++] = c;
     }
   }
-  return out.subarray(0, o);
+  return o;
 }
 
 function hexValue(c: number): number {
@@ -169,4 +160,48 @@ function parseSigned(buf: Buffer, from: number, to: number): number {
     n = n * 10 + d;
   }
   return negative ? -n : n;
+}
+
+/** The request every enumeration sends. */
+export const METADUMP = Buffer.from('lru_crawler metadump all\r\n');
+
+/**
+ * Retrying a metadump answered BUSY (another crawl, an operator's or another agent's, holds the server's
+ * crawler): after 50 ms, doubling up to 1 s, until BUSY has lasted `limitMs`.
+ */
+export class CrawlBackoff {
+  private since: number | undefined;
+  private delay = 50;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly limitMs: number) {}
+
+  /** A retry is scheduled: the dump connection is silent on purpose. */
+  get waiting(): boolean {
+    return this.timer !== undefined;
+  }
+
+  /** After BUSY: schedules `retry` and returns true, or returns false once BUSY has lasted over the limit. */
+  busy(retry: () => void): boolean {
+    const now = Date.now();
+    this.since ??= now;
+    if (now - this.since > this.limitMs) return false;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      retry();
+    }, this.delay);
+    this.delay = Math.min(this.delay * 2, 1000);
+    return true;
+  }
+
+  /** A new crawl: BUSY time counts from zero again. */
+  reset(): void {
+    this.since = undefined;
+    this.delay = 50;
+  }
+
+  cancel(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
 }

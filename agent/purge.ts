@@ -2,9 +2,9 @@ import { crc32 } from '../core';
 import { ConnectionOptions, MemcachedConnection, request } from './connection';
 import { LocalMemcachedError } from './errors';
 import { MetaResponseParser, MetaStatus } from './meta-parser';
-import { MetadumpParser } from './metadump-parser';
+import { CrawlBackoff, METADUMP, MetadumpParser } from './metadump-parser';
 import { KeySpool } from './key-spool';
-import { keyForm } from './source-copy';
+import { DEFAULT_BUSY_TIMEOUT_MS, KEY_RAW, KEY_UNADDRESSABLE, keyForm } from './source-copy';
 
 export interface PurgeOptions extends ConnectionOptions {
   /** The local memcached, `host:port`. */
@@ -39,7 +39,6 @@ export interface PurgeStats {
 
 export const DEFAULT_PURGE_PASSES = 3;
 const WATERMARK_TTL_SEC = 300;
-const METADUMP = Buffer.from('lru_crawler metadump all\r\n');
 const MD = Buffer.from('md ');
 const C = Buffer.from(' C');
 const B_C = Buffer.from(' b C');
@@ -137,9 +136,7 @@ class PurgePass {
   private deleted = 0;
   private dumpDone = false;
   private settled = false;
-  private busySince: number | undefined;
-  private busyDelay = 50;
-  private busyTimer: NodeJS.Timeout | undefined;
+  private readonly backoff: CrawlBackoff;
   private readonly maxInflight: number;
   private resolve!: (deleted: number) => void;
   private reject!: (error: Error) => void;
@@ -152,6 +149,7 @@ class PurgePass {
   ) {
     this.maxInflight = Math.max(1, o.inflightDeletes ?? 1000);
     this.queue = new KeySpool({ spillDir: o.spillDir });
+    this.backoff = new CrawlBackoff(o.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS);
   }
 
   close(): void {
@@ -175,7 +173,7 @@ class PurgePass {
         );
       this.dump.onFail(failed);
       this.del.onFail(failed);
-      this.dump.awaiting = () => !this.settled && !this.dumpDone && this.busyTimer === undefined;
+      this.dump.awaiting = () => !this.settled && !this.dumpDone && !this.backoff.waiting;
       this.del.awaiting = () => !this.settled && this.inflight > 0;
       const dumpParser = new MetadumpParser({
         item: (key, length, _exp, _size, cas) => this.onItem(key, length, cas),
@@ -202,12 +200,6 @@ class PurgePass {
     // CAS 0: none reported, or above 2^53 (newer than any watermark we can hold): never stale.
     if (cas === 0 || cas >= this.watermark) return;
     if (this.o.wanted[crc32(key, 0, length) % this.o.vbuckets] !== 1) return;
-    if (keyForm(key, length) === 2) {
-      this.o.log?.(
-        `purge: cannot address a local key (${length} bytes, not printable ASCII): ${key.subarray(0, Math.min(32, length)).toString('hex')}...`,
-      );
-      return;
-    }
     this.queue.push(key, cas, 0, length);
     this.send();
   }
@@ -218,8 +210,14 @@ class PurgePass {
     while (this.inflight < this.maxInflight && q.shift()) {
       const key = q.buf.subarray(q.start, q.end);
       const form = keyForm(key);
-      const wire = form === 0 ? key : Buffer.from(key.toString('base64'), 'latin1');
-      this.del.write(Buffer.concat([MD, wire, form === 0 ? C : B_C, Buffer.from(String(q.num)), CRLF]));
+      if (form === KEY_UNADDRESSABLE) {
+        this.o.log?.(
+          `purge: cannot address a local key (${key.length} bytes, not printable ASCII): ${key.subarray(0, 32).toString('hex')}...`,
+        );
+        continue;
+      }
+      const wire = form === KEY_RAW ? key : Buffer.from(key.toString('base64'), 'latin1');
+      this.del.write(Buffer.concat([MD, wire, form === KEY_RAW ? C : B_C, Buffer.from(String(q.num)), CRLF]));
       this.inflight++;
     }
   }
@@ -236,17 +234,11 @@ class PurgePass {
   }
 
   private onBusy(): void {
-    const now = Date.now();
-    this.busySince ??= now;
-    const limit = this.o.busyTimeoutMs ?? 60000;
-    if (now - this.busySince > limit)
-      return this.failLocal(`lru_crawler stayed BUSY for more than ${limit} ms during the purge`);
-    // Another crawl (another agent copying from this node) holds the crawler: back off and ask again.
-    this.busyTimer = setTimeout(() => {
-      this.busyTimer = undefined;
-      this.dump.write(METADUMP);
-    }, this.busyDelay);
-    this.busyDelay = Math.min(this.busyDelay * 2, 1000);
+    // Another agent copying from this node holds the crawler: back off and ask again.
+    if (!this.backoff.busy(() => this.dump.write(METADUMP)))
+      this.failLocal(
+        `lru_crawler stayed BUSY for more than ${this.o.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS} ms during the purge`,
+      );
   }
 
   private checkDone(): void {
@@ -262,7 +254,7 @@ class PurgePass {
   private fail(error: Error): void {
     if (this.settled) return;
     this.settled = true;
-    if (this.busyTimer) clearTimeout(this.busyTimer);
+    this.backoff.cancel();
     this.reject(error);
   }
 }

@@ -5,7 +5,7 @@ import { CasSet } from './cas-set';
 import { Fifo } from './fifo';
 import { KeySpool } from './key-spool';
 import { MetaResponseParser, MetaStatus } from './meta-parser';
-import { MetadumpParser } from './metadump-parser';
+import { CrawlBackoff, METADUMP, MetadumpParser } from './metadump-parser';
 import { Throttle } from './throttle';
 
 /** What one enumeration pass found, summed over the sources that ran it. */
@@ -83,6 +83,7 @@ export interface SourceCopyOptions extends ConnectionOptions {
 }
 
 export const DEFAULT_MAX_PASSES = 3;
+export const DEFAULT_BUSY_TIMEOUT_MS = 60000;
 /** Item versions remembered per source (a table of at most 8 MiB below CAS 2^32); more are re-checked. */
 const MAX_SEEN = 1 << 20;
 /** memcached's key length limit, checked by 1.6.18 on the key as sent (before base64 decoding). */
@@ -91,16 +92,16 @@ const MAX_KEY = 250;
 const MAX_BASE64_RAW = 186;
 /** TTLs above this are absolute unix times in memcached. */
 const THIRTY_DAYS = 60 * 60 * 24 * 30;
-const METADUMP = Buffer.from('lru_crawler metadump all\r\n');
 /** Values up to this size are copied into the batch buffer; larger ones are written by reference. */
 const COPY_LIMIT = 16 * 1024;
 const CHUNK = 256 * 1024;
 /** Room for one command line: verb, a 250-byte key, flags. */
 const LINE_ROOM = 400;
 
-const KEY_RAW = 0;
-const KEY_BASE64 = 1;
-const KEY_UNADDRESSABLE = 2;
+/** keyForm's answers: the key goes raw, as base64 (` b`), or cannot be addressed at all. */
+export const KEY_RAW = 0;
+export const KEY_BASE64 = 1;
+export const KEY_UNADDRESSABLE = 2;
 
 /** How `key[0..length)` goes on the wire: raw when it is printable ASCII without spaces, base64 otherwise. */
 export function keyForm(key: Buffer, length = key.length): number {
@@ -285,9 +286,7 @@ class SourceCopy {
   private localPendingBytes = 0;
   private pass = 0;
   private dumpDone = false;
-  private busySince: number | undefined;
-  private busyDelay = 50;
-  private busyTimer: NodeJS.Timeout | undefined;
+  private readonly backoff: CrawlBackoff;
   private pumpTimer: NodeJS.Timeout | undefined;
   private settled = false;
   private resolve!: () => void;
@@ -316,6 +315,7 @@ class SourceCopy {
     this.maxInflightBytes = o.windows?.inflightBytes ?? 1024 * 1024;
     this.maxLocalPending = o.windows?.localPendingBytes ?? 2 * 1024 * 1024;
     this.maxPasses = Math.max(1, o.maxPasses ?? DEFAULT_MAX_PASSES);
+    this.backoff = new CrawlBackoff(o.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS);
     const offset = o.localClockOffsetSec ?? 0;
     this.nowSec = () => Math.floor(Date.now() / 1000 + offset);
     this.localOut = new CommandWriter(local);
@@ -355,7 +355,7 @@ class SourceCopy {
       if (this.o.signal.aborted) return onAbort();
       this.o.signal.addEventListener('abort', onAbort, { once: true });
 
-      this.dump.awaiting = () => !this.dumpDone && this.busyTimer === undefined;
+      this.dump.awaiting = () => !this.dumpDone && !this.backoff.waiting;
       this.fetch.awaiting = () => this.inflight.length > 0;
       this.local.awaiting = () => this.localPending.length > 0;
       this.check.awaiting = () => this.checking.length > 0;
@@ -411,8 +411,7 @@ class SourceCopy {
   private startPass(): void {
     this.pass++;
     this.dumpDone = false;
-    this.busySince = undefined;
-    this.busyDelay = 50;
+    this.backoff.reset();
     this.passStats = { keys: 0, missing: 0, copied: 0 };
     const all = this.o.stats.passes;
     while (all.length < this.pass) all.push({ keys: 0, missing: 0, copied: 0 });
@@ -455,19 +454,10 @@ class SourceCopy {
   }
 
   private onBusy(): void {
-    const now = Date.now();
-    this.busySince ??= now;
-    const limit = this.o.busyTimeoutMs ?? 60000;
-    if (now - this.busySince > limit) {
-      this.fail(new SourceFailedError(this.o.source.id, `lru_crawler stayed BUSY for more than ${limit} ms`));
-      return;
-    }
-    // Another crawl (an operator's, or another agent's) holds the crawler: back off and ask again.
-    this.busyTimer = setTimeout(() => {
-      this.busyTimer = undefined;
-      this.dump.write(METADUMP);
-    }, this.busyDelay);
-    this.busyDelay = Math.min(this.busyDelay * 2, 1000);
+    if (!this.backoff.busy(() => this.dump.write(METADUMP)))
+      this.failSource(
+        `lru_crawler stayed BUSY for more than ${this.o.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS} ms`,
+      );
   }
 
   private onValue(data: Buffer, flags: number, ttl: number): void {
@@ -623,7 +613,7 @@ class SourceCopy {
   }
 
   private clearTimers(): void {
-    if (this.busyTimer) clearTimeout(this.busyTimer);
+    this.backoff.cancel();
     if (this.pumpTimer) clearTimeout(this.pumpTimer);
   }
 }

@@ -1,4 +1,4 @@
-import { decodeUriBytes, MetadumpParser } from '../../../agent/metadump-parser';
+import { CrawlBackoff, decodeUriBytes, MetadumpParser } from '../../../agent/metadump-parser';
 import { ProtocolError } from '../../../agent/errors';
 
 type Event = { key: string; exp: number; size: number; cas: number } | 'END' | 'BUSY' | { error: string };
@@ -70,5 +70,30 @@ describe('MetadumpParser', () => {
       { key: '63', exp: -1, size: 70, cas: 9007199254740991 },
       'END',
     ]);
+  });
+});
+
+describe('CrawlBackoff', () => {
+  afterEach(() => jest.useRealTimers());
+
+  it('given BUSY answers, then retries come after 50, 100, 200 ms..., capped at 1 s, until the limit, and reset starts over', () => {
+    jest.useFakeTimers({ now: 0 });
+    const backoff = new CrawlBackoff(3000);
+    const retries: number[] = [];
+    const retry = () => retries.push(Date.now());
+    for (let i = 0; i < 6; i++) {
+      expect(backoff.busy(retry)).toBe(true);
+      expect(backoff.waiting).toBe(true);
+      jest.runOnlyPendingTimers();
+      expect(backoff.waiting).toBe(false);
+    }
+    expect(retries).toEqual([50, 150, 350, 750, 1550, 2550]);
+    jest.advanceTimersByTime(500); // BUSY since t=0, now 3050 ms
+    expect(backoff.busy(retry)).toBe(false);
+    backoff.reset();
+    expect(backoff.busy(retry)).toBe(true);
+    backoff.cancel();
+    jest.runOnlyPendingTimers();
+    expect(retries).toHaveLength(6);
   });
 });

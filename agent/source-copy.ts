@@ -1,5 +1,6 @@
 import { crc32, Server } from '../core';
 import { ConnectionOptions, MemcachedConnection } from './connection';
+import { CrawlCounters, readCrawlCounters, whyNotComplete } from './crawl-proof';
 import { LocalMemcachedError, SourceFailedError } from './errors';
 import { CasSet } from './cas-set';
 import { Fifo } from './fifo';
@@ -16,6 +17,11 @@ export interface PassStats {
   missing: number;
   /** Items copied by this pass. */
   copied: number;
+  /**
+   * Sources whose enumeration in this pass provably listed every item (see crawlWasComplete): they need
+   * no further pass. Only a source that no client touched during the crawl can prove it.
+   */
+  proven: number;
 }
 
 /** Counters shared by all sources of one resync. */
@@ -34,7 +40,11 @@ export interface CopyStats {
    * 1.6.18 checks before decoding). Reported, never silently dropped.
    */
   unaddressable: number;
-  /** Index 0 is the first pass. `lru_crawler metadump` misses items that move between LRU lists mid-crawl, so later passes look again. */
+  /**
+   * Index 0 is the first pass. `lru_crawler metadump` misses items that move between LRU lists mid-crawl
+   * or that a request holds at that instant, so later passes look again, unless the source's counters
+   * prove that the crawl missed nothing.
+   */
   passes: PassStats[];
 }
 
@@ -227,7 +237,10 @@ class CommandWriter {
  * crawl (they wait in a spool meanwhile, and the dump is never paused), and after
  * the first pass, the source is enumerated again and every wanted key not yet on
  * the local node (a cheap `mg <key>` there: HD or EN) is fetched and added, until
- * a pass finds nothing missing or `maxPasses` passes ran. Every other stage is
+ * a pass finds nothing missing or `maxPasses` passes ran. The source's `stats`
+ * counters, read before and after each crawl, can prove that the crawl skipped
+ * nothing (crawlWasComplete: no client touched the source meanwhile); then no
+ * further pass runs. Every other stage is
  * windowed, so memory stays bounded whatever the dataset; the key queues hold at
  * most 8 MiB each in memory and spill the rest (the wanted keys, ~30 bytes each)
  * to disk.
@@ -286,6 +299,15 @@ class SourceCopy {
   private localPendingBytes = 0;
   private pass = 0;
   private dumpDone = false;
+  /** The source's counters before this pass's crawl; undefined when they could not be read (no proof). */
+  private before: CrawlCounters | undefined;
+  /** Reading the counters before the crawl (the dump is not yet requested) or after it. */
+  private readingBefore = false;
+  private readingAfter = false;
+  /** This pass's crawl provably listed every item: no further pass is needed. */
+  private passProven = false;
+  /** Why it is not proven, once known (logged when another pass runs). */
+  private notProven: string | undefined;
   private readonly backoff: CrawlBackoff;
   private pumpTimer: NodeJS.Timeout | undefined;
   private settled = false;
@@ -355,7 +377,7 @@ class SourceCopy {
       if (this.o.signal.aborted) return onAbort();
       this.o.signal.addEventListener('abort', onAbort, { once: true });
 
-      this.dump.awaiting = () => !this.dumpDone && !this.backoff.waiting;
+      this.dump.awaiting = () => !this.dumpDone && !this.backoff.waiting && !this.readingBefore;
       this.fetch.awaiting = () => this.inflight.length > 0;
       this.local.awaiting = () => this.localPending.length > 0;
       this.check.awaiting = () => this.checking.length > 0;
@@ -364,6 +386,7 @@ class SourceCopy {
         item: (key, length, exp, size, cas) => this.onItem(key, length, exp, size, cas),
         end: () => {
           this.dumpDone = true;
+          this.readCountersAfter();
         },
         busy: () => this.onBusy(),
         error: (line) =>
@@ -412,10 +435,48 @@ class SourceCopy {
     this.pass++;
     this.dumpDone = false;
     this.backoff.reset();
-    this.passStats = { keys: 0, missing: 0, copied: 0 };
+    this.passProven = false;
+    this.notProven = undefined;
+    this.passStats = { keys: 0, missing: 0, copied: 0, proven: 0 };
     const all = this.o.stats.passes;
-    while (all.length < this.pass) all.push({ keys: 0, missing: 0, copied: 0 });
-    this.dump.write(METADUMP);
+    while (all.length < this.pass) all.push({ keys: 0, missing: 0, copied: 0, proven: 0 });
+    this.requestDump();
+  }
+
+  /** Reads the source's counters, then asks for the crawl (again after BUSY: counters from before any crawl). */
+  private requestDump(): void {
+    this.readingBefore = true;
+    this.before = undefined;
+    readCrawlCounters(this.o.source.address, this.o)
+      .catch(() => undefined) // no proof; the dump itself tells whether the source works
+      .then((before) => {
+        this.readingBefore = false;
+        if (this.settled) return;
+        this.before = before;
+        this.dump.write(METADUMP);
+      })
+      .catch((error: unknown) => this.fail(error as Error));
+  }
+
+  /** After the crawl's END: did it list every item? The fetches go on meanwhile (they move and link nothing). */
+  private readCountersAfter(): void {
+    const before = this.before;
+    if (before === undefined) return;
+    this.readingAfter = true;
+    readCrawlCounters(this.o.source.address, this.o)
+      .catch(() => undefined)
+      .then((after) => {
+        this.readingAfter = false;
+        const why = after === undefined ? 'its counters could not be read' : whyNotComplete(before, after);
+        if (why === undefined) {
+          this.passProven = true;
+          this.count('proven');
+        } else {
+          this.notProven = why;
+        }
+        this.pump();
+      })
+      .catch((error: unknown) => this.fail(error as Error));
   }
 
   private count(field: keyof PassStats): void {
@@ -454,7 +515,7 @@ class SourceCopy {
   }
 
   private onBusy(): void {
-    if (!this.backoff.busy(() => this.dump.write(METADUMP)))
+    if (!this.backoff.busy(() => this.requestDump()))
       this.failSource(
         `lru_crawler stayed BUSY for more than ${this.o.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS} ms`,
       );
@@ -579,6 +640,7 @@ class SourceCopy {
     if (
       this.settled ||
       !this.dumpDone ||
+      this.readingAfter ||
       this.keys.length > 0 ||
       this.toCheck.length > 0 ||
       this.checking.length > 0 ||
@@ -587,8 +649,12 @@ class SourceCopy {
       this.localOut.pending > 0
     )
       return;
-    // Pass 1 copies everything it saw; a later pass that found keys missing may not be the last to.
-    if (this.pass < this.maxPasses && (this.pass === 1 || this.passStats.missing > 0)) {
+    // Pass 1 copies everything it saw; a later pass that found keys missing may not be the last to. A pass
+    // whose crawl provably listed every item leaves nothing for another to find.
+    if (!this.passProven && this.pass < this.maxPasses && (this.pass === 1 || this.passStats.missing > 0)) {
+      this.o.log?.(
+        `source ${this.o.source.id}: enumerating again: crawl ${this.pass} may have missed items (${this.notProven ?? 'no counters from before it'})`,
+      );
       this.startPass();
       return;
     }

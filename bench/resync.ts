@@ -135,10 +135,13 @@ async function benchAgent(): Promise<AgentRun[]> {
           `memcached sources ${sourceCpu.toFixed(2)} s, local memcached ${localCpu.toFixed(2)} s`,
       );
       const passes =
-        (report as unknown as { passes?: { pass: number; keys: number; missing: number; copied: number }[] })
-          .passes ?? [];
+        (
+          report as unknown as {
+            passes?: { pass: number; keys: number; missing: number; copied: number; proven?: number }[];
+          }
+        ).passes ?? [];
       console.log(
-        `  passes: ${passes.map((p) => `#${p.pass} listed ${p.keys}, missing ${p.missing}, copied ${p.copied}`).join('; ')}`,
+        `  passes: ${passes.map((p) => `#${p.pass} listed ${p.keys}, missing ${p.missing}, copied ${p.copied}, sources proven complete ${p.proven ?? 0}/3`).join('; ')}`,
       );
       runs.push(r);
     }

@@ -1,0 +1,97 @@
+import { ConnectionOptions, request } from './connection';
+
+/**
+ * The `stats` counters of memcached 1.6.18 that together show whether one `lru_crawler metadump all`
+ * visited every item (crawler.c, items.c):
+ * - the crawler skips an item it cannot lock at that instant (hash lock held, or a reference held by a
+ *   request), and counts in `crawler_items_checked` only the items it did not skip;
+ * - an item moved between LRU lists mid-crawl can be skipped or seen twice; every such move is counted
+ *   (`moves_to_cold`, `moves_to_warm`, `moves_within_lru`; slab rebalancing in `slabs_moved`);
+ * - `curr_items` counts linked items, `total_items` every link ever made (a replace links a new item).
+ */
+export interface CrawlCounters {
+  readonly running: number;
+  readonly starts: number;
+  readonly currItems: number;
+  readonly totalItems: number;
+  readonly checked: number;
+  readonly movesToCold: number;
+  readonly movesToWarm: number;
+  readonly movesWithinLru: number;
+  readonly slabsMoved: number;
+}
+
+const FIELDS: Record<keyof CrawlCounters, string> = {
+  running: 'lru_crawler_running',
+  starts: 'lru_crawler_starts',
+  currItems: 'curr_items',
+  totalItems: 'total_items',
+  checked: 'crawler_items_checked',
+  movesToCold: 'moves_to_cold',
+  movesToWarm: 'moves_to_warm',
+  movesWithinLru: 'moves_within_lru',
+  slabsMoved: 'slabs_moved',
+};
+
+/** The counters in a `stats` answer, or undefined when one is missing (another memcached version: no proof). */
+export function parseCrawlCounters(text: string): CrawlCounters | undefined {
+  const values = new Map<string, number>();
+  for (const line of text.split('\r\n')) {
+    const m = /^STAT (\S+) (\d+)$/.exec(line);
+    if (m) values.set(m[1], Number(m[2]));
+  }
+  const out: Partial<Record<keyof CrawlCounters, number>> = {};
+  for (const [field, stat] of Object.entries(FIELDS) as [keyof CrawlCounters, string][]) {
+    const v = values.get(stat);
+    if (v === undefined) return undefined;
+    out[field] = v;
+  }
+  return out as CrawlCounters;
+}
+
+/**
+ * Why the counters do not prove that a crawl run between the two readings printed every item linked
+ * throughout; undefined when they do. The proof: no crawl was running before it and exactly one started
+ * (ours, so `crawler_items_checked` grew by our crawl alone); no item was linked, unlinked or moved
+ * between LRU lists in the whole window, so each list was static and each item could be visited at most
+ * once; and the crawler checked as many items as are linked, so it skipped none. The metadump prints
+ * every checked item that has not expired. Any doubt gives a reason, and the caller enumerates again.
+ */
+export function whyNotComplete(before: CrawlCounters, after: CrawlCounters): string | undefined {
+  if (before.running !== 0) return 'a crawl was already running';
+  if (after.starts !== before.starts + 1) return `${after.starts - before.starts} crawls started, not 1`;
+  const changed = (
+    [
+      ['curr_items', before.currItems, after.currItems],
+      ['total_items', before.totalItems, after.totalItems],
+      ['moves_to_cold', before.movesToCold, after.movesToCold],
+      ['moves_to_warm', before.movesToWarm, after.movesToWarm],
+      ['moves_within_lru', before.movesWithinLru, after.movesWithinLru],
+      ['slabs_moved', before.slabsMoved, after.slabsMoved],
+    ] as const
+  )
+    .filter(([, b, a]) => a !== b)
+    .map(([name, b, a]) => `${name} ${a > b ? '+' : ''}${a - b}`);
+  if (changed.length > 0) return `items changed during the crawl (${changed.join(', ')})`;
+  const checked = after.checked - before.checked;
+  if (checked !== after.currItems) return `the crawler checked ${checked} of ${after.currItems} items`;
+  return undefined;
+}
+
+export function crawlWasComplete(before: CrawlCounters, after: CrawlCounters): boolean {
+  return whyNotComplete(before, after) === undefined;
+}
+
+/** Reads the counters on a connection of its own; undefined (no proof) when the answer lacks one. */
+export async function readCrawlCounters(
+  address: string,
+  options: ConnectionOptions = {},
+): Promise<CrawlCounters | undefined> {
+  const text = await request(
+    address,
+    'stats\r\n',
+    (t) => t.endsWith('END\r\n') || t.endsWith('ERROR\r\n'),
+    options,
+  );
+  return parseCrawlCounters(text);
+}

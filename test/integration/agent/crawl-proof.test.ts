@@ -1,0 +1,148 @@
+import { Socket } from 'node:net';
+import { vbucketOf } from '../../../core';
+import { copyFromSource, CopyStats, emptyCopyStats, Throttle } from '../../../agent';
+import { CrawlCounters, readCrawlCounters } from '../../../agent/crawl-proof';
+import { MemcachedCluster } from '../../support/memcached';
+import { Item, pipeline, readAll, setCommand } from './support';
+
+const VBUCKETS = 64;
+const ITEMS = 50000;
+
+function fail(what: unknown): never {
+  throw new Error(`unexpected answer: ${String(what)}`);
+}
+
+/**
+ * Waits (at most 20 s) until the LRU maintainer stops moving the freshly loaded items: the same counters
+ * for 3 s. It moves HOT items to COLD once they are a second older than COLD's tail allows, and sleeps up
+ * to a second between rounds, so a shorter quiet spell proves nothing.
+ */
+async function settle(address: string): Promise<void> {
+  const key = (c: CrawlCounters | undefined) =>
+    c ? [c.movesToCold, c.movesToWarm, c.movesWithinLru, c.currItems].join() : 'none';
+  const deadline = Date.now() + 20000;
+  let last = key(await readCrawlCounters(address));
+  let quietSince = Date.now();
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 250));
+    const now = key(await readCrawlCounters(address));
+    if (now !== last) {
+      last = now;
+      quietSince = Date.now();
+    } else if (Date.now() - quietSince >= 3000) return;
+  }
+  throw new Error(`${address} kept moving items for 20 s`);
+}
+
+/**
+ * A client that keeps replacing one key (`ms`, answered HD) until stopped: every answer is a new link.
+ * Bounded by `stop()`, 200k writes and 30 s. Resolves with the number of writes.
+ */
+async function keepWriting(address: string, key: string, stop: () => boolean): Promise<number> {
+  const [host, port] = address.split(':');
+  const s = new Socket();
+  await new Promise<void>((resolve, reject) => {
+    s.once('error', reject);
+    s.connect(Number(port), host, resolve);
+  });
+  const deadline = Date.now() + 30000;
+  let writes = 0;
+  try {
+    while (!stop() && writes < 200000 && Date.now() < deadline) {
+      await new Promise<void>((resolve, reject) => {
+        s.once('error', reject);
+        s.once('data', () => resolve());
+        s.write(`ms ${key} 1 T0\r\nx\r\n`);
+      });
+      writes++;
+    }
+  } finally {
+    s.destroy();
+  }
+  return writes;
+}
+
+describe('copyFromSource: proving a crawl complete from the source counters', () => {
+  jest.setTimeout(60000);
+  let cluster: MemcachedCluster | undefined;
+  afterEach(async () => {
+    await cluster?.stop();
+    cluster = undefined;
+  });
+
+  // Every vbucket but the writer's: its key is never copied, so the copy's own count stays exact.
+  const WRITER_KEY = 'writer';
+  const wanted = new Uint8Array(VBUCKETS).fill(1);
+  wanted[vbucketOf(Buffer.from(WRITER_KEY), VBUCKETS)] = 0;
+  const items: Item[] = Array.from({ length: ITEMS }, (_, i) => ({
+    key: Buffer.from(`proof:${i}`),
+    value: Buffer.from(`value ${i}`),
+    flags: i,
+    ttl: 0,
+  })).filter((i) => wanted[vbucketOf(i.key, VBUCKETS)] === 1);
+
+  async function start(): Promise<{ source: string; local: string }> {
+    cluster = await MemcachedCluster.start(2, { memoryMb: 64 });
+    const [source, local] = cluster.nodes.map((n) => n.address);
+    await pipeline(
+      source,
+      items.map((i) => setCommand(i)),
+      { value: fail, error: fail, status: fail },
+    );
+    await settle(source);
+    return { source, local };
+  }
+
+  function copy(
+    source: string,
+    local: string,
+    stats: CopyStats,
+    log?: (line: string) => void,
+  ): Promise<void> {
+    return copyFromSource({
+      source: { id: 'node-1', address: source },
+      local,
+      wanted,
+      vbuckets: VBUCKETS,
+      stats,
+      throttle: new Throttle(undefined, () => stats.bytes),
+      signal: new AbortController().signal,
+      log,
+    });
+  }
+
+  it('given a source no client touches, when copied, then the first crawl is proven complete and no second pass runs', async () => {
+    const { source, local } = await start();
+    const stats = emptyCopyStats();
+
+    await copy(source, local, stats);
+
+    expect(stats.passes).toEqual([
+      { keys: items.length, missing: items.length, copied: items.length, proven: 1 },
+    ]);
+    const found = await readAll(
+      local,
+      items.map((i) => i.key),
+    );
+    expect(found.filter((f, n) => f?.value.toString() !== items[n].value.toString())).toEqual([]);
+  });
+
+  it('given a client writing to the source during the crawl, when copied, then nothing is proven and the second pass runs', async () => {
+    const { source, local } = await start();
+    const stats = emptyCopyStats();
+    let done = false;
+    const writer = keepWriting(source, WRITER_KEY, () => done);
+
+    const logged: string[] = [];
+    await copy(source, local, stats, (line) => logged.push(line)).finally(() => (done = true));
+    const writes = await writer;
+
+    expect(writes).toBeGreaterThan(0);
+    expect(stats.passes.length).toBeGreaterThanOrEqual(2);
+    expect(stats.passes.map((p) => p.proven)).toEqual(stats.passes.map(() => 0));
+    expect(stats.items).toBe(items.length);
+    expect(logged[0]).toMatch(
+      /^source node-1: enumerating again: crawl 1 may have missed items \(items changed during the crawl \(total_items \+\d+\)\)$/,
+    );
+  });
+});

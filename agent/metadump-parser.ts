@@ -8,6 +8,11 @@ export interface MetadumpHandler {
    * it (most keys of a dump are filtered out, so allocating anything per line is wasted work).
    */
   item(key: Buffer, keyLength: number, exp: number, size: number, cas: number): void;
+  /**
+   * Optional filter, asked with the decoded key before the line's other fields are read: false skips the
+   * line (`item` is not called). Most lines of a dump belong to vbuckets the reader does not want.
+   */
+  wants?(key: Buffer, keyLength: number): boolean;
   /** `END`: the enumeration is complete. */
   end(): void;
   /** `BUSY`: another crawl runs on this server; retry later. */
@@ -69,6 +74,7 @@ export class MetadumpParser {
       let i = start + 4;
       while (i < stop && buf[i] !== 0x20) i++;
       const keyLength = decodeUriInto(buf, start + 4, i, this.scratch);
+      if (this.handler.wants !== undefined && !this.handler.wants(this.scratch, keyLength)) return;
       let exp = -1;
       let size = 0;
       let cas = 0;

@@ -383,6 +383,8 @@ class SourceCopy {
       this.check.awaiting = () => this.checking.length > 0;
 
       const dumpParser = new MetadumpParser({
+        // Most listed keys belong to other vbuckets: the parser drops them before reading their other fields.
+        wants: (key, length) => this.o.wanted[crc32(key, 0, length) % this.o.vbuckets] === 1,
         item: (key, length, exp, size, cas) => this.onItem(key, length, exp, size, cas),
         end: () => {
           this.dumpDone = true;
@@ -485,9 +487,8 @@ class SourceCopy {
   }
 
   private onItem(view: Buffer, length: number, exp: number, size: number, cas: number): void {
-    // Already expired (with slack for clock skew; the meta get has the final word): skip the round trip.
-    // Most listed keys belong to other vbuckets: filter them first, before reading the clock.
-    if (this.o.wanted[crc32(view, 0, length) % this.o.vbuckets] !== 1) return;
+    // A wanted vbucket's (the parser asked `wants`). Already expired (with slack for clock skew; the meta get
+    // has the final word): skip the round trip.
     if (exp !== -1 && exp <= this.nowSec() - 5) return;
     this.count('keys');
     const form = keyForm(view, length);

@@ -46,6 +46,28 @@ describe('MetadumpParser', () => {
     expect(parse([...WIRE].map((b) => Buffer.from([b])))).toEqual(EXPECTED);
   });
 
+  it('given a wants filter, when parsed, then only the keys it accepts reach item, with their fields, and END still comes', () => {
+    const asked: string[] = [];
+    const events: Event[] = [];
+    const parser = new MetadumpParser({
+      wants: (key, length) => {
+        asked.push(key.toString('latin1', 0, length));
+        return key[0] !== 0x61; // drops "a b..."
+      },
+      item: (key, length, exp, size, cas) =>
+        events.push({ key: key.toString('hex', 0, length), exp, size, cas }),
+      end: () => events.push('END'),
+      busy: () => events.push('BUSY'),
+      error: (error) => events.push({ error }),
+    });
+    parser.feed(WIRE);
+    expect(asked.length).toBe(3);
+    expect(events).toEqual(
+      EXPECTED.filter((e) => !(typeof e === 'object' && 'key' in e && e.key.startsWith('61'))),
+    );
+    expect(events.length).toBe(EXPECTED.length - 1);
+  });
+
   it('given a crawler that is disabled, when the server answers an error, then the error is reported', () => {
     expect(parse([Buffer.from('CLIENT_ERROR lru crawler disabled\r\n')])).toEqual([
       { error: 'CLIENT_ERROR lru crawler disabled' },

@@ -52,9 +52,10 @@ interface AgentRun {
 
 async function benchAgent(): Promise<AgentRun[]> {
   const sources = await Promise.all(
-    [1, 2, 3].map(() => MemcachedProcess.start({ memoryMb: 1400, threads: 2 })),
+    [1, 2, 3].map(() => MemcachedProcess.start({ memoryMb: 1400, threads: 2, largePages: true })),
   );
-  const local = await MemcachedProcess.start({ memoryMb: 1024, threads: 2 });
+  // -L as on the AWS nodes (see elastic-memcached-cluster.ts): a fresh node's first fill is the scale-out case.
+  const local = await MemcachedProcess.start({ memoryMb: 1024, threads: 2, largePages: true });
   const dir = mkdtempSync(join(tmpdir(), 'astaire-bench-'));
   try {
     const servers = sources.map((s, i) => ({ id: `node-${i + 1}`, address: s.address }));

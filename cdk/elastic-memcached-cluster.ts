@@ -421,6 +421,11 @@ export class ElasticMemcachedCluster extends Construct implements ec2.IConnectab
       '-U 0',
       '-P /var/run/memcached/memcached.pid',
       'EOF',
+      // -L: the cache as one allocation on transparent huge pages. Measured with bench/resync.ts: a fresh
+      // node's first 500 MB fill used 3.6 s of memcached CPU instead of 6 s (1.3k page faults, not 147k),
+      // and each source's full crawl ~20% less. memcached 1.6.18 refuses to start with -L when the kernel's
+      // THP setting is [never] (or absent): add it only where it works.
+      "if grep -qs -e '\\[always\\]' -e '\\[madvise\\]' /sys/kernel/mm/transparent_hugepage/enabled; then echo '-L' >> /etc/memcached.conf; fi",
       'systemctl enable memcached',
       'systemctl restart memcached',
       'mkdir -p /opt/astaire',

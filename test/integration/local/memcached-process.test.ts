@@ -1,5 +1,6 @@
 import { Socket } from 'node:net';
 import {
+  largePagesAvailable,
   memcachedBinary,
   MemcachedProcess,
   MemcachedUnavailableError,
@@ -29,6 +30,28 @@ describe('memcached test harness', () => {
   afterEach(async () => {
     await cluster?.stop();
     cluster = undefined;
+  });
+
+  it('given the kernel THP setting, then -L is used only where memcached accepts it', () => {
+    const reading = (text: string) => () => text;
+    expect(largePagesAvailable('x', reading('always [madvise] never\n'))).toBe(true);
+    expect(largePagesAvailable('x', reading('[always] madvise never\n'))).toBe(true);
+    expect(largePagesAvailable('x', reading('always madvise [never]\n'))).toBe(false);
+    expect(largePagesAvailable('/nonexistent/thp/enabled')).toBe(false);
+  });
+
+  it('given largePages, when started, then memcached runs (with -L where the kernel allows it) and stores values', async () => {
+    const node = await MemcachedProcess.start({ memoryMb: 64, largePages: true });
+    try {
+      const settings = await roundTrip(node.address, 'stats settings\r\n');
+      // memcached 1.6.18 has no setting that names -L; a preallocated cache has its slab pages up front.
+      const slabs = await roundTrip(node.address, 'stats slabs\r\n');
+      expect(settings).toContain('STAT maxbytes 67108864');
+      if (largePagesAvailable()) expect(slabs).toMatch(/STAT \d+:total_pages 1\r\n/);
+      expect(await roundTrip(node.address, 'set k 0 0 2\r\nhi\r\n')).toBe('STORED\r\n');
+    } finally {
+      await node.stop();
+    }
   });
 
   it('given three nodes, when started, then each is a separate server that stores and returns values', async () => {

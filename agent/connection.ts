@@ -83,10 +83,14 @@ export class MemcachedConnection {
     return this.failure;
   }
 
-  /** Queues bytes; false when the kernel buffer is full (wait for `drain`). */
-  write(data: Buffer | string): boolean {
+  /**
+   * Queues bytes; false when the kernel buffer is full (wait for `drain`). `written` runs once the socket
+   * is done with `data` (sent, or failed): only then may its bytes change. Never called when the
+   * connection has already failed or been closed.
+   */
+  write(data: Buffer | string, written?: () => void): boolean {
     if (this.failure || this.closedByUs) return false;
-    return this.socket.write(data);
+    return written ? this.socket.write(data, () => written()) : this.socket.write(data);
   }
 
   /** Between cork and uncork, writes are gathered into one writev: one syscall instead of one per buffer. */

@@ -1,6 +1,7 @@
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { copyBytes } from './bytes';
 
 export interface KeySpoolOptions {
   /**
@@ -92,7 +93,7 @@ export class KeySpool {
     b[p + 1] = len >>> 8;
     b.writeDoubleLE(num, p + 2);
     p += HEADER;
-    src.copy(b, p, start, end);
+    copyBytes(src, start, end, b, p);
     t.used = p + len;
     this.count++;
   }

@@ -31,6 +31,8 @@ Options:
   --region R                   AWS region for Parameter Store, Step Functions and CloudWatch
   --max-passes N               enumerations per source at most: passes after the first copy
                                what the crawler missed (default 3)
+  --no-crawl-proof             enumerate each source again even when its stats counters prove
+                               the first crawl listed every item (no client touched it)
   --connect-timeout-ms N       per-connection connect timeout (default 3000)
   --io-timeout-ms N            fail a connection silent this long while awaited (default 10000)
   --spill-dir DIR              where enumerated keys spill when they outgrow 8 MiB per queue
@@ -129,6 +131,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       connectTimeoutMs: a.connectTimeoutMs,
       ioTimeoutMs: a.ioTimeoutMs,
       maxPasses: a.maxPasses,
+      crawlProof: a.crawlProof,
       spillDir: a.spillDir,
       reporter,
       log: (line) => io.stderr(`astaire-agent: ${line}\n`),
@@ -156,6 +159,8 @@ export interface ResyncArgs {
   readonly connectTimeoutMs?: number;
   readonly ioTimeoutMs?: number;
   readonly maxPasses?: number;
+  /** False with --no-crawl-proof. */
+  readonly crawlProof: boolean;
   readonly spillDir?: string;
 }
 
@@ -181,6 +186,7 @@ export function parseCommandLine(argv: readonly string[]): ResyncArgs | 'help' {
         'connect-timeout-ms': { type: 'string' },
         'io-timeout-ms': { type: 'string' },
         'max-passes': { type: 'string' },
+        'no-crawl-proof': { type: 'boolean' },
         'spill-dir': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -215,6 +221,7 @@ export function parseCommandLine(argv: readonly string[]): ResyncArgs | 'help' {
     connectTimeoutMs: positiveInt(values['connect-timeout-ms'], '--connect-timeout-ms'),
     ioTimeoutMs: positiveInt(values['io-timeout-ms'], '--io-timeout-ms'),
     maxPasses: positiveInt(values['max-passes'], '--max-passes'),
+    crawlProof: !values['no-crawl-proof'],
     spillDir: values['spill-dir'],
   };
 }

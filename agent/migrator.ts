@@ -42,6 +42,11 @@ export interface ResyncOptions {
    */
   readonly maxPasses?: number;
   /**
+   * Skip a source's further passes when its `stats` counters prove the last crawl listed every item (see
+   * crawlWasComplete). Off, every source is enumerated at least twice. @default true
+   */
+  readonly crawlProof?: boolean;
+  /**
    * Before copying, delete the local items of the gained vbuckets stored before the resync began (CAS
    * below a watermark read from the local node): stale copies the add-mode copy could not replace.
    * Off only in tests that show what it prevents. @default true
@@ -210,6 +215,7 @@ export async function runResync(o: ResyncOptions): Promise<AgentResyncReport> {
               windows: o.windows,
               localClockOffsetSec,
               maxPasses: o.maxPasses ?? DEFAULT_MAX_PASSES,
+              crawlProof: o.crawlProof,
               spillDir: o.spillDir,
               log,
             });

@@ -87,6 +87,8 @@ export interface SourceCopyOptions extends ConnectionOptions {
   readonly localClockOffsetSec?: number;
   /** Enumeration passes at most (1 = no re-check of crawl misses). @default 3 */
   readonly maxPasses?: number;
+  /** Read the source's counters around each crawl and stop once one proves complete. @default true */
+  readonly crawlProof?: boolean;
   /** Where key queues spill when they outgrow `windows.queueMemoryBytes`. @default os.tmpdir() */
   readonly spillDir?: string;
   /** Diagnostics (unaddressable keys). */
@@ -477,8 +479,12 @@ class SourceCopy {
 
   /** Reads the source's counters, then asks for the crawl (again after BUSY: counters from before any crawl). */
   private requestDump(): void {
-    this.readingBefore = true;
     this.before = undefined;
+    if (this.o.crawlProof === false) {
+      this.dump.write(METADUMP);
+      return;
+    }
+    this.readingBefore = true;
     readCrawlCounters(this.o.source.address, this.o)
       .catch(() => undefined) // no proof; the dump itself tells whether the source works
       .then((before) => {
@@ -683,9 +689,10 @@ class SourceCopy {
     // Pass 1 copies everything it saw; a later pass that found keys missing may not be the last to. A pass
     // whose crawl provably listed every item leaves nothing for another to find.
     if (!this.passProven && this.pass < this.maxPasses && (this.pass === 1 || this.passStats.missing > 0)) {
-      this.o.log?.(
-        `source ${this.o.source.id}: enumerating again: crawl ${this.pass} may have missed items (${this.notProven ?? 'no counters from before it'})`,
-      );
+      if (this.o.crawlProof !== false)
+        this.o.log?.(
+          `source ${this.o.source.id}: enumerating again: crawl ${this.pass} may have missed items (${this.notProven ?? 'no counters from before it'})`,
+        );
       this.startPass();
       return;
     }

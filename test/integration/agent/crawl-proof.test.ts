@@ -98,6 +98,7 @@ describe('copyFromSource: proving a crawl complete from the source counters', ()
     local: string,
     stats: CopyStats,
     log?: (line: string) => void,
+    crawlProof?: boolean,
   ): Promise<void> {
     return copyFromSource({
       source: { id: 'node-1', address: source },
@@ -108,6 +109,7 @@ describe('copyFromSource: proving a crawl complete from the source counters', ()
       throttle: new Throttle(undefined, () => stats.bytes),
       signal: new AbortController().signal,
       log,
+      crawlProof,
     });
   }
 
@@ -125,6 +127,18 @@ describe('copyFromSource: proving a crawl complete from the source counters', ()
       items.map((i) => i.key),
     );
     expect(found.filter((f, n) => f?.value.toString() !== items[n].value.toString())).toEqual([]);
+  });
+
+  it('given the proof turned off, when a quiet source is copied, then it is enumerated twice all the same', async () => {
+    const { source, local } = await start();
+    const stats = emptyCopyStats();
+
+    await copy(source, local, stats, undefined, false);
+
+    expect(stats.passes).toEqual([
+      { keys: items.length, missing: items.length, copied: items.length, proven: 0 },
+      { keys: items.length, missing: 0, copied: 0, proven: 0 },
+    ]);
   });
 
   it('given a client writing to the source during the crawl, when copied, then nothing is proven and the second pass runs', async () => {

@@ -58,6 +58,15 @@ describe('astaire-agent command line', () => {
     ).toMatchObject({ spillDir: tmpdir() });
   });
 
+  it('given --no-crawl-proof, when parsed, then the proof is off; by default it is on', () => {
+    expect(parseCommandLine(['resync', '--node', 'n', '--topology', 'f'])).toMatchObject({
+      crawlProof: true,
+    });
+    expect(parseCommandLine(['resync', '--node', 'n', '--topology', 'f', '--no-crawl-proof'])).toMatchObject({
+      crawlProof: false,
+    });
+  });
+
   it('given a topology without newServers, when run, then it exits 2 with a one-line reason', async () => {
     const r = await run([
       'resync',

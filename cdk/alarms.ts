@@ -4,6 +4,7 @@ import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { METRIC_NAMESPACE, MetricDimension, MetricName } from '../core/metrics';
@@ -32,12 +33,17 @@ export interface ClusterAlarmsProps {
    * @default Duration.minutes(30)
    */
   readonly maxMigrationDuration?: Duration;
+  /**
+   * The dead-letter queue of the lifecycle events' EventBridge target: any message in it raises the
+   * undelivered-lifecycle-events alarm. @default no such alarm
+   */
+  readonly lifecycleDeadLetters?: sqs.IQueue;
 }
 
 /**
  * The alarms an operator of the cluster needs, all sent to one SNS topic: failed executions,
  * timed-out executions, migrations the workflow recorded as failed, agent-reported resync
- * failures, and a migration that runs too long.
+ * failures, a migration that runs too long, and lifecycle events that never started the workflow.
  */
 export class ClusterAlarms extends Construct {
   readonly topic: sns.ITopic;
@@ -46,6 +52,7 @@ export class ClusterAlarms extends Construct {
   readonly migrationFailures: cloudwatch.Alarm;
   readonly resyncFailures: cloudwatch.Alarm;
   readonly longMigration: cloudwatch.Alarm;
+  readonly undeliveredLifecycleEvents: cloudwatch.Alarm | undefined;
 
   constructor(scope: Construct, id: string, props: ClusterAlarmsProps) {
     super(scope, id);
@@ -119,6 +126,22 @@ export class ClusterAlarms extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
 
+    // A lifecycle event that never started the workflow: its instance waits in Pending:Wait or
+    // Terminating:Wait until the hook's timeout applies the default result.
+    this.undeliveredLifecycleEvents = props.lifecycleDeadLetters
+      ? new cloudwatch.Alarm(this, 'UndeliveredLifecycleEvents', {
+          alarmDescription: `Astaire ${cluster}: a lifecycle event could not start the scaling workflow; it waits in the dead-letter queue ${props.lifecycleDeadLetters.queueName}.`,
+          metric: props.lifecycleDeadLetters.metricApproximateNumberOfMessagesVisible({
+            period: Duration.minutes(5),
+            statistic: 'Maximum',
+          }),
+          threshold: 1,
+          evaluationPeriods: 1,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        })
+      : undefined;
+
     const action = new actions.SnsAction(this.topic);
     for (const alarm of this.alarms) alarm.addAlarmAction(action);
     this.longMigration.addOkAction(action);
@@ -131,6 +154,7 @@ export class ClusterAlarms extends Construct {
       this.migrationFailures,
       this.resyncFailures,
       this.longMigration,
+      ...(this.undeliveredLifecycleEvents ? [this.undeliveredLifecycleEvents] : []),
     ];
   }
 

@@ -6,6 +6,7 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
@@ -160,6 +161,11 @@ export class ElasticMemcachedCluster extends Construct implements ec2.IConnectab
   readonly launchHookName: string;
   readonly terminateHookName: string;
   readonly lifecycleRule: events.Rule;
+  /**
+   * Lifecycle events EventBridge could not start the workflow with (after 24 h of retries, or refused):
+   * each message body is the event. An alarm fires while any waits (see docs/aws.md to re-drive one).
+   */
+  readonly lifecycleDeadLetters: sqs.Queue;
 
   constructor(scope: Construct, id: string, props: ElasticMemcachedClusterProps) {
     super(scope, id);
@@ -232,6 +238,11 @@ export class ElasticMemcachedCluster extends Construct implements ec2.IConnectab
       description: `Astaire ${cluster}: the scaling workflow (astaire resync / wait-sync read it)`,
     });
 
+    this.lifecycleDeadLetters = new sqs.Queue(this, 'LifecycleDeadLetters', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
     this.lifecycleRule = new events.Rule(this, 'LifecycleRule', {
       description: `Astaire ${cluster}: start the scaling workflow on every lifecycle action of ${groupName}`,
       eventPattern: {
@@ -244,7 +255,12 @@ export class ElasticMemcachedCluster extends Construct implements ec2.IConnectab
       },
       // The whole event is the input: the workflow's Normalise state reads it.
       targets: [
-        new targets.SfnStateMachine(stateMachine, { retryAttempts: 185, maxEventAge: Duration.hours(24) }),
+        new targets.SfnStateMachine(stateMachine, {
+          retryAttempts: 185,
+          maxEventAge: Duration.hours(24),
+          // An event that never started the workflow is kept, not dropped: its instance waits on it.
+          deadLetterQueue: this.lifecycleDeadLetters,
+        }),
       ],
     });
 
@@ -369,6 +385,7 @@ export class ElasticMemcachedCluster extends Construct implements ec2.IConnectab
       workflow: this.workflow,
       alarmTopic: props.alarmTopic,
       maxMigrationDuration: props.maxMigrationDuration,
+      lifecycleDeadLetters: this.lifecycleDeadLetters,
     });
     this.dashboard = new ClusterDashboard(this, 'Dashboard', {
       clusterName: cluster,
@@ -386,6 +403,11 @@ export class ElasticMemcachedCluster extends Construct implements ec2.IConnectab
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:
         'cloudwatch:PutMetricData supports no resource ARN; the statement is limited to the Astaire namespace by condition.',
+    });
+    Validations.of(this.lifecycleDeadLetters).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason:
+        'This queue is itself the dead-letter queue of the EventBridge lifecycle target (EventBridge DLQs are not linked by an SQS redrive policy).',
     });
     Validations.of(this.autoScalingGroup).acknowledge({
       id: 'AwsSolutions-AS3',

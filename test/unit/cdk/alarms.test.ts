@@ -1,6 +1,7 @@
 import { Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { ClusterAlarms, ClusterAlarmsProps } from '../../../cdk/alarms';
 import { workflowMetrics } from '../../../cdk/workflow';
@@ -137,5 +138,35 @@ describe('ClusterAlarms', () => {
     expect(alarms).toHaveLength(5);
     for (const alarm of alarms)
       expect(alarm.Properties.AlarmActions).toEqual(['arn:aws:sns:eu-west-1:111122223333:ops']);
+  });
+
+  test('given a lifecycle dead-letter queue, when alarms are made, then one waiting message alarms; without one there is no such alarm', () => {
+    const stack = new Stack();
+    const stateMachine = new sfn.StateMachine(stack, 'Workflow', {
+      definitionBody: sfn.DefinitionBody.fromChainable(new sfn.Pass(stack, 'Pass')),
+    });
+    const queue = new sqs.Queue(stack, 'Dlq');
+    const alarms = new ClusterAlarms(stack, 'Alarms', {
+      clusterName: 'web',
+      stateMachine,
+      lifecycleDeadLetters: queue,
+    });
+    const t = Template.fromStack(stack);
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [
+        { Name: 'QueueName', Value: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Dlq'), 'QueueName'] } },
+      ],
+      Statistic: 'Maximum',
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      EvaluationPeriods: 1,
+      TreatMissingData: 'notBreaching',
+      AlarmActions: [topicRef(t)],
+    });
+    expect(alarms.alarms).toContain(alarms.undeliveredLifecycleEvents);
+    expect(synth().alarms.undeliveredLifecycleEvents).toBeUndefined();
+    expect(Object.keys(template.findResources('AWS::CloudWatch::Alarm'))).toHaveLength(5);
   });
 });

@@ -90,6 +90,43 @@ describe('ElasticMemcachedCluster: lifecycle', () => {
     expect(LIFECYCLE_DETAIL_TYPES).toHaveLength(2);
   });
 
+  test('given EventBridge cannot start the workflow, when it gives up, then the event goes to an encrypted dead-letter queue that only the rule may write', () => {
+    const queue = logicalId('AWS::SQS::Queue', 'LifecycleDeadLetters');
+    template.hasResourceProperties('AWS::Events::Rule', {
+      Targets: [
+        Match.objectLike({
+          RetryPolicy: { MaximumRetryAttempts: 185, MaximumEventAgeInSeconds: 86400 },
+          DeadLetterConfig: { Arn: { 'Fn::GetAtt': [queue, 'Arn'] } },
+        }),
+      ],
+    });
+    expect(resources[queue].Properties).toMatchObject({
+      SqsManagedSseEnabled: true,
+      MessageRetentionPeriod: 1209600,
+    });
+    const policies = Object.values(template.findResources('AWS::SQS::QueuePolicy')).filter((p) =>
+      JSON.stringify(p.Properties.Queues).includes(queue),
+    );
+    const statements = policies.flatMap(
+      (p) => (p.Properties.PolicyDocument as { Statement: Record<string, unknown>[] }).Statement,
+    );
+    expect(statements).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          Effect: 'Allow',
+          Action: 'sqs:SendMessage',
+          Principal: { Service: 'events.amazonaws.com' },
+          Condition: {
+            ArnEquals: {
+              'aws:SourceArn': { 'Fn::GetAtt': [logicalId('AWS::Events::Rule', 'LifecycleRule'), 'Arn'] },
+            },
+          },
+        }),
+        expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+      ]),
+    );
+  });
+
   test('given a new stack, when CloudFormation creates the group, then the rule, the agent policy and the topology exist first', () => {
     const group = resources[logicalId('AWS::AutoScaling::AutoScalingGroup', 'Group')];
     expect(group.DependsOn).toEqual(

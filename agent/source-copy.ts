@@ -354,6 +354,8 @@ class SourceCopy {
   private readonly fetchOut: CommandWriter;
   private readonly checkOut: CommandWriter;
   private passStats!: PassStats;
+  /** This pass's counters summed over all sources (shared with the other copies of the resync). */
+  private allSources!: PassStats;
 
   constructor(
     private readonly o: SourceCopyOptions,
@@ -474,6 +476,7 @@ class SourceCopy {
     this.passStats = { keys: 0, missing: 0, copied: 0, proven: 0 };
     const all = this.o.stats.passes;
     while (all.length < this.pass) all.push({ keys: 0, missing: 0, copied: 0, proven: 0 });
+    this.allSources = all[this.pass - 1];
     this.requestDump();
   }
 
@@ -508,7 +511,8 @@ class SourceCopy {
         const why = after === undefined ? 'its counters could not be read' : whyNotComplete(before, after);
         if (why === undefined) {
           this.passProven = true;
-          this.count('proven');
+          this.passStats.proven++;
+          this.allSources.proven++;
         } else {
           this.notProven = why;
         }
@@ -517,16 +521,12 @@ class SourceCopy {
       .catch((error: unknown) => this.fail(error as Error));
   }
 
-  private count(field: keyof PassStats): void {
-    this.passStats[field]++;
-    this.o.stats.passes[this.pass - 1][field]++;
-  }
-
   private onItem(view: Buffer, length: number, exp: number, size: number, cas: number): void {
     // A wanted vbucket's (the parser asked `wants`). Already expired (with slack for clock skew; the meta get
     // has the final word): skip the round trip.
     if (exp !== -1 && exp <= this.nowSec() - 5) return;
-    this.count('keys');
+    this.passStats.keys++;
+    this.allSources.keys++;
     const form = keyForm(view, length);
     if (form === KEY_UNADDRESSABLE) {
       // Seen again by every pass: count it once.
@@ -544,7 +544,8 @@ class SourceCopy {
     // Copied out of the parser's scratch buffer into the queue's chunks (no Buffer per key).
     const info = size * 4 + form;
     if (this.pass === 1) {
-      this.count('missing');
+      this.passStats.missing++;
+      this.allSources.missing++;
       this.keys.push(view, info, 0, length);
     } else {
       this.toCheck.push(view, info, 0, length);
@@ -583,7 +584,8 @@ class SourceCopy {
     w.data(data);
     this.o.stats.items++;
     this.o.stats.bytes += data.length;
-    this.count('copied');
+    this.passStats.copied++;
+    this.allSources.copied++;
   }
 
   private onFetchStatus(status: MetaStatus): void {
@@ -599,7 +601,8 @@ class SourceCopy {
     if (status === 'HD') return;
     if (status !== 'EN') return this.failLocal(`unexpected ${status} in answer to a presence check`);
     // The crawl missed it before (or it arrived since): fetch and add it now.
-    this.count('missing');
+    this.passStats.missing++;
+    this.allSources.missing++;
     this.keys.push(c.buf, c.num, c.start, c.end);
   }
 

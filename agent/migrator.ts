@@ -156,30 +156,40 @@ export async function runResync(o: ResyncOptions): Promise<AgentResyncReport> {
   };
   reportProgress();
   const timer = setInterval(reportProgress, o.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS);
+  const abort = new AbortController();
+  // Stale copies go first: the add-mode copy never replaces a value already on the node. The sources are
+  // crawled meanwhile (their keys wait in the spools), but nothing is fetched, written or checked locally
+  // until the purge is over (`localReady`): on a node holding much data the purge is a full local crawl.
+  let purgeError: Error | undefined;
+  let localReady: Promise<void> = Promise.resolve();
+  if (o.purge !== false) {
+    const gained = new Uint8Array(topology.vbuckets);
+    for (const p of pulls) gained[p.vbucket] = 1;
+    localReady = purgeStale({
+      local,
+      node,
+      wanted: gained,
+      vbuckets: topology.vbuckets,
+      connectTimeoutMs: o.connectTimeoutMs,
+      ioTimeoutMs: o.ioTimeoutMs,
+      busyTimeoutMs: o.busyTimeoutMs,
+      spillDir: o.spillDir,
+      log,
+    }).then(
+      (s) => {
+        purge = s;
+      },
+      (error: unknown) => {
+        purgeError = error as Error;
+        abort.abort(purgeError);
+        throw purgeError;
+      },
+    );
+    localReady.catch(() => undefined); // handled through purgeError; copies see the abort
+  }
   try {
-    // Stale copies first: the add-mode copy below never replaces a value already on the node.
-    if (o.purge !== false) {
-      const gained = new Uint8Array(topology.vbuckets);
-      for (const p of pulls) gained[p.vbucket] = 1;
-      try {
-        purge = await purgeStale({
-          local,
-          node,
-          wanted: gained,
-          vbuckets: topology.vbuckets,
-          connectTimeoutMs: o.connectTimeoutMs,
-          ioTimeoutMs: o.ioTimeoutMs,
-          busyTimeoutMs: o.busyTimeoutMs,
-          spillDir: o.spillDir,
-          log,
-        });
-      } catch (error) {
-        return await finish(error as Error);
-      }
-    }
     const addresses = new Map<string, Server>(topology.servers.map((s) => [s.id, s]));
     const throttle = new Throttle(o.maxBytesPerSec, () => stats.bytes);
-    const abort = new AbortController();
     let pending = [...pulls];
     const unavailable: number[] = [];
     while (pending.length > 0) {
@@ -216,6 +226,7 @@ export async function runResync(o: ResyncOptions): Promise<AgentResyncReport> {
               localClockOffsetSec,
               maxPasses: o.maxPasses ?? DEFAULT_MAX_PASSES,
               crawlProof: o.crawlProof,
+              localReady,
               spillDir: o.spillDir,
               log,
             });
@@ -233,10 +244,20 @@ export async function runResync(o: ResyncOptions): Promise<AgentResyncReport> {
           }
         }),
       );
-      const fatal = results.find((r) => r !== undefined);
-      if (fatal) return await finish(fatal);
+      const fatal = purgeError ?? results.find((r) => r !== undefined);
+      if (fatal) {
+        // Nothing of this resync may outlive it: let a purge still running end (its node's timeouts bound it).
+        await localReady.catch(() => undefined);
+        return await finish(purgeError ?? fatal);
+      }
       // What a failed source was copying goes to the next old replica in the next round.
       pending = assigned.filter((a) => failedSources.has(a.source)).map((a) => a.pull);
+    }
+    // A copy with nothing to write can end before the purge does: its result still depends on it.
+    try {
+      await localReady;
+    } catch {
+      return await finish(purgeError as Error);
     }
     if (unavailable.length > 0) {
       unavailable.sort((a, b) => a - b);

@@ -107,6 +107,7 @@ export async function purgeStale(o: PurgeOptions): Promise<PurgeStats> {
     // Fresh connections per pass (at most maxPasses): no stale handler of a finished pass sees the next one's bytes.
     const conns: MemcachedConnection[] = [];
     let deleted: number;
+    const started = Date.now();
     try {
       const dump = await connect();
       conns.push(dump);
@@ -122,7 +123,9 @@ export async function purgeStale(o: PurgeOptions): Promise<PurgeStats> {
       for (const c of conns) c.close();
     }
     stats.purged += deleted;
-    o.log?.(`purge pass ${stats.passes}: ${deleted} stale items deleted below CAS ${watermark}`);
+    o.log?.(
+      `purge pass ${stats.passes}: ${deleted} stale items deleted below CAS ${watermark} in ${Date.now() - started} ms`,
+    );
     if (deleted === 0) break;
   }
   return stats;

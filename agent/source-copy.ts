@@ -89,6 +89,12 @@ export interface SourceCopyOptions extends ConnectionOptions {
   readonly maxPasses?: number;
   /** Read the source's counters around each crawl and stop once one proves complete. @default true */
   readonly crawlProof?: boolean;
+  /**
+   * Resolves when the local node may be read and written (the purge of stale copies is over): until then
+   * the source is crawled and its keys spooled, but nothing is fetched, written or checked locally. A
+   * rejection is the caller's to handle (it aborts `signal`). @default already resolved
+   */
+  readonly localReady?: Promise<void>;
   /** Where key queues spill when they outgrow `windows.queueMemoryBytes`. @default os.tmpdir() */
   readonly spillDir?: string;
   /** Diagnostics (unaddressable keys). */
@@ -331,6 +337,8 @@ class SourceCopy {
   private localPendingBytes = 0;
   private pass = 0;
   private dumpDone = false;
+  /** `localReady` resolved: local writes and presence checks may start. */
+  private localOpen = false;
   /** The source's counters before this pass's crawl; undefined when they could not be read (no proof). */
   private before: CrawlCounters | undefined;
   /** Reading the counters before the crawl (the dump is not yet requested) or after it. */
@@ -463,6 +471,15 @@ class SourceCopy {
         this.pump();
       });
 
+      if (this.o.localReady === undefined) this.localOpen = true;
+      else
+        this.o.localReady.then(
+          () => {
+            this.localOpen = true;
+            this.pump();
+          },
+          () => undefined, // the caller aborts `signal`
+        );
       this.startPass();
     });
   }
@@ -636,6 +653,8 @@ class SourceCopy {
       }, delay);
       return;
     }
+    // Nothing touches the local node before the purge of its stale copies is over.
+    if (!this.localOpen) return;
     // Presence checks on the local node (passes 2+): cheap, no value.
     if (this.toCheck.length > 0 && this.checking.length < this.maxInflight) {
       const w = this.checkOut;

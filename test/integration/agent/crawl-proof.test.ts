@@ -1,6 +1,6 @@
 import { Socket } from 'node:net';
 import { vbucketOf } from '../../../core';
-import { copyFromSource, CopyStats, emptyCopyStats, Throttle } from '../../../agent';
+import { copyFromSource, CopyStats, emptyCopyStats, request, Throttle } from '../../../agent';
 import { CrawlCounters, readCrawlCounters } from '../../../agent/crawl-proof';
 import { MemcachedCluster } from '../../support/memcached';
 import { Item, pipeline, readAll, setCommand } from './support';
@@ -99,6 +99,7 @@ describe('copyFromSource: proving a crawl complete from the source counters', ()
     stats: CopyStats,
     log?: (line: string) => void,
     crawlProof?: boolean,
+    localReady?: Promise<void>,
   ): Promise<void> {
     return copyFromSource({
       source: { id: 'node-1', address: source },
@@ -110,6 +111,7 @@ describe('copyFromSource: proving a crawl complete from the source counters', ()
       signal: new AbortController().signal,
       log,
       crawlProof,
+      localReady,
     });
   }
 
@@ -158,5 +160,32 @@ describe('copyFromSource: proving a crawl complete from the source counters', ()
     expect(logged[0]).toMatch(
       /^source node-1: enumerating again: crawl 1 may have missed items \(items changed during the crawl \(total_items \+\d+\)\)$/,
     );
+  });
+
+  it('given the local node not ready (its purge runs), when copied, then the source is crawled but nothing reaches the local node until it is', async () => {
+    const { source, local } = await start();
+    const stats = emptyCopyStats();
+    let ready!: () => void;
+    const localReady = new Promise<void>((resolve) => (ready = resolve));
+    const localCounters = async () =>
+      /STAT cmd_get (\d+)[\s\S]*STAT cmd_set (\d+)/
+        .exec(await request(local, 'stats\r\n', (t) => t.endsWith('END\r\n')))!
+        .slice(1)
+        .map(Number);
+    const before = await readCrawlCounters(source);
+
+    const copying = copy(source, local, stats, undefined, undefined, localReady);
+    // Bounded: until the source's crawl has run (at most 10 s), then a little longer.
+    for (let i = 0; i < 100 && (await readCrawlCounters(source))!.starts === before!.starts; i++)
+      await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 300));
+    const whileWaiting = await localCounters();
+    ready();
+    await copying;
+
+    expect((await readCrawlCounters(source))!.starts).toBeGreaterThan(before!.starts);
+    expect(whileWaiting).toEqual([0, 0]);
+    expect(stats.items).toBe(items.length);
+    expect((await localCounters())[1]).toBeGreaterThanOrEqual(items.length);
   });
 });

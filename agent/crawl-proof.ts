@@ -78,10 +78,6 @@ export function whyNotComplete(before: CrawlCounters, after: CrawlCounters): str
   return undefined;
 }
 
-export function crawlWasComplete(before: CrawlCounters, after: CrawlCounters): boolean {
-  return whyNotComplete(before, after) === undefined;
-}
-
 /** Reads the counters on a connection of its own; undefined (no proof) when the answer lacks one. */
 export async function readCrawlCounters(
   address: string,

@@ -43,7 +43,7 @@ export interface ResyncOptions {
   readonly maxPasses?: number;
   /**
    * Skip a source's further passes when its `stats` counters prove the last crawl listed every item (see
-   * crawlWasComplete). Off, every source is enumerated at least twice. @default true
+   * whyNotComplete). Off, every source is enumerated at least twice. @default true
    */
   readonly crawlProof?: boolean;
   /**

@@ -19,7 +19,7 @@ export interface PassStats {
   /** Items copied by this pass. */
   copied: number;
   /**
-   * Sources whose enumeration in this pass provably listed every item (see crawlWasComplete): they need
+   * Sources whose enumeration in this pass provably listed every item (see whyNotComplete): they need
    * no further pass. Only a source that no client touched during the crawl can prove it.
    */
   proven: number;
@@ -277,7 +277,7 @@ export class CommandWriter {
  * the local node (a cheap `mg <key>` there: HD or EN) is fetched and added, until
  * a pass finds nothing missing or `maxPasses` passes ran. The source's `stats`
  * counters, read before and after each crawl, can prove that the crawl skipped
- * nothing (crawlWasComplete: no client touched the source meanwhile); then no
+ * nothing (whyNotComplete: no client touched the source meanwhile); then no
  * further pass runs. Every other stage is
  * windowed, so memory stays bounded whatever the dataset; the key queues hold at
  * most 8 MiB each in memory and spill the rest (the wanted keys, ~30 bytes each)

@@ -6,3 +6,4 @@ export * from './routing';
 export * from './topology';
 export * from './resync-report';
 export * from './tombstone';
+export * from './reserved-keys';

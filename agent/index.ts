@@ -8,5 +8,8 @@ export * from './reporter';
 export * from './aws-reporter';
 export * from './topology-source';
 export * from './migrator';
+export * from './heal';
+export * from './marker';
+export * from './pulls';
 export * from './key-spool';
 export * from './purge';

@@ -1,4 +1,4 @@
-import { crc32 } from '../core';
+import { crc32, isReservedKey } from '../core';
 import { ConnectionOptions, MemcachedConnection, request } from './connection';
 import { LocalMemcachedError } from './errors';
 import { MetaResponseParser, MetaStatus } from './meta-parser';
@@ -203,6 +203,8 @@ class PurgePass {
     // CAS 0: none reported, or above 2^53 (newer than any watermark we can hold): never stale.
     if (cas === 0 || cas >= this.watermark) return;
     if (this.o.wanted[crc32(key, 0, length) % this.o.vbuckets] !== 1) return;
+    // The node's own completeness marker and watermark are not data of the vbucket they hash to.
+    if (isReservedKey(key, length)) return;
     this.queue.push(key, cas, 0, length);
     this.send();
   }

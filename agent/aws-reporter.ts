@@ -47,10 +47,12 @@ export class AwsReporter implements ResyncReporter {
 
   async finish(r: ResyncReport): Promise<void> {
     const failed = r.status === 'failed';
+    const heal = r.mode === 'heal';
     const calls: Promise<unknown>[] = [
       this.putMetrics(r, [
-        datum(MetricName.ResyncFailures, failed ? 1 : 0),
+        datum(heal ? MetricName.HealFailures : MetricName.ResyncFailures, failed ? 1 : 0),
         datum(MetricName.ResyncSeconds, r.seconds),
+        datum(MetricName.VbucketsLost, r.vbucketsLost?.length ?? 0),
       ]),
     ];
     if (this.o.taskToken) {
@@ -60,7 +62,7 @@ export class AwsReporter implements ResyncReporter {
           this.o.sfn.send(
             new SendTaskFailureCommand({
               taskToken,
-              error: 'ResyncFailed',
+              error: heal ? 'HealFailed' : 'ResyncFailed',
               // Only the first vbuckets fit the 32 KB cause; the count says how many failed.
               cause: truncate(
                 JSON.stringify({ ...r, failedVbuckets: r.failedVbuckets?.slice(0, 1000) }),

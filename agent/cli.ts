@@ -6,6 +6,8 @@ import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { AstaireError, parseAddress, Topology, TopologyValidationError } from '../core';
 import { TopologySourceError, UsageError } from './errors';
+import { runHeal } from './heal';
+import { readNodeState } from './marker';
 import { DEFAULT_LOCAL, DEFAULT_PROGRESS_INTERVAL_MS, runResync } from './migrator';
 import { FanOutReporter, JsonLinesReporter, ResyncReporter, TextReporter } from './reporter';
 import { topologyFromFile } from './topology-source';
@@ -15,9 +17,15 @@ export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
 
 export const USAGE = `Usage: astaire-agent resync --node ID (--topology FILE | --parameter NAME) [options]
+       astaire-agent heal --node ID (--topology FILE | --parameter NAME) [options]
 
-Pulls the vbuckets this node gains in the migration in progress from their old
-replicas into the local memcached.
+resync  pulls the vbuckets this node gains in the migration in progress from their old
+        replicas into the local memcached (the workflow runs it on every joining or
+        gaining node), and marks a node it filled a complete replica.
+heal    refills this node when its memcached restarted or was flushed while it is a
+        member: every vbucket it serves, from the other replicas that are complete;
+        then marks it complete. Does nothing (exit 0, no AWS call) when the node's
+        completeness marker is there: cheap enough to run every minute.
 
 Options:
   --node ID                    this node's id in the topology (required)
@@ -39,7 +47,7 @@ Options:
                                (default: the system temp directory; removed afterwards)
   --help                       this text
 
-Exit status: 0 resync succeeded, 1 resync failed, 2 bad usage or input.
+Exit status: 0 succeeded (or, for heal, nothing to do), 1 failed, 2 bad usage or input.
 `;
 
 /** The AWS clients the agent uses; injected so tests pass mocked ones. */
@@ -87,6 +95,17 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   }
   const a = parsed;
   const aws = io.aws ?? defaultAws;
+  // The common case of a heal check, every minute on every node: the marker is there. Answered from the
+  // local memcached alone, before any Parameter Store call (instance ids are unique, so the node suffices).
+  if (a.command === 'heal') {
+    const state = await readNodeState(a.local, { connectTimeoutMs: a.connectTimeoutMs }).catch(
+      () => undefined,
+    );
+    if (state?.marker?.node === a.node) {
+      io.stderr(`astaire-agent: heal of ${a.node}: nothing to do (the node is a complete replica)\n`);
+      return EXIT_OK;
+    }
+  }
   let topology: Topology;
   try {
     topology = a.topology
@@ -121,21 +140,32 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   const reporter = new FanOutReporter(reporters, (e) =>
     io.stderr(`astaire-agent: reporting failed: ${String(e)}\n`),
   );
+  const options = {
+    topology,
+    node: a.node,
+    local: a.local,
+    maxBytesPerSec: a.maxBytesPerSec,
+    progressIntervalMs: a.progressIntervalMs,
+    connectTimeoutMs: a.connectTimeoutMs,
+    ioTimeoutMs: a.ioTimeoutMs,
+    maxPasses: a.maxPasses,
+    crawlProof: a.crawlProof,
+    spillDir: a.spillDir,
+    reporter,
+    log: (line: string) => io.stderr(`astaire-agent: ${line}\n`),
+  };
   try {
-    const report = await runResync({
-      topology,
-      node: a.node,
-      local: a.local,
-      maxBytesPerSec: a.maxBytesPerSec,
-      progressIntervalMs: a.progressIntervalMs,
-      connectTimeoutMs: a.connectTimeoutMs,
-      ioTimeoutMs: a.ioTimeoutMs,
-      maxPasses: a.maxPasses,
-      crawlProof: a.crawlProof,
-      spillDir: a.spillDir,
-      reporter,
-      log: (line) => io.stderr(`astaire-agent: ${line}\n`),
-    });
+    if (a.command === 'heal') {
+      const healed = await runHeal(options);
+      if (healed.skipped) {
+        io.stderr(
+          `astaire-agent: heal of ${a.node}: nothing to do (${healed.skipped === 'complete' ? 'the node is a complete replica' : `not a member of cluster ${topology.cluster}`})\n`,
+        );
+        return EXIT_OK;
+      }
+      return healed.report.status === 'succeeded' ? EXIT_OK : EXIT_FAILED;
+    }
+    const report = await runResync(options);
     return report.status === 'succeeded' ? EXIT_OK : EXIT_FAILED;
   } catch (error) {
     if (error instanceof UsageError) {
@@ -147,6 +177,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
 }
 
 export interface ResyncArgs {
+  /** resync (a migration's pull) or heal (refill a member that restarted). */
+  readonly command: 'resync' | 'heal';
   readonly node: string;
   readonly topology?: string;
   readonly parameter?: string;
@@ -195,9 +227,12 @@ export function parseCommandLine(argv: readonly string[]): ResyncArgs | 'help' {
     throw new UsageError((cause as Error).message.split('\n')[0], { cause });
   }
   if (values.help) return 'help';
-  if (positionals.length !== 1 || positionals[0] !== 'resync')
+  const command = positionals[0];
+  if (positionals.length !== 1 || (command !== 'resync' && command !== 'heal'))
     throw new UsageError(
-      positionals.length === 0 ? 'missing command: resync' : `unknown command: ${positionals.join(' ')}`,
+      positionals.length === 0
+        ? 'missing command: resync or heal'
+        : `unknown command: ${positionals.join(' ')} (commands: resync, heal)`,
     );
   if (!values.node) throw new UsageError('--node ID is required');
   if ((values.topology === undefined) === (values.parameter === undefined))
@@ -208,6 +243,7 @@ export function parseCommandLine(argv: readonly string[]): ResyncArgs | 'help' {
   if (spillDir !== undefined && !isWritableDir(spillDir))
     throw new UsageError(`--spill-dir must be a writable directory, got ${JSON.stringify(spillDir)}`);
   return {
+    command,
     node: values.node,
     topology: values.topology,
     parameter: values.parameter,

@@ -37,6 +37,13 @@ export interface ResyncReport {
   readonly failedSources?: readonly string[];
   /** Why it failed (status failed). */
   readonly error?: string;
+  /** What ran: a migration's `resync` (the default) or the `heal` of a member that restarted. */
+  readonly mode?: 'resync' | 'heal';
+  /**
+   * vbuckets whose data no replica holds any more (its only replicas are gone, or all restarted):
+   * declared lost, counted and alarmed on, never silently dropped.
+   */
+  readonly vbucketsLost?: readonly number[];
 }
 
 export class ResyncReportError extends AstaireError {
@@ -78,6 +85,12 @@ export function parseResyncMessage(input: string | unknown): ResyncProgress | Re
   )
     bad('failedSources', d.failedSources);
   if (d.error !== undefined && typeof d.error !== 'string') bad('error', d.error);
+  if (d.mode !== undefined && d.mode !== 'resync' && d.mode !== 'heal') bad('mode', d.mode);
+  if (
+    d.vbucketsLost !== undefined &&
+    (!Array.isArray(d.vbucketsLost) || !d.vbucketsLost.every(Number.isInteger))
+  )
+    bad('vbucketsLost', d.vbucketsLost);
   if (d.status === 'failed' && !d.error) bad('error', d.error);
   return d as unknown as ResyncReport;
 }

@@ -570,6 +570,8 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
     catchTo(continueLifecycle, recordFailure, '$.error');
     continueLifecycle.next(done);
     const hasLifecycle = new sfn.Choice(this, S.HasLifecycleAction, { stateName: S.HasLifecycleAction })
+      // An event whose instance is not in the state it announces changed nothing: complete nothing for it.
+      .when(sfn.Condition.isPresent('$.plan.ignored'), done)
       .when(
         sfn.Condition.or(
           sfn.Condition.stringEquals('$.request.action', 'launch'),

@@ -101,7 +101,7 @@ describe('the synthesized workflow, run by aws-local-stepfunctions over fake por
     // D is InService now: the event no longer matches the group, so no lifecycle call is even tried.
     expect(world.completed).toEqual([{ instanceId: D, result: 'CONTINUE' }]);
     expect(world.metrics).toEqual([]);
-    expect((duplicate as { output: { plan: { ignored?: string } } }).output.plan.ignored).toMatch(
+    expect((duplicate as unknown as { output: { plan: { ignored?: string } } }).output.plan.ignored).toMatch(
       /launch event for i-0000000d, which is InService, not Pending:Wait: nothing changed/,
     );
   });
@@ -115,7 +115,7 @@ describe('the synthesized workflow, run by aws-local-stepfunctions over fake por
     expect(ids(world)).toEqual([A, B, C]);
     expect(world.completed).toEqual([]);
     expect(world.lock).toBeUndefined();
-    expect((run as { output: { plan: { ignored?: string } } }).output.plan.ignored).toMatch(
+    expect((run as unknown as { output: { plan: { ignored?: string } } }).output.plan.ignored).toMatch(
       /terminate event for i-0000000b, which is InService, not Terminating:Wait/,
     );
   });

@@ -12,6 +12,7 @@ import {
   ResyncReport,
   vbucketOf,
 } from '../core';
+import { readNodeState, writeMarker } from '../agent/marker';
 import { MemcachedProcess } from '../local/memcached-process';
 import { cli, clusterNodes, clusterOk, loadRedis, slotOf, startRedisNodes } from './resync/redis';
 
@@ -89,6 +90,8 @@ async function benchAgent(): Promise<AgentRun[]> {
     }
     const t0 = Date.now();
     await Promise.all(sources.map((s, i) => loadMemcached(s.port, perSource[i])));
+    // Loaded from the start, so complete replicas: the agent takes from a source only while it says so.
+    await markSources(servers, 'bench');
     console.log(
       `loaded ${total} items of 1 KB (x2 replicas) into 3 memcached sources in ${((Date.now() - t0) / 1000).toFixed(1)} s; node-4 must pull ${moving}`,
     );
@@ -153,8 +156,22 @@ async function benchAgent(): Promise<AgentRun[]> {
   }
 }
 
+/** Writes each server's completeness marker (agent/marker.ts), as a finished resync or heal would. */
+export async function markSources(
+  servers: readonly { id: string; address: string }[],
+  cluster: string,
+): Promise<void> {
+  await Promise.all(
+    servers.map(async (s) => {
+      const state = await readNodeState(s.address);
+      if (!(await writeMarker(s.address, state.identity, { cluster, node: s.id })))
+        throw new Error(`could not mark ${s.address}: it restarted`);
+    }),
+  );
+}
+
 /** user + system CPU seconds of a live process, from /proc (clock ticks of 1/100 s); 0 once it is gone. */
-function cpuSeconds(pid: number): number {
+export function cpuSeconds(pid: number): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the command name (which may hold spaces) start at state: utime and stime are 12 and 13 on.
@@ -165,7 +182,7 @@ function cpuSeconds(pid: number): number {
   }
 }
 
-function runAgent(
+export function runAgent(
   args: string[],
 ): Promise<{ report: ResyncReport; peakRssKb: number; wallSec: number; cpuSec: number }> {
   const started = Date.now();
@@ -207,7 +224,7 @@ function runAgent(
   });
 }
 
-function command(port: number, text: string): Promise<string> {
+export function command(port: number, text: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const s = new Socket();
     s.on('error', reject);
@@ -220,7 +237,7 @@ function command(port: number, text: string): Promise<string> {
 }
 
 /** Pipelined `ms ... q`, then `mn`; anything but MN back is a failure. */
-function loadMemcached(port: number, keys: Buffer[]): Promise<void> {
+export function loadMemcached(port: number, keys: Buffer[], value: Buffer = VALUE): Promise<void> {
   return new Promise((resolve, reject) => {
     const s = new Socket();
     let text = '';
@@ -237,8 +254,8 @@ function loadMemcached(port: number, keys: Buffer[]): Promise<void> {
       let parts: Buffer[] = [];
       let bytes = 0;
       for (const k of keys) {
-        parts.push(Buffer.from(`ms ${k.toString('latin1')} ${VALUE.length} F7 T0 q\r\n`), VALUE, CRLF);
-        bytes += VALUE.length + 40;
+        parts.push(Buffer.from(`ms ${k.toString('latin1')} ${value.length} F7 T0 q\r\n`), value, CRLF);
+        bytes += value.length + 40;
         if (bytes > 4 * 1024 * 1024) {
           if (!s.write(Buffer.concat(parts))) await new Promise((r) => s.once('drain', r));
           parts = [];
@@ -252,7 +269,7 @@ function loadMemcached(port: number, keys: Buffer[]): Promise<void> {
 }
 const CRLF = Buffer.from('\r\n');
 
-async function benchRedis(): Promise<number[]> {
+export async function benchRedis(): Promise<number[]> {
   const nodes = await startRedisNodes(4);
   try {
     const [a, b, c, fresh] = nodes;

@@ -5,6 +5,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   placement: runPlacementBench,
   client: async () => (await import('./client')).runClientBench(200_000, 1000, 1000),
   resync: async () => (await import('./resync')).runResyncBench(),
+  'resync-live': async () => (await import('./resync-live')).runResyncLiveBench(),
 };
 
 async function main(names: string[]): Promise<number> {

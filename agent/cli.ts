@@ -32,7 +32,11 @@ Options:
   --topology FILE              topology document (JSON) from a file
   --parameter NAME             topology document from this Parameter Store parameter
   --local HOST:PORT            local memcached to fill (default ${DEFAULT_LOCAL})
-  --max-bytes-per-sec N        cap on copied bytes per second (default: no cap)
+  --max-bytes-per-sec N        cap on copied bytes per second; replaces the adaptive throttle
+                               (default: no fixed cap)
+  --max-source-latency-ms MS   adaptive throttle: slow the copy from a source whose latency, probed
+                               every 20 ms from the agent, goes over MS (default: twice its latency
+                               before the copy, at least 1 ms; 0 turns it off)
   --json                       JSON lines on stdout: progress objects, then the report
   --progress-interval-ms N     progress every N ms (default ${DEFAULT_PROGRESS_INTERVAL_MS})
   --task-token T               Step Functions task token: heartbeats, then success or failure;
@@ -213,6 +217,7 @@ async function run(argv: readonly string[], io: CliIo, envToken: string | undefi
     node: a.node,
     local: a.local,
     maxBytesPerSec: a.maxBytesPerSec,
+    maxSourceLatencyMs: a.maxSourceLatencyMs,
     progressIntervalMs: a.progressIntervalMs,
     connectTimeoutMs: a.connectTimeoutMs,
     ioTimeoutMs: a.ioTimeoutMs,
@@ -252,6 +257,8 @@ export interface ResyncArgs {
   readonly parameter?: string;
   readonly local: string;
   readonly maxBytesPerSec?: number;
+  /** --max-source-latency-ms: the adaptive throttle's bound (0: off). */
+  readonly maxSourceLatencyMs?: number;
   readonly json: boolean;
   readonly progressIntervalMs: number;
   readonly taskToken?: string;
@@ -279,6 +286,7 @@ export function parseCommandLine(argv: readonly string[]): ResyncArgs | 'help' {
         parameter: { type: 'string' },
         local: { type: 'string' },
         'max-bytes-per-sec': { type: 'string' },
+        'max-source-latency-ms': { type: 'string' },
         json: { type: 'boolean' },
         'progress-interval-ms': { type: 'string' },
         'task-token': { type: 'string' },
@@ -317,6 +325,7 @@ export function parseCommandLine(argv: readonly string[]): ResyncArgs | 'help' {
     parameter: values.parameter,
     local,
     maxBytesPerSec: positiveInt(values['max-bytes-per-sec'], '--max-bytes-per-sec'),
+    maxSourceLatencyMs: milliseconds(values['max-source-latency-ms'], '--max-source-latency-ms'),
     json: values.json ?? false,
     progressIntervalMs:
       positiveInt(values['progress-interval-ms'], '--progress-interval-ms') ?? DEFAULT_PROGRESS_INTERVAL_MS,
@@ -344,6 +353,13 @@ function positiveInt(text: string | undefined, flag: string): number | undefined
   if (text === undefined) return undefined;
   if (!/^[0-9]+$/.test(text) || Number(text) < 1 || !Number.isSafeInteger(Number(text)))
     throw new UsageError(`${flag} must be a positive integer, got ${JSON.stringify(text)}`);
+  return Number(text);
+}
+
+function milliseconds(text: string | undefined, flag: string): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^[0-9]+(\.[0-9]+)?$/.test(text) || !Number.isFinite(Number(text)))
+    throw new UsageError(`${flag} must be a number of milliseconds (0 or more), got ${JSON.stringify(text)}`);
   return Number(text);
 }
 

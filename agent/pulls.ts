@@ -16,6 +16,7 @@ import {
   emptyCopyStats,
   PassStats,
 } from './source-copy';
+import { LatencyGuard } from './latency-probe';
 import { Throttle } from './throttle';
 
 export const DEFAULT_LOCAL = '127.0.0.1:11211';
@@ -27,8 +28,17 @@ export interface PullOptions {
   readonly node: string;
   /** The local memcached to fill. @default '127.0.0.1:11211' */
   readonly local?: string;
-  /** Average cap on copied value bytes per second, to protect serving traffic. @default unlimited */
+  /**
+   * Average cap on copied value bytes per second, to protect serving traffic. When set, it replaces the
+   * adaptive throttle. @default unlimited
+   */
   readonly maxBytesPerSec?: number;
+  /**
+   * The adaptive throttle's bound: the latency (ms) of each source as the agent's probes see it; the copy
+   * from a source over it slows down (latency-probe.ts). 0 turns the adaptive throttle off.
+   * @default twice the source's latency before the copy, at least 1 ms
+   */
+  readonly maxSourceLatencyMs?: number;
   /** @default 5000 */
   readonly progressIntervalMs?: number;
   readonly reporter?: ResyncReporter;
@@ -122,6 +132,7 @@ export async function runPulls(o: PullOptions, run: PullRun): Promise<AgentResyn
   const lost: number[] = [];
   let purge: PurgeStats | undefined;
   let markedComplete = false;
+  let guard: LatencyGuard | undefined;
 
   const counters = () => {
     const seconds = (Date.now() - started) / 1000;
@@ -212,6 +223,7 @@ export async function runPulls(o: PullOptions, run: PullRun): Promise<AgentResyn
     return await finish();
   } finally {
     clearInterval(timer);
+    await guard?.close();
   }
 
   /** Purge and copy rounds; resolves with the failure, or undefined when every vbucket is in place or lost. */
@@ -248,6 +260,17 @@ export async function runPulls(o: PullOptions, run: PullRun): Promise<AgentResyn
       localReady.catch(() => undefined); // handled through purgeError; copies see the abort
     }
     const throttle = new Throttle(o.maxBytesPerSec, () => stats.bytes);
+    // The adaptive throttle, unless a fixed cap overrides it; closed with the run (the outer finally).
+    if (o.maxBytesPerSec === undefined && o.maxSourceLatencyMs !== 0 && pulls.length > 0) {
+      const addresses = [...new Set(pulls.flatMap((p) => p.sources))].map(
+        (id) => run.sources.get(id)?.address,
+      );
+      guard = new LatencyGuard(
+        addresses.filter((a) => a !== undefined),
+        { boundMs: o.maxSourceLatencyMs, log },
+      );
+      await guard.ready();
+    }
     const unavailable: number[] = [];
     let pending = pulls.filter((p) => {
       if (p.sources.length > 0) return true;
@@ -311,6 +334,7 @@ export async function runPulls(o: PullOptions, run: PullRun): Promise<AgentResyn
           vbuckets: topology.vbuckets,
           stats,
           throttle,
+          guard: guard?.for(source.address),
           signal: abort.signal,
           connectTimeoutMs: o.connectTimeoutMs,
           ioTimeoutMs: o.ioTimeoutMs,

@@ -75,6 +75,8 @@ export interface SourceCopyOptions extends ConnectionOptions {
   readonly vbuckets: number;
   readonly stats: CopyStats;
   readonly throttle: Throttle;
+  /** Paces this source's copy by its latency (the adaptive throttle, latency-probe.ts); none: unpaced. */
+  readonly guard?: { add(bytes: number): void; delayMs(): number };
   readonly signal: AbortSignal;
   readonly windows?: CopyWindows;
   /** Give up on a crawler that stays BUSY this long. @default 60000 */
@@ -603,6 +605,7 @@ class SourceCopy {
     w.data(data);
     this.o.stats.items++;
     this.o.stats.bytes += data.length;
+    this.o.guard?.add(data.length);
     this.passStats.copied++;
     this.allSources.copied++;
   }
@@ -647,7 +650,7 @@ class SourceCopy {
   private pump(): void {
     if (this.settled) return;
     if (this.pumpTimer !== undefined) return;
-    const delay = this.o.throttle.delayMs();
+    const delay = Math.max(this.o.throttle.delayMs(), this.o.guard?.delayMs() ?? 0);
     if (delay > 0) {
       this.pumpTimer = setTimeout(() => {
         this.pumpTimer = undefined;

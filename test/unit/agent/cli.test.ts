@@ -50,6 +50,23 @@ describe('astaire-agent command line', () => {
     ).toThrow(/--max-bytes-per-sec/);
   });
 
+  it('given --max-source-latency-ms, when parsed, then milliseconds (0 turns the adaptive throttle off) or a reason naming the flag', () => {
+    const base = ['resync', '--node', 'n', '--topology', 'f'];
+    expect(parseCommandLine([...base, '--max-source-latency-ms', '2.5'])).toMatchObject({
+      maxSourceLatencyMs: 2.5,
+    });
+    expect(parseCommandLine([...base, '--max-source-latency-ms', '0'])).toMatchObject({
+      maxSourceLatencyMs: 0,
+    });
+    expect(parseCommandLine(base)).toMatchObject({ maxSourceLatencyMs: undefined });
+    expect(() => parseCommandLine([...base, '--max-source-latency-ms', '-1'])).toThrow(
+      /--max-source-latency-ms/,
+    );
+    expect(() => parseCommandLine([...base, '--max-source-latency-ms', 'fast'])).toThrow(
+      /--max-source-latency-ms/,
+    );
+  });
+
   it('given a --spill-dir that is not a directory, when parsed, then the reason names the flag', () => {
     expect(() =>
       parseCommandLine(['resync', '--node', 'n', '--topology', 'f', '--spill-dir', '/nonexistent/astaire']),

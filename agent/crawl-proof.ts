@@ -1,5 +1,36 @@
 import { ConnectionOptions, request } from './connection';
 
+/*
+ * What `lru_crawler metadump all` can miss on memcached 1.6.18 (crawler.c item_crawler_thread, items.c
+ * do_item_crawl_q, lru_pull_tail, do_item_update, do_item_bump), and why a second full crawl is the only
+ * catch for it that we can prove:
+ * - The crawler links a placeholder at the TAIL of every LRU (HOT, WARM, COLD, TEMP of each slab class)
+ *   and moves it one item toward the head per step, round-robin over all lists; a list is done when the
+ *   placeholder reaches its head. Every relink in memcached puts the item at the HEAD of a list
+ *   (do_item_link_q). So an item relinked into a list still being crawled is ahead of the placeholder and
+ *   is visited (perhaps twice); one relinked into a list already done, before the crawler visited it in
+ *   its old list, is never printed.
+ * - The LRU maintainer's juggle (HOT/WARM/COLD by size and age) pulls with LRU_PULL_CRAWL_BLOCKS: it stops
+ *   at the placeholder, so it only moves items the crawler already passed. Those can then be visited a
+ *   second time (counted twice in crawler_items_checked), which is why any move voids the count below.
+ *   Items the crawler has not reached move only through (1) a client read of a COLD item already fetched
+ *   once: it turns ACTIVE and the bump queue relinks it at WARM's head at once (do_item_update,
+ *   moves_to_warm), missed when WARM's crawl is done; (2) the allocation path when memory is full
+ *   (do_item_alloc_pull evicts from COLD and pulls HOT without CRAWL_BLOCKS); (3) slab rebalancing
+ *   (slabs_moved); (4) writes, which link a new item (total_items).
+ * - The crawler skips an item when item_trylock on its hash-lock STRIPE fails or the item holds another
+ *   reference at that instant. A stripe covers many keys, so a request for any key of the stripe (a
+ *   client's, the maintainer's) can hide an item that nobody touched. Skips show only as
+ *   crawler_items_checked falling short of the items visited, which no counter reports while items move.
+ * So under client traffic a crawl may miss items no client touched, not only those clients wrote (they
+ * reach the new replicas by the clients' own writes) or read (read-repair): a skip for a stripe collision
+ * names no key, and no counter tells how many there were (visited items are not counted, and a move can
+ * make one count twice); memcached 1.6.18 has no enumeration narrower than a slab class (`lru_crawler
+ * metadump <classids>`). Only a crawl whose window saw no link, unlink or move and whose checked count
+ * equals curr_items proves itself complete (whyNotComplete); every other crawl is followed by another
+ * full one.
+ */
+
 /**
  * The `stats` counters of memcached 1.6.18 that together show whether one `lru_crawler metadump all`
  * visited every item (crawler.c, items.c):

@@ -64,7 +64,10 @@ export class LatencyGuard {
   private readonly worker: Worker;
   private readonly guards: SourceGuard[];
 
-  constructor(addresses: readonly string[], o: LatencyGuardOptions = {}) {
+  constructor(
+    addresses: readonly string[],
+    private readonly o: LatencyGuardOptions = {},
+  ) {
     this.guards = addresses.map((a) => new SourceGuard(a, o));
     this.worker = new Worker(WORKER, {
       eval: true,
@@ -93,6 +96,11 @@ export class LatencyGuard {
   async close(): Promise<void> {
     this.worker.postMessage('stop');
     await this.worker.terminate();
+    for (const g of this.guards)
+      if (g.windows > 0)
+        this.o.log?.(
+          `source ${g.address}: adaptive throttle: ${g.breaches} of ${g.windows} windows over the bound, lowest rate ${g.lowestRate === Infinity ? 'unlimited' : `${(g.lowestRate / 1e6).toFixed(1)} MB/s`}`,
+        );
   }
 }
 
@@ -105,7 +113,8 @@ export class SourceGuard {
   private windowStart = Date.now();
   private windowBytes = 0;
   private readonly pacer = new Throttle(undefined, () => this.copied);
-  /** Windows over the bound, and the lowest rate set (for the report's log). */
+  /** Windows, those over the bound, and the lowest rate set (for the log). */
+  windows = 0;
   breaches = 0;
   lowestRate = Infinity;
 
@@ -149,6 +158,7 @@ export class SourceGuard {
     const latency = quantile(this.window, WINDOW_QUANTILE);
     const before = this.controller.bytesPerSec;
     const rate = this.controller.update(latency, achieved);
+    this.windows++;
     if (latency > this.controller.boundMs) this.breaches++;
     this.lowestRate = Math.min(this.lowestRate, rate);
     if (rate !== before) this.pacer.setRate(rate === Infinity ? undefined : rate);

@@ -20,6 +20,16 @@ const CLIENT_OPS = Number(process.env.BENCH_CLIENT_OPS ?? 10_000);
 const LARGE_CLIENT_OPS = Number(process.env.BENCH_LARGE_CLIENT_OPS ?? 1000);
 const BASELINE_MS = Number(process.env.BENCH_BASELINE_MS ?? 3000);
 const VBUCKETS = 16384;
+/**
+ * The agent's arguments per variant: BENCH_AGENT_ARGS, and with BENCH_COMPARE="ARGS" a second variant run
+ * right after each first one (same sources, same load on the machine), to compare settings fairly.
+ */
+const VARIANTS = [
+  process.env.BENCH_AGENT_ARGS ?? '',
+  ...(process.env.BENCH_COMPARE ? [process.env.BENCH_COMPARE] : []),
+];
+const argsOf = (v: string) => v.split(' ').filter(Boolean);
+const nameOf = (v: string) => (VARIANTS.length > 1 ? ` [${v || 'default'}]` : '');
 /** How the AWS nodes run memcached (cdk/elastic-memcached-cluster.ts): -L where THP allows, default threads. */
 const NODE_OPTIONS = { threads: 4, largePages: true } as const;
 
@@ -45,7 +55,13 @@ export async function runResyncLiveBench(): Promise<void> {
     sourceMb: 1400,
     localMb: 1024,
   });
-  printMedians('1 KB', small, '(targets >= 150000 items/s, <= 150 MB, during p99 <= 2x before)');
+  small.forEach((runs, i) =>
+    printMedians(
+      `1 KB${nameOf(VARIANTS[i])}`,
+      runs,
+      '(targets >= 150000 items/s, <= 150 MB, during p99 <= 2x before)',
+    ),
+  );
   if (process.env.BENCH_SKIP_LARGE) return;
   const large = await benchShape({
     label: '100 KB',
@@ -56,15 +72,15 @@ export async function runResyncLiveBench(): Promise<void> {
     localMb: 1024,
     ceiling: true,
   });
-  printMedians('100 KB', large, '');
-  const ceiling = med(large.map((r) => r.ceilingMbPerSec ?? NaN));
-  const mb = med(large.map((r) => r.mbPerSec));
+  large.forEach((runs, i) => printMedians(`100 KB${nameOf(VARIANTS[i])}`, runs, ''));
+  const ceiling = med(large[0].map((r) => r.ceilingMbPerSec ?? NaN));
+  const mb = med(large[0].map((r) => r.mbPerSec));
   console.log(
-    `100 KB: agent ${mb.toFixed(0)} MB/s = ${((mb / ceiling) * 100).toFixed(0)}% of the loopback ceiling ${ceiling.toFixed(0)} MB/s (one ms stream of the same bytes into a fresh memcached; target >= 70%)`,
+    `100 KB${nameOf(VARIANTS[0])}: agent ${mb.toFixed(0)} MB/s = ${((mb / ceiling) * 100).toFixed(0)}% of the loopback ceiling ${ceiling.toFixed(0)} MB/s (one ms stream of the same bytes into a fresh memcached; target >= 70%)`,
   );
   if (spawnSync('redis-server', ['--version']).status === 0 && !process.env.BENCH_SKIP_REDIS) {
     const redis = med(await benchRedis());
-    const items = med(small.map((r) => r.itemsPerSec));
+    const items = med(small[0].map((r) => r.itemsPerSec));
     console.log(
       `redis cluster reshard median: ${Math.round(redis)} keys/s; ratio astaire/redis ${(items / redis).toFixed(2)}x`,
     );
@@ -120,12 +136,12 @@ function printMedians(label: string, runs: LiveRun[], targets: string): void {
 
 const ms = (us: number) => (us / 1000).toFixed(2);
 
-async function benchShape(shape: Shape): Promise<LiveRun[]> {
+async function benchShape(shape: Shape): Promise<LiveRun[][]> {
   const sources = await Promise.all(
     [1, 2, 3].map(() => MemcachedProcess.start({ memoryMb: shape.sourceMb, ...NODE_OPTIONS })),
   );
   const dir = mkdtempSync(join(tmpdir(), 'astaire-bench-'));
-  const runs: LiveRun[] = [];
+  const runs: LiveRun[][] = VARIANTS.map(() => []);
   try {
     const servers = sources.map((s, i) => ({ id: `node-${i + 1}`, address: s.address }));
     const placement = new Placement(
@@ -153,7 +169,10 @@ async function benchShape(shape: Shape): Promise<LiveRun[]> {
       `${shape.label}: loaded ${total} items (x2 replicas) into 3 sources in ${((Date.now() - t0) / 1000).toFixed(1)} s; ` +
         `node-4 must pull ${movingKeys.length}; clients ${shape.clientOps} ops/s (80% get, 20% set)`,
     );
-    for (let run = 1; run <= RUNS; run++) {
+    for (let n = 0; n < RUNS * VARIANTS.length; n++) {
+      const run = Math.floor(n / VARIANTS.length) + 1;
+      const variant = n % VARIANTS.length;
+      const label = `${shape.label}${nameOf(VARIANTS[variant])}`;
       const local = await MemcachedProcess.start({ memoryMb: shape.localMb, ...NODE_OPTIONS });
       try {
         const ceilingMbPerSec = shape.ceiling ? await loopbackCeiling(movingKeys, shape.value) : undefined;
@@ -184,7 +203,7 @@ async function benchShape(shape: Shape): Promise<LiveRun[]> {
             '--local',
             local.address,
             '--json',
-            ...(process.env.BENCH_AGENT_ARGS?.split(' ').filter(Boolean) ?? []),
+            ...argsOf(VARIANTS[variant]),
           ]);
           const during = load.phase();
           const sourceCpu = sources.reduce((n, s) => n + cpuSeconds(s.pid as number), 0) - sourceCpu0;
@@ -194,7 +213,7 @@ async function benchShape(shape: Shape): Promise<LiveRun[]> {
           if (report.status !== 'succeeded' || missing > 0) {
             // A speed bought with lost items is no speed: the figures still print, but the bench fails.
             console.log(
-              `${shape.label} run ${run}: INCOMPLETE, ${missing} of ${movingKeys.length} keys missing on the new node (${report.status}${report.error ? `: ${report.error}` : ''})`,
+              `${label} run ${run}: INCOMPLETE, ${missing} of ${movingKeys.length} keys missing on the new node (${report.status}${report.error ? `: ${report.error}` : ''})`,
             );
             process.exitCode = 1;
           }
@@ -208,7 +227,7 @@ async function benchShape(shape: Shape): Promise<LiveRun[]> {
             ceilingMbPerSec,
           };
           console.log(
-            `${shape.label} run ${run}: ${report.items} items in ${report.seconds.toFixed(2)} s: ${Math.round(r.itemsPerSec)} items/s, ` +
+            `${label} run ${run}: ${report.items} items in ${report.seconds.toFixed(2)} s: ${Math.round(r.itemsPerSec)} items/s, ` +
               `${r.mbPerSec.toFixed(1)} MB/s${ceilingMbPerSec ? ` (ceiling ${ceilingMbPerSec.toFixed(0)} MB/s)` : ''}, peak RSS ${r.peakRssMb.toFixed(1)} MB, ` +
               `crawls per source ${r.crawls.join('/')}, cpu agent ${cpuSec.toFixed(2)} s of ${wallSec.toFixed(2)} s, sources ${sourceCpu.toFixed(2)} s; load ${loadavg()[0].toFixed(2)}`,
           );
@@ -222,7 +241,7 @@ async function benchShape(shape: Shape): Promise<LiveRun[]> {
           await load.stop();
           await client.close();
         }
-        runs.push(r);
+        runs[variant].push(r);
       } finally {
         await local.stop();
       }

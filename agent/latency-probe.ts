@@ -54,6 +54,8 @@ export interface LatencyGuardOptions {
   /** Bound on each source's probe latency in ms; undefined: defaultBoundMs of the baseline. */
   readonly boundMs?: number;
   readonly log?: (line: string) => void;
+  /** @default Date.now (tests inject a clock) */
+  readonly now?: () => number;
 }
 
 /**
@@ -110,9 +112,10 @@ export class SourceGuard {
   private window: number[] = [];
   private controller: LatencyController | undefined;
   private copied = 0;
-  private windowStart = Date.now();
+  private readonly now: () => number;
+  private windowStart: number;
   private windowBytes = 0;
-  private readonly pacer = new Throttle(undefined, () => this.copied);
+  private readonly pacer: Throttle;
   /** Windows, those over the bound, and the lowest rate set (for the log). */
   windows = 0;
   breaches = 0;
@@ -121,7 +124,11 @@ export class SourceGuard {
   constructor(
     readonly address: string,
     private readonly o: LatencyGuardOptions,
-  ) {}
+  ) {
+    this.now = o.now ?? Date.now;
+    this.windowStart = this.now();
+    this.pacer = new Throttle(undefined, () => this.copied, this.now);
+  }
 
   get ready(): boolean {
     return this.controller !== undefined;
@@ -147,13 +154,13 @@ export class SourceGuard {
       this.o.log?.(
         `source ${this.address}: latency before the copy ${base.toFixed(2)} ms (p90 of ${BASELINE_PROBES} probes); adaptive throttle keeps it under ${boundMs.toFixed(2)} ms`,
       );
-      this.windowStart = Date.now();
+      this.windowStart = this.now();
       this.windowBytes = this.copied;
       return;
     }
     this.window.push(ms);
     if (this.window.length < PROBES_PER_WINDOW) return;
-    const now = Date.now();
+    const now = this.now();
     const achieved = ((this.copied - this.windowBytes) / Math.max(1, now - this.windowStart)) * 1000;
     const latency = quantile(this.window, WINDOW_QUANTILE);
     const before = this.controller.bytesPerSec;

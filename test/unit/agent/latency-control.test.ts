@@ -6,6 +6,7 @@ import {
   LatencyController,
   quantile,
 } from '../../../agent/latency-control';
+import { PROBE_INTERVAL_MS, PROBES_PER_WINDOW, SourceGuard } from '../../../agent/latency-probe';
 import { Throttle } from '../../../agent/throttle';
 
 const MB = 1e6;
@@ -86,5 +87,52 @@ describe('Throttle', () => {
     expect(t.delayMs()).toBe(400);
     t.setRate(undefined);
     expect(t.delayMs()).toBe(0);
+  });
+});
+
+describe('SourceGuard (one source of the adaptive throttle, fed probe round trips)', () => {
+  function guard(boundMs?: number) {
+    let now = 0;
+    const lines: string[] = [];
+    const g = new SourceGuard('127.0.0.1:1', { boundMs, now: () => now, log: (l) => lines.push(l) });
+    const probes = (ms: number, n: number) => {
+      for (let i = 0; i < n; i++) {
+        now += PROBE_INTERVAL_MS;
+        g.probe(ms);
+      }
+    };
+    return { g, probes, lines, advance: (ms: number) => (now += ms) };
+  }
+
+  it('given a baseline, when the source slows past twice it while copying, then the copy from it is paced', () => {
+    const { g, probes, lines } = guard();
+    probes(0.5, 5); // baseline 0.5 ms: bound 1 ms
+    expect(g.ready).toBe(true);
+    expect(lines[0]).toMatch(/under 1\.00 ms/);
+    g.add(20 * MB); // 20 MB in one window of 200 ms: 100 MB/s achieved
+    probes(3, PROBES_PER_WINDOW);
+    expect(g.breaches).toBe(1);
+    expect(g.lowestRate).toBeCloseTo(50 * MB, -3);
+    g.add(10 * MB);
+    expect(g.delayMs()).toBeGreaterThan(0);
+  });
+
+  it('given latency back under the bound, when windows pass, then the pace is lifted', () => {
+    const { g, probes } = guard(2);
+    probes(0.5, 5);
+    g.add(20 * MB);
+    probes(5, PROBES_PER_WINDOW); // cut to 50 MB/s
+    for (let i = 0; i < 20; i++) {
+      g.add(1 * MB); // the copy now barely uses its allowance: 5 MB/s
+      probes(0.5, PROBES_PER_WINDOW);
+    }
+    g.add(10 * MB);
+    expect(g.delayMs()).toBe(0);
+  });
+
+  it('given an explicit bound, when the baseline is taken, then the bound is the one given', () => {
+    const { lines, probes } = guard(7);
+    probes(0.1, 5);
+    expect(lines[0]).toMatch(/under 7\.00 ms/);
   });
 });

@@ -47,21 +47,25 @@ export async function runResyncLiveBench(): Promise<void> {
       .map((l) => l.toFixed(2))
       .join(' ')} (2 cores shared)`,
   );
-  const small = await benchShape({
-    label: '1 KB',
-    value: Buffer.alloc(1024, 0x61),
-    moving: ITEMS_TO_MOVE,
-    clientOps: CLIENT_OPS,
-    sourceMb: 1400,
-    localMb: 1024,
-  });
-  small.forEach((runs, i) =>
-    printMedians(
-      `1 KB${nameOf(VARIANTS[i])}`,
-      runs,
-      '(targets >= 150000 items/s, <= 150 MB, during p99 <= 2x before)',
-    ),
-  );
+  let smallItemsPerSec = NaN;
+  if (!process.env.BENCH_SKIP_SMALL) {
+    const small = await benchShape({
+      label: '1 KB',
+      value: Buffer.alloc(1024, 0x61),
+      moving: ITEMS_TO_MOVE,
+      clientOps: CLIENT_OPS,
+      sourceMb: 1400,
+      localMb: 1024,
+    });
+    small.forEach((runs, i) =>
+      printMedians(
+        `1 KB${nameOf(VARIANTS[i])}`,
+        runs,
+        '(targets >= 150000 items/s, <= 150 MB, during p99 <= 2x before)',
+      ),
+    );
+    smallItemsPerSec = med(small[0].map((r) => r.itemsPerSec));
+  }
   if (process.env.BENCH_SKIP_LARGE) return;
   const large = await benchShape({
     label: '100 KB',
@@ -80,7 +84,7 @@ export async function runResyncLiveBench(): Promise<void> {
   );
   if (spawnSync('redis-server', ['--version']).status === 0 && !process.env.BENCH_SKIP_REDIS) {
     const redis = med(await benchRedis());
-    const items = med(small[0].map((r) => r.itemsPerSec));
+    const items = smallItemsPerSec;
     console.log(
       `redis cluster reshard median: ${Math.round(redis)} keys/s; ratio astaire/redis ${(items / redis).toFixed(2)}x`,
     );

@@ -191,6 +191,9 @@ export async function runPulls(o: PullOptions, run: PullRun): Promise<AgentResyn
   const timer = setInterval(reportProgress, o.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS);
   try {
     const copyError = await copyAll();
+    // The probes end with the copy: nothing of it may delay the marker and the report that follow.
+    await guard?.close();
+    guard = undefined;
     if (copyError) return await finish(copyError.error, copyError.failedVbuckets);
     if (lost.length > 0)
       log(

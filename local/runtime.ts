@@ -4,6 +4,7 @@ import { appendFileSync, existsSync } from 'node:fs';
 import { format } from 'node:util';
 import { join, resolve } from 'node:path';
 import { StateMachine } from 'aws-local-stepfunctions';
+import { FILE_SOURCE_POLL_INTERVAL_MS } from '../client/topology-source';
 import { emptyTopology, ResyncProgress, ResyncReport, Topology } from '../core';
 import { StateNames as S, WAIT_STATES } from '../cdk/state-names';
 import { createCommitMigrationHandler } from '../lambdas/commit-migration';
@@ -37,9 +38,9 @@ export interface LocalRuntimeOptions {
   /** How long the workflow's lock-retry and keep-alive Wait states last here. @default 200 */
   readonly waitMs?: number;
   /**
-   * The WaitForClients state here: must exceed the local clients' topology poll interval
-   * (the scenario polls every 100 ms), or a client could still write to the old members only.
-   * @default 500
+   * The WaitForClients state here: at least twice the clients' topology poll interval, or a
+   * client could still write to the old members only. @default 2000 (twice a file source's
+   * default poll, FILE_SOURCE_POLL_INTERVAL_MS)
    */
   readonly clientPropagationMs?: number;
   readonly onProgress?: (progress: ResyncProgress) => void;
@@ -67,6 +68,9 @@ export interface ExecutionOutcome {
   readonly reports: ResyncReport[];
   readonly seconds: number;
 }
+
+/** The rule, locally: wait before agents >= 2 x the clients' default poll of a topology file. */
+export const LOCAL_CLIENT_PROPAGATION_MS = 2 * FILE_SOURCE_POLL_INTERVAL_MS;
 
 const GROUP = 'astaire-local';
 const LAUNCH_HOOK = 'astaire-launch';
@@ -163,7 +167,7 @@ export class LocalRuntime {
           taskResourceLocalHandlers: this.handlers(reports) as never,
           waitTimeOverrides: {
             ...Object.fromEntries(WAIT_STATES.map((w) => [w, this.options.waitMs ?? 200])),
-            [S.WaitForClients]: this.options.clientPropagationMs ?? 500,
+            [S.WaitForClients]: this.options.clientPropagationMs ?? LOCAL_CLIENT_PROPAGATION_MS,
           },
         },
         context: {

@@ -1,5 +1,4 @@
 import './polyfill';
-import { randomUUID } from 'node:crypto';
 import { appendFileSync, existsSync } from 'node:fs';
 import { format } from 'node:util';
 import { join, resolve } from 'node:path';
@@ -155,8 +154,7 @@ export class LocalRuntime {
 
   /** Runs one workflow execution to its end (it never throws for a failed execution). */
   async execute(input: unknown): Promise<ExecutionOutcome> {
-    const name = randomUUID();
-    const executionId = `arn:aws:states:local:000000000000:execution:astaire-local:${name}`;
+    const { executionId, name } = this.executions.newExecution();
     const reports: ResyncReport[] = [];
     this.reportsByExecution.set(executionId, reports);
     this.executions.running.add(executionId);

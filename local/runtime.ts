@@ -1,4 +1,5 @@
 import './polyfill';
+import type { ChildProcess } from 'node:child_process';
 import { appendFileSync, existsSync } from 'node:fs';
 import { format } from 'node:util';
 import { join, resolve } from 'node:path';
@@ -156,13 +157,14 @@ export class LocalRuntime {
   async execute(input: unknown): Promise<ExecutionOutcome> {
     const { executionId, name } = this.executions.newExecution();
     const reports: ResyncReport[] = [];
+    const agents = new Set<ChildProcess>();
     this.reportsByExecution.set(executionId, reports);
     this.executions.running.add(executionId);
     const started = Date.now();
     try {
       const execution = this.machine.run(input as never, {
         overrides: {
-          taskResourceLocalHandlers: this.handlers(reports) as never,
+          taskResourceLocalHandlers: this.handlers(reports, agents) as never,
           waitTimeOverrides: {
             ...Object.fromEntries(WAIT_STATES.map((w) => [w, this.options.waitMs ?? 200])),
             [S.WaitForClients]: this.options.clientPropagationMs ?? LOCAL_CLIENT_PROPAGATION_MS,
@@ -180,6 +182,14 @@ export class LocalRuntime {
       const why = e.cause?.message ? `${e.cause.name ?? 'Error'}: ${e.cause.message}` : e.message;
       return { executionId, status: 'FAILED', error: why, reports, seconds: (Date.now() - started) / 1000 };
     } finally {
+      // A failed execution leaves the agents of its other nodes running (one may wait on a node
+      // that does not answer): they work for a migration that was rolled back, so stop them.
+      for (const agent of agents) {
+        console.warn(
+          JSON.stringify({ message: 'stopping an agent of an ended execution', executionId, pid: agent.pid }),
+        );
+        agent.kill('SIGTERM');
+      }
       this.executions.running.delete(executionId);
       this.reportsByExecution.delete(executionId);
     }
@@ -191,7 +201,10 @@ export class LocalRuntime {
   }
 
   /** Every Task state of the workflow, bound to the same handler code the Lambda functions run. */
-  private handlers(reports: ResyncReport[]): Record<string, (input: never) => Promise<unknown>> {
+  private handlers(
+    reports: ResyncReport[],
+    agents: Set<ChildProcess>,
+  ): Record<string, (input: never) => Promise<unknown>> {
     const clock = { now: () => new Date() };
     const topology = this.topology;
     const locks = this.locks;
@@ -204,6 +217,7 @@ export class LocalRuntime {
       addressOf: (node) => this.group.address(node),
       onProgress: this.options.onProgress,
       progressIntervalMs: this.options.progressIntervalMs,
+      running: agents,
     });
     return {
       [S.Normalise]: createNormaliseHandler({ cluster: this.cluster, autoScalingGroupName: GROUP }),

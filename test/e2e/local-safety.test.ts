@@ -111,7 +111,7 @@ describe('astaire local across several processes', () => {
   it('given local scale 4 migrating, when local scale 2 runs in a second process, then it waits for the first and the cluster ends at 2 nodes with nothing lost', async () => {
     const dir = newStateDir();
     expect((await astaire(dir, 'up', '--nodes', '3')).code).toBe(0);
-    expect((await astaire(dir, 'load', '--items', '20000')).code).toBe(0);
+    expect((await astaire(dir, 'load', '--items', '10000')).code).toBe(0);
 
     const first = background(dir, 'scale', '4');
     await migrationStarted(dir);
@@ -120,7 +120,7 @@ describe('astaire local across several processes', () => {
 
     expect(second.stdout + second.stderr).toMatch(/waiting for .*pid \d+/);
     expect({ first: firstResult.code, second: second.code }).toEqual({ first: 0, second: 0 });
-    await expectHealthy(dir, 2, 20000);
+    await expectHealthy(dir, 2, 10000);
   });
 
   it('given local scale killed mid-migration, when local scale runs again, then it completes the pending launch instead of launching another node', async () => {
@@ -178,5 +178,33 @@ describe('astaire local across several processes', () => {
     expect(resynced.code).toBe(0);
     expect(topologyOf(dir).epoch).toBe(epoch);
     expect((await astaire(dir, 'redrive')).stdout).toMatch(/no lifecycle action is pending/);
+  });
+  it('given a node that stops answering during a scale-in, then scale fails instead of hanging, and once it answers again scale re-drives the pending terminate', async () => {
+    const dir = newStateDir();
+    expect((await astaire(dir, 'up', '--nodes', '3')).code).toBe(0);
+    expect((await astaire(dir, 'load', '--items', '5000')).code).toBe(0);
+    const session = JSON.parse(readFileSync(join(dir, 'session.json'), 'utf8')) as {
+      group: { instances: { id: string; pid: number }[] };
+    };
+    // The first node receives and is a source of the second's pulls: both agents wait on it.
+    const frozen = session.group.instances[0]!;
+    const leaving = session.group.instances[2]!;
+    process.kill(frozen.pid, 'SIGSTOP');
+    let failed: Result;
+    try {
+      failed = await astaire(dir, 'scale', '2');
+    } finally {
+      process.kill(frozen.pid, 'SIGCONT');
+    }
+    expect(failed.stdout).toMatch(/FAILED/);
+    expect(failed.code).toBe(1);
+
+    const again = await astaire(dir, 'scale', '2');
+    expect(again.stdout).toMatch(
+      new RegExp(`re-driving 1 lifecycle action\\(s\\) left waiting: terminate ${leaving.id}`),
+    );
+    expect(again.stdout).toMatch(/2 nodes in service/);
+    expect(again.code).toBe(0);
+    await expectHealthy(dir, 2, 5000);
   });
 });

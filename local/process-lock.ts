@@ -124,6 +124,13 @@ export class ProcessLock {
     }
   }
 
+  /** The live process holding the lock, if any. */
+  holder(): LockHolder | undefined {
+    const current = this.read();
+    const holder = current && parseHolder(current.text);
+    return holder && isProcessAlive(holder) ? holder : undefined;
+  }
+
   private read(): { text: string; mtimeMs: number } | undefined {
     try {
       return { text: readFileSync(this.path, 'utf8'), mtimeMs: statSync(this.path).mtimeMs };

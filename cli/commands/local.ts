@@ -327,12 +327,27 @@ async function status(io: CommandIo, stateDir: string, json: boolean): Promise<n
     );
   for (const n of nodes)
     io.out(`  ${n.id}  ${n.address.padEnd(21)}  ${n.lifecycleState.padEnd(16)}  ${n.up ? 'up' : 'DOWN'}`);
+  const waiting = waitingActions(state);
+  if (waiting.length)
+    io.out(`lifecycle actions left waiting: ${waiting.join(', ')} (astaire local redrive re-drives them)`);
+  const holder = LocalSession.lock(stateDir).holder();
+  if (holder) io.out(`running: ${holder.command} (pid ${holder.pid}, since ${holder.since})`);
   const last = state.executions.at(-1);
   if (last)
     io.out(
       `last execution: ${last.trigger}: ${last.status}${last.error ? ` (${last.error})` : ''} at ${last.finishedAt}`,
     );
   return EXIT_OK;
+}
+
+/** `terminate i-...` for each instance whose lifecycle action waits, from the saved state. */
+function waitingActions(state: {
+  group: { instances: readonly { id: string; lifecycleState: string; actionToken?: string }[] };
+}): string[] {
+  const kinds: Record<string, string> = { 'Pending:Wait': 'launch', 'Terminating:Wait': 'terminate' };
+  return state.group.instances
+    .filter((i) => i.actionToken && kinds[i.lifecycleState])
+    .map((i) => `${kinds[i.lifecycleState]} ${i.id}`);
 }
 
 async function waitSync(io: CommandIo, stateDir: string, timeoutSeconds: number): Promise<number> {
@@ -348,8 +363,15 @@ async function waitSync(io: CommandIo, stateDir: string, timeoutSeconds: number)
     if (!topology.newServers && !scaling) {
       const failed = state.executions.filter((e) => e.status !== 'SUCCEEDED');
       const last = state.executions.at(-1);
+      const waiting = waitingActions(state);
       if (last && last.status !== 'SUCCEEDED') {
-        io.err(`the last migration failed: ${last.error ?? last.status}`);
+        io.err(
+          `the last migration failed: ${last.error ?? last.status}${waiting.length ? `; lifecycle actions left waiting (${waiting.join(', ')}): fix the cause, then run astaire local redrive` : ''}`,
+        );
+        return EXIT_FAILED;
+      }
+      if (waiting.length) {
+        io.err(`lifecycle actions left waiting (${waiting.join(', ')}): run astaire local redrive`);
         return EXIT_FAILED;
       }
       io.out(
@@ -359,7 +381,7 @@ async function waitSync(io: CommandIo, stateDir: string, timeoutSeconds: number)
     }
     if (topology.newServers && !scaling) {
       io.err(
-        `a migration is recorded (owner ${topology.migration?.executionId ?? '?'}) but no astaire local scale is running: it was interrupted; run astaire local scale again`,
+        `a migration is recorded (owner ${topology.migration?.executionId ?? '?'}) but no astaire local scale is running: it was interrupted; run astaire local scale again (it re-drives what was left waiting first)`,
       );
       return EXIT_FAILED;
     }

@@ -157,6 +157,15 @@ describe('astaire local across several processes', () => {
     expect(failed.code).toBe(1);
     const stuck = JSON.parse((await astaire(dir, 'status', '--json')).stdout) as { nodes: Node[] };
     expect(stuck.nodes.find((n) => n.id === leaving.id)?.lifecycleState).toBe('Terminating:Wait');
+    expect((await astaire(dir, 'status')).stdout).toMatch(
+      `lifecycle actions left waiting: terminate ${leaving.id} (astaire local redrive re-drives them)`,
+    );
+    expect(await astaire(dir, 'wait-sync', '--timeout', '5')).toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(
+        /lifecycle actions left waiting \(terminate i-0+3\): fix the cause, then run astaire local redrive/,
+      ),
+    });
 
     // The operator brings the receiver back and refills it (the items are rewritten to every replica).
     restarted.push(

@@ -6,6 +6,7 @@ import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { AstaireError, parseAddress, Topology, TopologyValidationError } from '../core';
 import { TopologySourceError, UsageError } from './errors';
+import { DEFAULT_CLEANUP_DELETES_PER_SEC, runCleanup } from './cleanup';
 import { DEFAULT_LOCAL, DEFAULT_PROGRESS_INTERVAL_MS, runResync } from './migrator';
 import { FanOutReporter, JsonLinesReporter, ResyncReporter, TextReporter } from './reporter';
 import { topologyFromFile } from './topology-source';
@@ -15,16 +16,20 @@ export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
 
 export const USAGE = `Usage: astaire-agent resync --node ID (--topology FILE | --parameter NAME) [options]
+       astaire-agent cleanup --node ID (--topology FILE | --parameter NAME) [options]
 
-Pulls the vbuckets this node gains in the migration in progress from their old
-replicas into the local memcached.
+resync: pulls the vbuckets this node gains in the migration in progress from
+their old replicas into the local memcached.
+cleanup: after a migration committed, deletes from the local memcached the items
+of every vbucket this node does not hold (stored before the cleanup began).
 
 Options:
   --node ID                    this node's id in the topology (required)
   --topology FILE              topology document (JSON) from a file
   --parameter NAME             topology document from this Parameter Store parameter
   --local HOST:PORT            local memcached to fill (default ${DEFAULT_LOCAL})
-  --max-bytes-per-sec N        cap on copied bytes per second (default: no cap)
+  --max-bytes-per-sec N        resync: cap on copied bytes per second (default: no cap)
+  --max-deletes-per-sec N      cleanup: cap on deletes per second (default ${DEFAULT_CLEANUP_DELETES_PER_SEC})
   --json                       JSON lines on stdout: progress objects, then the report
   --progress-interval-ms N     progress every N ms (default ${DEFAULT_PROGRESS_INTERVAL_MS})
   --task-token T               Step Functions task token: heartbeats, then success or failure
@@ -39,7 +44,7 @@ Options:
                                (default: the system temp directory; removed afterwards)
   --help                       this text
 
-Exit status: 0 resync succeeded, 1 resync failed, 2 bad usage or input.
+Exit status: 0 succeeded, 1 failed, 2 bad usage or input.
 `;
 
 /** The AWS clients the agent uses; injected so tests pass mocked ones. */
@@ -105,7 +110,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   }
 
   const reporters: ResyncReporter[] = [
-    a.json ? new JsonLinesReporter(io.stdout) : new TextReporter(io.stderr),
+    a.json ? new JsonLinesReporter(io.stdout) : new TextReporter(io.stderr, a.command),
   ];
   if (a.taskToken || a.parameter) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy: the AWS SDK costs ~40 MB of RSS and a second of start-up that file-based (local) runs never need
@@ -115,6 +120,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         sfn: aws.sfn(a.region),
         cloudWatch: aws.cloudWatch(a.region),
         taskToken: a.taskToken,
+        mode: a.command,
       }),
     );
   }
@@ -122,6 +128,22 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     io.stderr(`astaire-agent: reporting failed: ${String(e)}\n`),
   );
   try {
+    if (a.command === 'cleanup') {
+      const report = await runCleanup({
+        topology,
+        node: a.node,
+        local: a.local,
+        maxDeletesPerSec: a.maxDeletesPerSec,
+        progressIntervalMs: a.progressIntervalMs,
+        connectTimeoutMs: a.connectTimeoutMs,
+        ioTimeoutMs: a.ioTimeoutMs,
+        maxPasses: a.maxPasses,
+        spillDir: a.spillDir,
+        reporter,
+        log: (line) => io.stderr(`astaire-agent: ${line}\n`),
+      });
+      return report.status === 'succeeded' ? EXIT_OK : EXIT_FAILED;
+    }
     const report = await runResync({
       topology,
       node: a.node,
@@ -147,11 +169,14 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
 }
 
 export interface ResyncArgs {
+  /** The subcommand. */
+  readonly command: 'resync' | 'cleanup';
   readonly node: string;
   readonly topology?: string;
   readonly parameter?: string;
   readonly local: string;
   readonly maxBytesPerSec?: number;
+  readonly maxDeletesPerSec?: number;
   readonly json: boolean;
   readonly progressIntervalMs: number;
   readonly taskToken?: string;
@@ -179,6 +204,7 @@ export function parseCommandLine(argv: readonly string[]): ResyncArgs | 'help' {
         parameter: { type: 'string' },
         local: { type: 'string' },
         'max-bytes-per-sec': { type: 'string' },
+        'max-deletes-per-sec': { type: 'string' },
         json: { type: 'boolean' },
         'progress-interval-ms': { type: 'string' },
         'task-token': { type: 'string' },
@@ -195,10 +221,17 @@ export function parseCommandLine(argv: readonly string[]): ResyncArgs | 'help' {
     throw new UsageError((cause as Error).message.split('\n')[0], { cause });
   }
   if (values.help) return 'help';
-  if (positionals.length !== 1 || positionals[0] !== 'resync')
+  const command = positionals.length === 1 ? COMMANDS.find((c) => c === positionals[0]) : undefined;
+  if (!command)
     throw new UsageError(
-      positionals.length === 0 ? 'missing command: resync' : `unknown command: ${positionals.join(' ')}`,
+      positionals.length === 0
+        ? `missing command: ${COMMANDS.join(' or ')}`
+        : `unknown command: ${positionals.join(' ')}`,
     );
+  if (values['max-deletes-per-sec'] !== undefined && command !== 'cleanup')
+    throw new UsageError('--max-deletes-per-sec applies to cleanup only');
+  if (values['max-bytes-per-sec'] !== undefined && command !== 'resync')
+    throw new UsageError('--max-bytes-per-sec applies to resync only');
   if (!values.node) throw new UsageError('--node ID is required');
   if ((values.topology === undefined) === (values.parameter === undefined))
     throw new UsageError('give exactly one of --topology FILE and --parameter NAME');
@@ -208,11 +241,13 @@ export function parseCommandLine(argv: readonly string[]): ResyncArgs | 'help' {
   if (spillDir !== undefined && !isWritableDir(spillDir))
     throw new UsageError(`--spill-dir must be a writable directory, got ${JSON.stringify(spillDir)}`);
   return {
+    command,
     node: values.node,
     topology: values.topology,
     parameter: values.parameter,
     local,
     maxBytesPerSec: positiveInt(values['max-bytes-per-sec'], '--max-bytes-per-sec'),
+    maxDeletesPerSec: positiveInt(values['max-deletes-per-sec'], '--max-deletes-per-sec'),
     json: values.json ?? false,
     progressIntervalMs:
       positiveInt(values['progress-interval-ms'], '--progress-interval-ms') ?? DEFAULT_PROGRESS_INTERVAL_MS,
@@ -225,6 +260,8 @@ export function parseCommandLine(argv: readonly string[]): ResyncArgs | 'help' {
     spillDir: values['spill-dir'],
   };
 }
+
+const COMMANDS = ['resync', 'cleanup'] as const;
 
 function isWritableDir(path: string): boolean {
   try {

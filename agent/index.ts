@@ -10,3 +10,4 @@ export * from './topology-source';
 export * from './migrator';
 export * from './key-spool';
 export * from './purge';
+export * from './cleanup';

@@ -67,6 +67,48 @@ describe('astaire-agent command line', () => {
     });
   });
 
+  it('given cleanup, when parsed, then it is the cleanup command with its own rate cap; resync flags are refused', () => {
+    expect(
+      parseCommandLine(['cleanup', '--node', 'n', '--topology', 'f', '--max-deletes-per-sec', '500']),
+    ).toMatchObject({ command: 'cleanup', maxDeletesPerSec: 500 });
+    expect(parseCommandLine(['resync', '--node', 'n', '--topology', 'f'])).toMatchObject({
+      command: 'resync',
+    });
+    expect(() =>
+      parseCommandLine(['resync', '--node', 'n', '--topology', 'f', '--max-deletes-per-sec', '5']),
+    ).toThrow(/--max-deletes-per-sec applies to cleanup only/);
+    expect(() =>
+      parseCommandLine(['cleanup', '--node', 'n', '--topology', 'f', '--max-bytes-per-sec', '5']),
+    ).toThrow(/--max-bytes-per-sec applies to resync only/);
+    expect(() => parseCommandLine(['purge', '--node', 'n', '--topology', 'f'])).toThrow(
+      /unknown command: purge/,
+    );
+  });
+
+  it('given a topology with a migration in progress, when cleanup runs, then it exits 2 and says to run it after the commit', async () => {
+    const r = await run([
+      'cleanup',
+      '--node',
+      'n1',
+      '--topology',
+      topologyFile({ cluster: 'c', epoch: 2, servers, newServers: servers }),
+    ]);
+    expect(r.code).toBe(EXIT_USAGE);
+    expect(r.stderr).toMatch(/migration in progress: cleanup runs only against a committed topology/);
+  });
+
+  it('given a node that is not a member, when cleanup runs, then it exits 2 naming the node', async () => {
+    const r = await run([
+      'cleanup',
+      '--node',
+      'n9',
+      '--topology',
+      topologyFile({ cluster: 'c', epoch: 1, servers }),
+    ]);
+    expect(r.code).toBe(EXIT_USAGE);
+    expect(r.stderr).toMatch(/node n9 is not in the servers of cluster c/);
+  });
+
   it('given a topology without newServers, when run, then it exits 2 with a one-line reason', async () => {
     const r = await run([
       'resync',

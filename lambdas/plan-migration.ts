@@ -40,6 +40,14 @@ export interface PullItem {
   readonly vbuckets: number;
 }
 
+/** One node that must delete the vbuckets it loses once the migration commits: an item of the CleanupNodes Map. */
+export interface CleanupItem {
+  readonly node: string;
+  readonly address: string;
+  /** How many vbuckets it loses. */
+  readonly vbuckets: number;
+}
+
 /** State `PlanMigration` output (at `$.plan`). */
 export interface PlanResult {
   /** False when the members already match: nothing was written, nothing moves. */
@@ -52,6 +60,7 @@ export interface PlanResult {
   readonly removed: readonly string[];
   readonly vbucketsMoved: number;
   readonly pulls: readonly PullItem[];
+  readonly cleanups: readonly CleanupItem[];
   /** A dead execution's migration that was rolled back first. */
   readonly abortedMigrationOf?: string;
 }
@@ -138,6 +147,11 @@ function result(topology: Topology, changed: boolean, abortedMigrationOf: string
       node: p.node,
       address: p.address,
       vbuckets: p.vbuckets.length,
+    })),
+    cleanups: (plan?.cleanups ?? []).map((c) => ({
+      node: c.node,
+      address: c.address,
+      vbuckets: c.vbuckets.length,
     })),
     ...(abortedMigrationOf ? { abortedMigrationOf } : {}),
   };

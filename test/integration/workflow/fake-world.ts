@@ -23,7 +23,7 @@ export interface SendCommandRequest {
   InstanceIds: string[];
   Comment: string;
   TimeoutSeconds: number;
-  Parameters: { taskToken: string[]; cluster: string[]; node: string[]; epoch: string[] };
+  Parameters: { taskToken: string[]; cluster: string[]; node: string[]; epoch: string[]; mode: string[] };
 }
 
 /**
@@ -48,6 +48,8 @@ export class FakeWorld {
   sendCommands: SendCommandRequest[] = [];
   /** Overridable agent behaviour, per call. */
   agent: (req: SendCommandRequest) => Promise<ResyncReport> = (req) => this.succeedingAgent(req);
+  /** Overridable cleanup agent behaviour, per call (mode cleanup). */
+  cleanupAgent: (req: SendCommandRequest) => Promise<ResyncReport> = (req) => this.succeedingCleanup(req);
   now = new Date('2025-01-01T00:00:00Z');
 
   constructor(servers: string[]) {
@@ -92,6 +94,30 @@ export class FakeWorld {
       bytes: 100,
       seconds: 1,
       bytesPerSec: 100,
+    }) as ResyncReport;
+  }
+
+  async succeedingCleanup(req: SendCommandRequest): Promise<ResyncReport> {
+    const node = req.Parameters.node[0]!;
+    const epoch = Number(req.Parameters.epoch[0]);
+    const t = this.topology!;
+    if (t.epoch !== epoch || t.newServers || !t.servers.some((s) => s.id === node))
+      throw Object.assign(new Error(`agent ${node}: not a member of the committed topology`), {
+        name: 'CleanupFailed',
+      });
+    this.log.push(`cleaned ${node}@${epoch}${this.lock ? ' locked' : ''}`);
+    return parseResyncMessage({
+      type: 'result',
+      status: 'succeeded',
+      cluster: CLUSTER,
+      node,
+      epoch,
+      vbuckets: 1,
+      vbucketsDone: 1,
+      items: 5,
+      bytes: 0,
+      seconds: 1,
+      bytesPerSec: 0,
     }) as ResyncReport;
   }
 
@@ -160,7 +186,9 @@ export class FakeWorld {
         memcachedPort: 11211,
       }),
       [S.ReleaseUnchangedLock]: createReleaseLockHandler({ locks }),
-      [S.CommitMigration]: createCommitMigrationHandler({ topology, locks }),
+      [S.CommitMigration]: createCommitMigrationHandler({ topology }),
+      [S.ReleaseLock]: createReleaseLockHandler({ locks }),
+      [S.RecordCleanupFailure]: createRecordFailureHandler({ metrics, cluster: CLUSTER }),
       [S.RecordHeartbeat]: keepAlive,
       [S.RecordHeartbeatWhileWaiting]: keepAlive,
       [S.ContinueLifecycle]: complete,
@@ -170,6 +198,10 @@ export class FakeWorld {
       [S.ResyncNode]: async (req: SendCommandRequest) => {
         this.sendCommands.push(req);
         return this.agent(req);
+      },
+      [S.CleanupNode]: async (req: SendCommandRequest) => {
+        this.sendCommands.push(req);
+        return this.cleanupAgent(req);
       },
     } as Record<string, (input: never) => Promise<unknown>>;
   }

@@ -37,7 +37,9 @@ describe('the synthesized workflow, run by aws-local-stepfunctions over fake por
     expect(committedWith(world, D)).toBeGreaterThan(world.log.indexOf(`resynced ${D}@2`));
     expect(world.log.indexOf(`CONTINUE ${D}`)).toBeGreaterThan(committedWith(world, D));
     // The SSM task's resolved request: the document's parameters, each a one-element list.
-    expect(world.sendCommands.find((c) => c.InstanceIds[0] === D)).toEqual({
+    expect(
+      world.sendCommands.find((c) => c.InstanceIds[0] === D && c.Parameters.mode[0] === 'resync'),
+    ).toEqual({
       DocumentName: 'astaire-local-resync',
       InstanceIds: [D],
       Comment: 'astaire resync of local at epoch 2',
@@ -47,8 +49,58 @@ describe('the synthesized workflow, run by aws-local-stepfunctions over fake por
         cluster: ['local'],
         node: [D],
         epoch: ['2'],
+        mode: ['resync'],
       },
     });
+  });
+
+  test('given 3 -> 4, when the migration commits, then after CONTINUE each old node cleans up the vbuckets it lost, with the lock held until they are done', async () => {
+    const world = new FakeWorld([A, B, C]);
+    world.launch(D);
+    const run = await runLocal(definition, world, lifecycleEvent('launch', D));
+    expect(run).toEqual(succeeded);
+    const cleanups = world.sendCommands.filter((c) => c.Parameters.mode[0] === 'cleanup');
+    expect(cleanups.map((c) => c.InstanceIds[0]).sort()).toEqual([A, B, C]);
+    // Against the committed topology (epoch 3), never the migration's (epoch 2).
+    expect(cleanups.map((c) => c.Parameters.epoch[0])).toEqual(['3', '3', '3']);
+    expect(cleanups[0]!.Comment).toBe(`astaire cleanup of local at epoch 3`);
+    for (const id of [A, B, C]) {
+      expect(world.log).toContain(`cleaned ${id}@3 locked`);
+      expect(world.log.indexOf(`cleaned ${id}@3 locked`)).toBeGreaterThan(world.log.indexOf(`CONTINUE ${D}`));
+    }
+    expect(world.lock).toBeUndefined();
+    expect(world.metrics).toEqual([]);
+  });
+
+  test('given 4 -> 3, when the node leaves, then nobody cleans up (the others only gain)', async () => {
+    const world = new FakeWorld([A, B, C, D]);
+    world.terminate(D);
+    expect(await runLocal(definition, world, lifecycleEvent('terminate', D))).toEqual(succeeded);
+    expect(world.sendCommands.filter((c) => c.Parameters.mode[0] === 'cleanup')).toEqual([]);
+    expect(world.lock).toBeUndefined();
+  });
+
+  test('given a cleanup that fails after the commit, then the topology stays committed, the launch continues, the lock is released and the execution fails with CleanupFailed', async () => {
+    const world = new FakeWorld([A, B, C]);
+    world.launch(D);
+    world.cleanupAgent = async (req) => {
+      if (req.Parameters.node[0] === B)
+        throw Object.assign(new Error(`cleanup of ${B}: local memcached unreachable`), {
+          name: 'CleanupFailed',
+        });
+      return world.succeedingCleanup(req);
+    };
+    const run = await runLocal(definition, world, lifecycleEvent('launch', D));
+    expect(run).toEqual({
+      status: 'FAILED',
+      error: 'CleanupFailed',
+      cause: `cleanup of ${B}: local memcached unreachable`,
+    });
+    expect(ids(world)).toEqual([A, B, C, D]);
+    expect(world.topology!.newServers).toBeUndefined();
+    expect(world.completed).toEqual([{ instanceId: D, result: 'CONTINUE' }]);
+    expect(world.lock).toBeUndefined();
+    expect(world.metrics).toEqual(['CleanupFailed']);
   });
 
   test('given 4 servers, when one terminates, then the others take its data before its termination continues', async () => {

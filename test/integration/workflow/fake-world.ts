@@ -51,6 +51,8 @@ export class FakeWorld {
   /** Overridable cleanup agent behaviour, per call (mode cleanup). */
   cleanupAgent: (req: SendCommandRequest) => Promise<ResyncReport> = (req) => this.succeedingCleanup(req);
   now = new Date('2025-01-01T00:00:00Z');
+  /** When set, CompleteLifecycleAction fails with it (Auto Scaling unavailable). */
+  completeError: Error | undefined;
 
   constructor(servers: string[]) {
     this.topology = {
@@ -150,6 +152,7 @@ export class FakeWorld {
     };
     const lifecycle = {
       complete: async (a: LifecycleActionRef, result: 'CONTINUE' | 'ABANDON') => {
+        if (this.completeError) throw this.completeError;
         if (!this.pendingActions.has(a.instanceId)) return 'gone' as const;
         this.pendingActions.delete(a.instanceId);
         this.completed.push({ instanceId: a.instanceId, result });

@@ -80,6 +80,19 @@ describe('the synthesized workflow, run by aws-local-stepfunctions over fake por
     expect(world.lock).toBeUndefined();
   });
 
+  test('given CONTINUE fails after the commit, then the cleanup still runs, the lock is released, nothing is rolled back or ABANDONed and the execution fails with that error', async () => {
+    const world = new FakeWorld([A, B, C]);
+    world.launch(D);
+    world.completeError = Object.assign(new Error('Auto Scaling is down'), { name: 'ServiceDown' });
+    const run = await runLocal(definition, world, lifecycleEvent('launch', D));
+    expect(run).toEqual({ status: 'FAILED', error: 'ServiceDown', cause: 'Auto Scaling is down' });
+    expect(ids(world)).toEqual([A, B, C, D]);
+    expect(world.log.filter((l) => l.startsWith('cleaned '))).toHaveLength(3);
+    expect(world.completed).toEqual([]);
+    expect(world.lock).toBeUndefined();
+    expect(world.metrics).toEqual(['MigrationFailed']);
+  });
+
   test('given a cleanup that fails after the commit, then the topology stays committed, the launch continues, the lock is released and the execution fails with CleanupFailed', async () => {
     const world = new FakeWorld([A, B, C]);
     world.launch(D);

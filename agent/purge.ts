@@ -94,7 +94,10 @@ export async function readWatermark(
  * migration) would otherwise survive the add-mode copy. Anything a client wrote during the migration
  * before the watermark also went to the old replicas, which the copy reads afterwards, so it comes back.
  * Enumerates again while a pass deletes something (the crawler misses items moving between LRU lists),
- * at most `maxPasses` passes.
+ * at most `maxPasses` passes. Astaire's reserved keys (RESERVED_KEY_PREFIX) are never deleted.
+ *
+ * The cleanup after a commit (agent/cleanup.ts) runs the same machinery with `wanted` set to the
+ * vbuckets the node no longer holds, throttled by `maxDeletesPerSec`.
  */
 export async function purgeStale(o: PurgeOptions): Promise<PurgeStats> {
   let watermark: number;

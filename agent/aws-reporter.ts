@@ -25,7 +25,7 @@ export interface AwsReporterOptions {
    * `cleanup`: the task fails with `CleanupFailed` and no resync metric is put (a cleanup moves no data;
    * the workflow counts its failures). @default 'resync'
    */
-  readonly mode?: 'resync' | 'cleanup';
+  readonly mode?: 'resync' | 'heal' | 'cleanup';
 }
 
 /** SendTaskFailure limit on the cause, in characters. */
@@ -52,13 +52,16 @@ export class AwsReporter implements ResyncReporter {
 
   async finish(r: ResyncReport): Promise<void> {
     const failed = r.status === 'failed';
+    const heal = r.mode === 'heal';
+    // A cleanup moves no data: no resync metric (the workflow counts its failures, CleanupFailed).
     const calls: Promise<unknown>[] =
       this.o.mode === 'cleanup'
         ? []
         : [
             this.putMetrics(r, [
-              datum(MetricName.ResyncFailures, failed ? 1 : 0),
+              datum(heal ? MetricName.HealFailures : MetricName.ResyncFailures, failed ? 1 : 0),
               datum(MetricName.ResyncSeconds, r.seconds),
+              datum(MetricName.VbucketsLost, r.vbucketsLost?.length ?? 0),
             ]),
           ];
     if (this.o.taskToken) {
@@ -68,7 +71,7 @@ export class AwsReporter implements ResyncReporter {
           this.o.sfn.send(
             new SendTaskFailureCommand({
               taskToken,
-              error: this.o.mode === 'cleanup' ? 'CleanupFailed' : 'ResyncFailed',
+              error: this.o.mode === 'cleanup' ? 'CleanupFailed' : heal ? 'HealFailed' : 'ResyncFailed',
               // Only the first vbuckets fit the 32 KB cause; the count says how many failed.
               cause: truncate(
                 JSON.stringify({ ...r, failedVbuckets: r.failedVbuckets?.slice(0, 1000) }),

@@ -7,6 +7,8 @@ import type { SSMClient } from '@aws-sdk/client-ssm';
 import { AstaireError, parseAddress, Topology, TopologyValidationError } from '../core';
 import { TopologySourceError, UsageError } from './errors';
 import { DEFAULT_CLEANUP_DELETES_PER_SEC, runCleanup } from './cleanup';
+import { runHeal } from './heal';
+import { readNodeState } from './marker';
 import { DEFAULT_LOCAL, DEFAULT_PROGRESS_INTERVAL_MS, runResync } from './migrator';
 import { FanOutReporter, JsonLinesReporter, ResyncReporter, TextReporter } from './reporter';
 import { topologyFromFile } from './topology-source';
@@ -16,12 +18,18 @@ export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
 
 export const USAGE = `Usage: astaire-agent resync --node ID (--topology FILE | --parameter NAME) [options]
+       astaire-agent heal --node ID (--topology FILE | --parameter NAME) [options]
        astaire-agent cleanup --node ID (--topology FILE | --parameter NAME) [options]
 
-resync: pulls the vbuckets this node gains in the migration in progress from
-their old replicas into the local memcached.
-cleanup: after a migration committed, deletes from the local memcached the items
-of every vbucket this node does not hold (stored before the cleanup began).
+resync  pulls the vbuckets this node gains in the migration in progress from their old
+        replicas into the local memcached (the workflow runs it on every joining or
+        gaining node), and marks a node it filled a complete replica.
+heal    refills this node when its memcached restarted or was flushed while it is a
+        member: every vbucket it serves, from the other replicas that are complete;
+        then marks it complete. Does nothing (exit 0, no AWS call) when the node's
+        completeness marker is there: cheap enough to run every minute.
+cleanup after a migration committed, deletes from the local memcached the items of
+        every vbucket this node does not hold (stored before the cleanup began).
 
 Options:
   --node ID                    this node's id in the topology (required)
@@ -44,7 +52,7 @@ Options:
                                (default: the system temp directory; removed afterwards)
   --help                       this text
 
-Exit status: 0 succeeded, 1 failed, 2 bad usage or input.
+Exit status: 0 succeeded (or, for heal, nothing to do), 1 failed, 2 bad usage or input.
 `;
 
 /** The AWS clients the agent uses; injected so tests pass mocked ones. */
@@ -92,6 +100,17 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   }
   const a = parsed;
   const aws = io.aws ?? defaultAws;
+  // The common case of a heal check, every minute on every node: the marker is there. Answered from the
+  // local memcached alone, before any Parameter Store call (instance ids are unique, so the node suffices).
+  if (a.command === 'heal') {
+    const state = await readNodeState(a.local, { connectTimeoutMs: a.connectTimeoutMs }).catch(
+      () => undefined,
+    );
+    if (state?.marker?.node === a.node) {
+      io.stderr(`astaire-agent: heal of ${a.node}: nothing to do (the node is a complete replica)\n`);
+      return EXIT_OK;
+    }
+  }
   let topology: Topology;
   try {
     topology = a.topology
@@ -127,37 +146,36 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   const reporter = new FanOutReporter(reporters, (e) =>
     io.stderr(`astaire-agent: reporting failed: ${String(e)}\n`),
   );
+  const options = {
+    topology,
+    node: a.node,
+    local: a.local,
+    maxBytesPerSec: a.maxBytesPerSec,
+    progressIntervalMs: a.progressIntervalMs,
+    connectTimeoutMs: a.connectTimeoutMs,
+    ioTimeoutMs: a.ioTimeoutMs,
+    maxPasses: a.maxPasses,
+    crawlProof: a.crawlProof,
+    spillDir: a.spillDir,
+    reporter,
+    log: (line: string) => io.stderr(`astaire-agent: ${line}\n`),
+  };
   try {
     if (a.command === 'cleanup') {
-      const report = await runCleanup({
-        topology,
-        node: a.node,
-        local: a.local,
-        maxDeletesPerSec: a.maxDeletesPerSec,
-        progressIntervalMs: a.progressIntervalMs,
-        connectTimeoutMs: a.connectTimeoutMs,
-        ioTimeoutMs: a.ioTimeoutMs,
-        maxPasses: a.maxPasses,
-        spillDir: a.spillDir,
-        reporter,
-        log: (line) => io.stderr(`astaire-agent: ${line}\n`),
-      });
-      return report.status === 'succeeded' ? EXIT_OK : EXIT_FAILED;
+      const cleaned = await runCleanup({ ...options, maxDeletesPerSec: a.maxDeletesPerSec });
+      return cleaned.status === 'succeeded' ? EXIT_OK : EXIT_FAILED;
     }
-    const report = await runResync({
-      topology,
-      node: a.node,
-      local: a.local,
-      maxBytesPerSec: a.maxBytesPerSec,
-      progressIntervalMs: a.progressIntervalMs,
-      connectTimeoutMs: a.connectTimeoutMs,
-      ioTimeoutMs: a.ioTimeoutMs,
-      maxPasses: a.maxPasses,
-      crawlProof: a.crawlProof,
-      spillDir: a.spillDir,
-      reporter,
-      log: (line) => io.stderr(`astaire-agent: ${line}\n`),
-    });
+    if (a.command === 'heal') {
+      const healed = await runHeal(options);
+      if (healed.skipped) {
+        io.stderr(
+          `astaire-agent: heal of ${a.node}: nothing to do (${healed.skipped === 'complete' ? 'the node is a complete replica' : `not a member of cluster ${topology.cluster}`})\n`,
+        );
+        return EXIT_OK;
+      }
+      return healed.report.status === 'succeeded' ? EXIT_OK : EXIT_FAILED;
+    }
+    const report = await runResync(options);
     return report.status === 'succeeded' ? EXIT_OK : EXIT_FAILED;
   } catch (error) {
     if (error instanceof UsageError) {
@@ -169,8 +187,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
 }
 
 export interface ResyncArgs {
-  /** The subcommand. */
-  readonly command: 'resync' | 'cleanup';
+  /** resync (a migration's pull), heal (refill a member that restarted) or cleanup (after a commit). */
+  readonly command: Command;
   readonly node: string;
   readonly topology?: string;
   readonly parameter?: string;
@@ -225,13 +243,13 @@ export function parseCommandLine(argv: readonly string[]): ResyncArgs | 'help' {
   if (!command)
     throw new UsageError(
       positionals.length === 0
-        ? `missing command: ${COMMANDS.join(' or ')}`
-        : `unknown command: ${positionals.join(' ')}`,
+        ? 'missing command: resync, heal or cleanup'
+        : `unknown command: ${positionals.join(' ')} (commands: ${COMMANDS.join(', ')})`,
     );
   if (values['max-deletes-per-sec'] !== undefined && command !== 'cleanup')
     throw new UsageError('--max-deletes-per-sec applies to cleanup only');
-  if (values['max-bytes-per-sec'] !== undefined && command !== 'resync')
-    throw new UsageError('--max-bytes-per-sec applies to resync only');
+  if (values['max-bytes-per-sec'] !== undefined && command === 'cleanup')
+    throw new UsageError('--max-bytes-per-sec applies to resync and heal only');
   if (!values.node) throw new UsageError('--node ID is required');
   if ((values.topology === undefined) === (values.parameter === undefined))
     throw new UsageError('give exactly one of --topology FILE and --parameter NAME');
@@ -261,7 +279,8 @@ export function parseCommandLine(argv: readonly string[]): ResyncArgs | 'help' {
   };
 }
 
-const COMMANDS = ['resync', 'cleanup'] as const;
+const COMMANDS = ['resync', 'heal', 'cleanup'] as const;
+type Command = (typeof COMMANDS)[number];
 
 function isWritableDir(path: string): boolean {
   try {

@@ -223,7 +223,7 @@ class PurgePass {
     // CAS 0: none reported, or above 2^53 (newer than any watermark we can hold): never stale.
     if (cas === 0 || cas >= this.watermark) return;
     if (this.o.wanted[crc32(key, 0, length) % this.o.vbuckets] !== 1) return;
-    // Astaire's own keys (the completeness marker, watermarks) are not items of a vbucket.
+    // The node's own completeness marker and watermark are not data of the vbucket they hash to.
     if (isReservedKey(key, length)) return;
     this.queue.push(key, cas, 0, length);
     this.send();

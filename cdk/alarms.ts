@@ -52,6 +52,10 @@ export class ClusterAlarms extends Construct {
   readonly migrationFailures: cloudwatch.Alarm;
   readonly cleanupFailures: cloudwatch.Alarm;
   readonly resyncFailures: cloudwatch.Alarm;
+  /** A member's heal (refill after its memcached restarted) failed: it serves with missing items. */
+  readonly healFailures: cloudwatch.Alarm;
+  /** Data was declared lost: vbuckets no replica held any more. */
+  readonly vbucketsLost: cloudwatch.Alarm;
   readonly longMigration: cloudwatch.Alarm;
   readonly undeliveredLifecycleEvents: cloudwatch.Alarm | undefined;
 
@@ -121,6 +125,30 @@ export class ClusterAlarms extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
+    const clusterSum = (metricName: string) =>
+      new cloudwatch.Metric({
+        namespace: METRIC_NAMESPACE,
+        metricName,
+        dimensionsMap: { [MetricDimension.Cluster]: cluster },
+        period: minute,
+        statistic: 'Sum',
+      });
+    this.healFailures = new cloudwatch.Alarm(this, 'HealFailures', {
+      alarmDescription: `Astaire ${cluster}: a node whose memcached restarted could not refill itself (a peer replica was unreachable); it keeps serving with missing items and retries every 30 s. See the node's astaire-heal journal.`,
+      metric: clusterSum(MetricName.HealFailures),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    this.vbucketsLost = new cloudwatch.Alarm(this, 'VbucketsLost', {
+      alarmDescription: `Astaire ${cluster}: cached data was declared lost: every replica of some vbuckets restarted or left at once (${MetricName.VbucketsLost} counts them). Clients refill it on misses; check why several nodes restarted together.`,
+      metric: clusterSum(MetricName.VbucketsLost),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
     // Agents publish VbucketsPending only while they run, so "pending > 0 in every period of the
     // limit" means a migration has been moving data that long. A dead agent stops publishing: the
     // task's heartbeat timeout then fails the execution and FailedExecutions fires instead.
@@ -168,6 +196,8 @@ export class ClusterAlarms extends Construct {
       this.migrationFailures,
       this.cleanupFailures,
       this.resyncFailures,
+      this.healFailures,
+      this.vbucketsLost,
       this.longMigration,
       ...(this.undeliveredLifecycleEvents ? [this.undeliveredLifecycleEvents] : []),
     ];

@@ -1,7 +1,14 @@
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import { abortMigration, beginMigration, planMigration, type Server, type Topology } from '../core';
+import {
+  abortMigration,
+  beginMigration,
+  type MigrationPlan,
+  planMigration,
+  type Server,
+  type Topology,
+} from '../core';
 import { AutoScalingGroupMembers } from './adapters/auto-scaling';
 import { Ec2InstanceAddresses } from './adapters/ec2';
 import { SsmTopologyStore } from './adapters/ssm-parameters';
@@ -143,11 +150,7 @@ function result(topology: Topology, changed: boolean, abortedMigrationOf: string
     added: newServers.filter((id) => !servers.includes(id)),
     removed: servers.filter((id) => !newServers.includes(id)),
     vbucketsMoved: plan?.vbucketsMoved ?? 0,
-    pulls: (plan?.pulls ?? []).map((p) => ({
-      node: p.node,
-      address: p.address,
-      vbuckets: p.vbuckets.length,
-    })),
+    pulls: changed && topology.newServers ? agentRuns(topology, plan!) : [],
     cleanups: (plan?.cleanups ?? []).map((c) => ({
       node: c.node,
       address: c.address,
@@ -155,6 +158,19 @@ function result(topology: Topology, changed: boolean, abortedMigrationOf: string
     })),
     ...(abortedMigrationOf ? { abortedMigrationOf } : {}),
   };
+}
+
+/**
+ * The nodes whose agent runs: every node with vbuckets to pull, and every node joining with nothing to
+ * pull (the first members of a cluster): its agent proves that its memcached answers and marks it a
+ * complete replica, which makes it a source for later migrations.
+ */
+function agentRuns(topology: Topology, plan: MigrationPlan): PullItem[] {
+  const pulling = new Map(plan.pulls.map((p) => [p.node, p.vbuckets.length]));
+  const old = new Set(topology.servers.map((s) => s.id));
+  return (topology.newServers ?? [])
+    .filter((s) => pulling.has(s.id) || !old.has(s.id))
+    .map((s) => ({ node: s.id, address: s.address, vbuckets: pulling.get(s.id) ?? 0 }));
 }
 
 const ssm = new SSMClient({});

@@ -75,8 +75,12 @@ describe('AwsReporter', () => {
     expect(input.Namespace).toBe(METRIC_NAMESPACE);
     const data = input.MetricData ?? [];
     const names = new Set(data.map((d) => d.MetricName));
-    // Every published name is a known one, and the end of a resync publishes all of them.
-    expect([...names].sort()).toEqual(Object.values(MetricName).sort());
+    // Every published name is a known one, and the end of a resync publishes all of them but the heal's.
+    expect([...names].sort()).toEqual(
+      Object.values(MetricName)
+        .filter((n) => n !== MetricName.HealFailures)
+        .sort(),
+    );
     for (const d of data) {
       expect(d.Unit).toBe(METRIC_UNITS[d.MetricName as MetricName]);
       expect(d.Dimensions?.map((x) => x.Name)).toEqual(
@@ -110,6 +114,20 @@ describe('AwsReporter', () => {
     expect(JSON.parse(input.cause ?? '').failedVbuckets).toEqual([7, 9]);
     const data = cw.commandCalls(PutMetricDataCommand)[0].args[0].input.MetricData ?? [];
     expect(data.find((d) => d.MetricName === 'ResyncFailures')?.Value).toBe(1);
+  });
+
+  it('given a heal that failed and declared vbuckets lost, when finished, then HealFailures and VbucketsLost carry it, not ResyncFailures', async () => {
+    await reporter().finish({
+      ...base,
+      status: 'failed',
+      mode: 'heal',
+      vbucketsLost: [1, 2, 3],
+      error: 'VbucketsUnavailableError: x',
+    });
+    const data = cw.commandCalls(PutMetricDataCommand)[0].args[0].input.MetricData ?? [];
+    expect(data.find((d) => d.MetricName === 'HealFailures')?.Value).toBe(1);
+    expect(data.find((d) => d.MetricName === 'VbucketsLost')?.Value).toBe(3);
+    expect(data.find((d) => d.MetricName === 'ResyncFailures')).toBeUndefined();
   });
 
   it('given no task token, when progress is reported, then only metrics are sent', async () => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
-import { EXIT_OK, EXIT_USAGE, main, parseCommandLine } from '../../../agent/cli';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, main, parseCommandLine } from '../../../agent/cli';
 import { UsageError } from '../../../agent/errors';
 import { parseResyncMessage } from '../../../core';
 
@@ -79,7 +79,7 @@ describe('astaire-agent command line', () => {
     ).toThrow(/--max-deletes-per-sec applies to cleanup only/);
     expect(() =>
       parseCommandLine(['cleanup', '--node', 'n', '--topology', 'f', '--max-bytes-per-sec', '5']),
-    ).toThrow(/--max-bytes-per-sec applies to resync only/);
+    ).toThrow(/--max-bytes-per-sec applies to resync and heal only/);
     expect(() => parseCommandLine(['purge', '--node', 'n', '--topology', 'f'])).toThrow(
       /unknown command: purge/,
     );
@@ -123,16 +123,18 @@ describe('astaire-agent command line', () => {
     expect(r.stdout).toBe('');
   });
 
-  it('given a node with nothing to pull, when run with --json, then it succeeds at once and the last line is the report', async () => {
+  it('given a node with nothing to pull whose memcached does not answer, when run with --json, then it fails and the last line says why', async () => {
+    // Nothing to pull still proves the node's own memcached answers: the workflow's readiness gate.
     const file = topologyFile({ cluster: 'c', epoch: 2, servers, newServers: servers });
-    const r = await run(['resync', '--node', 'n1', '--topology', file, '--json']);
-    expect(r.code).toBe(EXIT_OK);
+    const r = await run(['resync', '--node', 'n1', '--topology', file, '--local', '127.0.0.1:1', '--json']);
+    expect(r.code).toBe(EXIT_FAILED);
     const lines = r.stdout.trim().split('\n');
     expect(parseResyncMessage(lines[lines.length - 1])).toMatchObject({
       type: 'result',
-      status: 'succeeded',
+      status: 'failed',
       items: 0,
       vbuckets: 0,
+      error: expect.stringMatching(/LocalMemcachedError: local memcached 127.0.0.1:1 is unreachable/),
     });
   });
 

@@ -582,7 +582,8 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
       .when(sfn.Condition.isPresent('$.cleanupError'), cleanupFailed)
       .otherwise(done);
     const releaseLock = invoke(S.ReleaseLock, 'releaseLock', request, null);
-    catchTo(releaseLock, recordFailure, '$.error');
+    // A lock this execution could not release is broken by the next one once this execution has ended.
+    catchTo(releaseLock, checkOutcome, '$.releaseLockError');
     releaseLock.next(checkOutcome);
     const recordCleanupFailure = invoke(
       S.RecordCleanupFailure,

@@ -196,7 +196,10 @@ describe('cleanup after the commit', () => {
       Next: 'ReleaseLock',
       Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.cleanupError', Next: 'RecordCleanupFailure' }],
     });
-    expect(state('ReleaseLock').Next).toBe('CheckOutcome');
+    expect(state('ReleaseLock')).toMatchObject({
+      Next: 'CheckOutcome',
+      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.releaseLockError', Next: 'CheckOutcome' }],
+    });
   });
 
   test('given the two SSM tasks, then both send the same document, with mode resync or cleanup', () => {

@@ -40,7 +40,9 @@ Options:
   --max-deletes-per-sec N      cleanup: cap on deletes per second (default ${DEFAULT_CLEANUP_DELETES_PER_SEC})
   --json                       JSON lines on stdout: progress objects, then the report
   --progress-interval-ms N     progress every N ms (default ${DEFAULT_PROGRESS_INTERVAL_MS})
-  --task-token T               Step Functions task token: heartbeats, then success or failure
+  --task-token T               Step Functions task token: heartbeats, then success or failure;
+                               prefer the ASTAIRE_TASK_TOKEN environment variable (a command
+                               line is visible to every user of the node)
   --region R                   AWS region for Parameter Store, Step Functions and CloudWatch
   --max-passes N               enumerations per source at most: passes after the first copy
                                what the crawler missed (default 3)
@@ -66,7 +68,15 @@ export interface CliIo {
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
   readonly aws?: AwsClients;
+  /** Where ASTAIRE_TASK_TOKEN is read from. @default process.env */
+  readonly env?: Readonly<Record<string, string | undefined>>;
 }
+
+/**
+ * The environment variable that carries the Step Functions task token. The SSM document sets it, so
+ * the token never appears on a command line (`ps` shows those to every user of the node).
+ */
+export const TASK_TOKEN_ENV = 'ASTAIRE_TASK_TOKEN';
 
 // Loaded only when used: the SDK costs ~40 MB of RSS and a second of start-up that local runs don't need.
 const defaultAws: AwsClients = {
@@ -83,8 +93,72 @@ const defaultAws: AwsClients = {
     }),
 };
 
-/** Runs the CLI; resolves with the exit status. Never writes anything but JSON lines to stdout with --json. */
+/**
+ * Runs the CLI; resolves with the exit status. Never writes anything but JSON lines to stdout with --json.
+ * With a task token, every exit reports to Step Functions: a bad command line, an unreadable topology or a
+ * crash fail the task at once (SendTaskFailure), rather than leaving the workflow to its heartbeat timeout.
+ */
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {
+  const env = io.env ?? process.env;
+  const token = env[TASK_TOKEN_ENV] || tokenInArgs(argv);
+  const region = valueInArgs(argv, '--region');
+  try {
+    const code = await run(argv, io, env[TASK_TOKEN_ENV] || undefined);
+    if (code.reported || !token || code.exit === EXIT_OK) return code.exit;
+    await failTask(io, token, region, code.why ?? `astaire-agent exited with status ${code.exit}`, argv);
+    return code.exit;
+  } catch (error) {
+    if (token) await failTask(io, token, region, `astaire-agent crashed: ${(error as Error).message}`, argv);
+    throw error;
+  }
+}
+
+/** Reports a failure the resync itself could not report (it never started). */
+async function failTask(
+  io: CliIo,
+  taskToken: string,
+  region: string | undefined,
+  cause: string,
+  argv: readonly string[],
+): Promise<void> {
+  // The error the workflow's Catch sees: a cleanup's failure is not a resync's.
+  const error = commandIn(argv) === 'cleanup' ? 'CleanupFailed' : 'ResyncFailed';
+  try {
+    const sfn = (io.aws ?? defaultAws).sfn(region);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy: the AWS SDK costs ~40 MB of RSS and a second of start-up that file-based (local) runs never need
+    const { SendTaskFailureCommand } = require('@aws-sdk/client-sfn') as typeof import('@aws-sdk/client-sfn');
+    await sfn.send(new SendTaskFailureCommand({ taskToken, error, cause: cause.slice(0, 32768) }));
+  } catch (error) {
+    io.stderr(`astaire-agent: could not report the failure to Step Functions: ${(error as Error).message}\n`);
+  }
+}
+
+/** The subcommand named on the command line, even one that does not parse. */
+function commandIn(argv: readonly string[]): Command | undefined {
+  return COMMANDS.find((c) => argv.includes(c));
+}
+
+function valueInArgs(argv: readonly string[], flag: string): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === flag) return argv[i + 1];
+    if (argv[i].startsWith(`${flag}=`)) return argv[i].slice(flag.length + 1);
+  }
+  return undefined;
+}
+
+function tokenInArgs(argv: readonly string[]): string | undefined {
+  return valueInArgs(argv, '--task-token');
+}
+
+interface RunResult {
+  readonly exit: number;
+  /** The outcome already went to Step Functions (the resync's reporter sent it). */
+  readonly reported?: boolean;
+  /** Why it failed, for a SendTaskFailure the run could not send itself. */
+  readonly why?: string;
+}
+
+async function run(argv: readonly string[], io: CliIo, envToken: string | undefined): Promise<RunResult> {
   let parsed;
   try {
     parsed = parseCommandLine(argv);
@@ -92,13 +166,13 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     io.stderr(
       `astaire-agent: ${(error as Error).message}\n${error instanceof UsageError ? 'Try --help.\n' : ''}`,
     );
-    return EXIT_USAGE;
+    return { exit: EXIT_USAGE, why: `astaire-agent usage: ${(error as Error).message}` };
   }
   if (parsed === 'help') {
     io.stdout(USAGE);
-    return EXIT_OK;
+    return { exit: EXIT_OK };
   }
-  const a = parsed;
+  const a = envToken ? { ...parsed, taskToken: envToken } : parsed;
   const aws = io.aws ?? defaultAws;
   // The common case of a heal check, every minute on every node: the marker is there. Answered from the
   // local memcached alone, before any Parameter Store call (instance ids are unique, so the node suffices).
@@ -108,7 +182,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     );
     if (state?.marker?.node === a.node) {
       io.stderr(`astaire-agent: heal of ${a.node}: nothing to do (the node is a complete replica)\n`);
-      return EXIT_OK;
+      return { exit: EXIT_OK };
     }
   }
   let topology: Topology;
@@ -123,7 +197,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   } catch (error) {
     if (error instanceof TopologySourceError || error instanceof TopologyValidationError) {
       io.stderr(`astaire-agent: ${error.message}\n`);
-      return EXIT_USAGE;
+      return { exit: EXIT_USAGE, why: `astaire-agent could not read the topology: ${error.message}` };
     }
     throw error;
   }
@@ -163,7 +237,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   try {
     if (a.command === 'cleanup') {
       const cleaned = await runCleanup({ ...options, maxDeletesPerSec: a.maxDeletesPerSec });
-      return cleaned.status === 'succeeded' ? EXIT_OK : EXIT_FAILED;
+      return { exit: cleaned.status === 'succeeded' ? EXIT_OK : EXIT_FAILED, reported: true };
     }
     if (a.command === 'heal') {
       const healed = await runHeal(options);
@@ -171,16 +245,16 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         io.stderr(
           `astaire-agent: heal of ${a.node}: nothing to do (${healed.skipped === 'complete' ? 'the node is a complete replica' : `not a member of cluster ${topology.cluster}`})\n`,
         );
-        return EXIT_OK;
+        return { exit: EXIT_OK };
       }
-      return healed.report.status === 'succeeded' ? EXIT_OK : EXIT_FAILED;
+      return { exit: healed.report.status === 'succeeded' ? EXIT_OK : EXIT_FAILED, reported: true };
     }
     const report = await runResync(options);
-    return report.status === 'succeeded' ? EXIT_OK : EXIT_FAILED;
+    return { exit: report.status === 'succeeded' ? EXIT_OK : EXIT_FAILED, reported: true };
   } catch (error) {
     if (error instanceof UsageError) {
       io.stderr(`astaire-agent: ${error.message}\n`);
-      return EXIT_USAGE;
+      return { exit: EXIT_USAGE, why: `astaire-agent: ${error.message}` };
     }
     throw error;
   }

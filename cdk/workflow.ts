@@ -627,6 +627,8 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
     catchTo(continueLifecycle, hasCleanups, '$.error');
     continueLifecycle.next(hasCleanups);
     const hasLifecycle = new sfn.Choice(this, S.HasLifecycleAction, { stateName: S.HasLifecycleAction })
+      // An event whose instance is not in the state it announces changed nothing: complete nothing for it.
+      .when(sfn.Condition.isPresent('$.plan.ignored'), done)
       .when(
         sfn.Condition.or(
           sfn.Condition.stringEquals('$.request.action', 'launch'),

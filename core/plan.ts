@@ -33,6 +33,11 @@ export interface MigrationPlan {
   readonly slots: number;
   /** slotsMoved / slots: the share of the keyspace's copies that change hands. */
   readonly movedFraction: number;
+  /**
+   * vbuckets whose every old replica is gone (`migration.gone`): no source is left, their data is
+   * declared lost. Their pulls are listed with no sources (the agent counts them and moves on).
+   */
+  readonly vbucketsLost: readonly number[];
   /** Nodes with something to pull, in newServers order. */
   readonly pulls: readonly NodePull[];
   /**
@@ -65,18 +70,22 @@ export function planMigration(topology: Topology): MigrationPlan {
   );
   const perNode = new Map<string, VbucketPull[]>(topology.newServers.map((s) => [s.id, []]));
   const lost = new Map<string, number[]>(topology.newServers.map((s) => [s.id, []]));
+  const gone = new Set(topology.migration?.gone ?? []);
+  const vbucketsLost: number[] = [];
   let vbucketsMoved = 0;
   let slotsMoved = 0;
   for (let v = 0; v < vbuckets; v++) {
     const oldReplicas = oldPlacement.replicasOf(v);
     const newReplicas = newPlacement.replicasOf(v);
     for (const id of oldReplicas) if (!newReplicas.includes(id)) lost.get(id)?.push(v);
+    const sources = gone.size > 0 ? oldReplicas.filter((id) => !gone.has(id)) : oldReplicas;
+    if (oldReplicas.length > 0 && sources.length === 0) vbucketsLost.push(v);
     let moved = false;
     for (const id of newReplicas) {
       if (oldReplicas.includes(id)) continue;
       slotsMoved++;
       moved = true;
-      if (oldReplicas.length > 0) perNode.get(id)!.push({ vbucket: v, sources: oldReplicas });
+      if (oldReplicas.length > 0) perNode.get(id)!.push({ vbucket: v, sources });
     }
     if (moved) vbucketsMoved++;
   }
@@ -89,6 +98,7 @@ export function planMigration(topology: Topology): MigrationPlan {
     slotsMoved: hasSources ? slotsMoved : 0,
     slots,
     movedFraction: hasSources && slots > 0 ? slotsMoved / slots : 0,
+    vbucketsLost,
     pulls: topology.newServers
       .map((s) => ({ node: s.id, address: s.address, vbuckets: perNode.get(s.id)! }))
       .filter((p) => p.vbuckets.length > 0),

@@ -134,7 +134,7 @@ export class FakeWorld {
       write: async (t: Topology) => {
         this.topology = t;
         this.log.push(
-          `topology@${t.epoch} servers=${t.servers.map((s) => s.id).join(',')}${t.newServers ? ` new=${t.newServers.map((s) => s.id).join(',')}` : ''}`,
+          `topology@${t.epoch} servers=${t.servers.map((s) => s.id).join(',')}${t.newServers ? ` new=${t.newServers.map((s) => s.id).join(',')}` : ''}${t.migration?.gone ? ` gone=${t.migration.gone.join(',')}` : ''}`,
         );
       },
     };

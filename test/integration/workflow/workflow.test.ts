@@ -159,11 +159,42 @@ describe('the synthesized workflow, run by aws-local-stepfunctions over fake por
     expect(await runLocal(definition, world, event)).toEqual(succeeded);
     const after = JSON.stringify(world.topology);
     const logLength = world.log.length;
-    expect(await runLocal(definition, world, event)).toEqual(succeeded);
+    const duplicate = await runLocal(definition, world, event);
+    expect(duplicate).toEqual(succeeded);
     expect(JSON.stringify(world.topology)).toBe(after);
     expect(world.log.length).toBe(logLength);
+    // D is InService now: the event no longer matches the group, so no lifecycle call is even tried.
     expect(world.completed).toEqual([{ instanceId: D, result: 'CONTINUE' }]);
-    expect(world.metrics).toEqual(['LifecycleActionGone']);
+    expect(world.metrics).toEqual([]);
+    expect((duplicate as unknown as { output: { plan: { ignored?: string } } }).output.plan.ignored).toMatch(
+      /launch event for i-0000000d, which is InService, not Pending:Wait: nothing changed/,
+    );
+  });
+
+  test('given a terminate event for an instance that is InService (replayed or forged), when it runs, then nothing changes, no action is completed, and it says so', async () => {
+    const world = new FakeWorld([A, B, C]);
+    const before = JSON.stringify(world.topology);
+    const run = await runLocal(definition, world, lifecycleEvent('terminate', B));
+    expect(run).toEqual(succeeded);
+    expect(JSON.stringify(world.topology)).toBe(before);
+    expect(ids(world)).toEqual([A, B, C]);
+    expect(world.completed).toEqual([]);
+    expect(world.lock).toBeUndefined();
+    expect((run as unknown as { output: { plan: { ignored?: string } } }).output.plan.ignored).toMatch(
+      /terminate event for i-0000000b, which is InService, not Terminating:Wait/,
+    );
+  });
+
+  test('given a server that vanished from the group without a lifecycle action, when a resync runs, then the migration records it gone so no agent waits on it', async () => {
+    const world = new FakeWorld([A, B, C]);
+    world.members.splice(
+      world.members.findIndex((m) => m.instanceId === C),
+      1,
+    );
+    const run = await runLocal(definition, world, { cluster: CLUSTER, action: 'resync' });
+    expect(run).toEqual(succeeded);
+    expect(ids(world)).toEqual([A, B]);
+    expect(world.log.some((l) => / new=/.test(l) && l.includes(`gone=${C}`))).toBe(true);
   });
 
   test('given two instances launching within a second, when both executions run, then the second waits, both end in the topology and each continues only after its data is in place', async () => {

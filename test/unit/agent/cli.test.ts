@@ -1,6 +1,8 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { SendTaskFailureCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, main, parseCommandLine } from '../../../agent/cli';
@@ -8,21 +10,20 @@ import { UsageError } from '../../../agent/errors';
 import { parseResyncMessage } from '../../../core';
 
 const ssm = mockClient(SSMClient);
+const sfnMock = mockClient(SFNClient);
+mockClient(CloudWatchClient);
 
-async function run(argv: string[]) {
+async function run(argv: string[], env: Record<string, string> = {}) {
   let stdout = '';
   let stderr = '';
   const code = await main(argv, {
     stdout: (t) => (stdout += t),
     stderr: (t) => (stderr += t),
+    env,
     aws: {
       ssm: () => new SSMClient({}),
-      sfn: () => {
-        throw new Error('no sfn');
-      },
-      cloudWatch: () => {
-        throw new Error('no cw');
-      },
+      sfn: () => new SFNClient({ region: 'eu-west-1' }),
+      cloudWatch: () => new CloudWatchClient({ region: 'eu-west-1' }),
     },
   });
   return { code, stdout, stderr };
@@ -143,6 +144,59 @@ describe('astaire-agent command line', () => {
     const r = await run(['resync', '--node', 'n1', '--parameter', '/astaire/c/topology']);
     expect(r.code).toBe(EXIT_USAGE);
     expect(r.stderr).toMatch(/parameter \/astaire\/c\/topology/);
+  });
+
+  describe('given a Step Functions task token', () => {
+    beforeEach(() => sfnMock.reset());
+
+    it('when the command line is bad, then the task fails at once instead of waiting for the heartbeat timeout', async () => {
+      const r = await run(['resync', '--node', 'n1', '--max-passes', 'x', '--task-token', 'tok-1']);
+      expect(r.code).toBe(EXIT_USAGE);
+      const calls = sfnMock.commandCalls(SendTaskFailureCommand);
+      expect(calls).toHaveLength(1);
+      expect(calls[0].args[0].input).toMatchObject({
+        taskToken: 'tok-1',
+        error: 'ResyncFailed',
+        cause: expect.stringMatching(
+          /^astaire-agent usage: give exactly one of --topology FILE and --parameter NAME$/,
+        ),
+      });
+    });
+
+    it('when the topology cannot be read, then the task fails naming why, with the token from ASTAIRE_TASK_TOKEN', async () => {
+      ssm.on(GetParameterCommand).resolves({ Parameter: { Value: '{"cluster":' } });
+      const r = await run(['resync', '--node', 'n1', '--parameter', '/astaire/c/topology'], {
+        ASTAIRE_TASK_TOKEN: 'tok-env',
+      });
+      expect(r.code).toBe(EXIT_USAGE);
+      expect(sfnMock.commandCalls(SendTaskFailureCommand)[0].args[0].input).toMatchObject({
+        taskToken: 'tok-env',
+        error: 'ResyncFailed',
+        cause: expect.stringMatching(/could not read the topology: parameter \/astaire\/c\/topology/),
+      });
+    });
+
+    it('when a cleanup is refused, then the task fails with CleanupFailed, the error the workflow records', async () => {
+      const file = topologyFile({ cluster: 'c', epoch: 2, servers, newServers: servers });
+      const r = await run(['cleanup', '--node', 'n1', '--topology', file], { ASTAIRE_TASK_TOKEN: 'tok' });
+      expect(r.code).toBe(EXIT_USAGE);
+      expect(sfnMock.commandCalls(SendTaskFailureCommand)[0].args[0].input).toMatchObject({
+        taskToken: 'tok',
+        error: 'CleanupFailed',
+        cause: expect.stringMatching(/migration in progress: cleanup runs only against a committed topology/),
+      });
+    });
+
+    it('when the node is not in the topology, then the task fails naming it', async () => {
+      const file = topologyFile({ cluster: 'c', epoch: 2, servers, newServers: servers });
+      const r = await run(['resync', '--node', 'stranger', '--topology', file], {
+        ASTAIRE_TASK_TOKEN: 'tok',
+      });
+      expect(r.code).toBe(EXIT_USAGE);
+      expect(sfnMock.commandCalls(SendTaskFailureCommand)[0].args[0].input.cause).toMatch(
+        /node stranger is in neither servers nor newServers/,
+      );
+    });
   });
 
   it('given --help, when run, then the usage goes to stdout and it exits 0', async () => {

@@ -90,6 +90,18 @@ describe('planMigration', () => {
     expect(() => planMigration(stable)).toThrow(/cluster c has no newServers/);
   });
 
+  it('given old servers gone from the group, then they are no source, and vbuckets they alone held are lost with no sources', () => {
+    const migration = { executionId: 'e', startedAt: '2026-11-23T10:00:00Z', gone: ['node-2', 'node-3'] };
+    const plan = planMigration(topo([1, 2, 3], [1, 4, 5], { migration }));
+    const oldPlacement = new Placement(['node-1', 'node-2', 'node-3'], 1024, 2);
+    const lost = [...Array(1024).keys()].filter((v) => !oldPlacement.replicasOf(v).includes('node-1'));
+    expect(lost.length).toBeGreaterThan(0);
+    expect(plan.vbucketsLost).toEqual(lost);
+    for (const pull of plan.pulls.flatMap((p) => p.vbuckets))
+      expect(pull.sources).toEqual(lost.includes(pull.vbucket) ? [] : ['node-1']);
+    expect(planMigration(topo([1, 2, 3], [1, 2, 3, 4])).vbucketsLost).toEqual([]);
+  });
+
   it('given one replica and 1 -> 2 servers, then half the slots move to the new server', () => {
     const plan = planMigration(topo([1], [1, 2], { replicas: 1 }));
     expect(plan.slots).toBe(1024);

@@ -142,7 +142,7 @@ describe('plan-migration', () => {
           ['i-1', 'InService'],
           ['i-2', 'InService'],
           ['i-3', 'Terminating:Wait'],
-          ['i-4', 'InService'],
+          ['i-4', 'Terminating:Wait'],
         ],
         written,
       ),
@@ -154,6 +154,76 @@ describe('plan-migration', () => {
     });
     expect(plan.newServers).toEqual(['i-1', 'i-2']);
     expect(plan.removed).toEqual(['i-3', 'i-4']);
+  });
+
+  test.each([
+    ['terminate', 'InService', /terminate event for i-4, which is InService, not Terminating:Wait/],
+    ['terminate', undefined, /terminate event for i-4, which is not in the group/],
+    ['launch', 'InService', /launch event for i-4, which is InService, not Pending:Wait/],
+  ])(
+    'given a %s event whose instance is %s, when planned, then nothing is written and the plan says it was ignored',
+    async (action, state, reason) => {
+      const written: Topology[] = [];
+      const t = {
+        ...topo([]),
+        servers: ['1', '2', '3', '4'].map((n) => ({ id: `i-${n}`, address: `10.1.0.${n}:11211` })),
+      };
+      const members: [string, string][] = [
+        ['i-1', 'InService'],
+        ['i-2', 'InService'],
+        ['i-3', 'InService'],
+      ];
+      if (state) members.push(['i-4', state]);
+      const plan = await createPlanMigrationHandler(ports(t, members, written))({
+        request: request('me', {
+          action: action as 'launch' | 'terminate',
+          lifecycle: { autoScalingGroupName: 'g', lifecycleHookName: 'h', instanceId: 'i-4' },
+        }),
+      });
+      expect(plan.changed).toBe(false);
+      expect(plan.ignored).toMatch(reason);
+      expect(written).toEqual([]);
+    },
+  );
+
+  test('given an empty cluster, when its first members join, then each still gets an agent run with nothing to pull (it proves its memcached and marks it complete)', async () => {
+    const written: Topology[] = [];
+    const plan = await createPlanMigrationHandler(
+      ports(
+        topo([]),
+        [
+          ['i-1', 'InService'],
+          ['i-2', 'InService'],
+        ],
+        written,
+      ),
+    )({ request: request('me') });
+    expect(plan.pulls.map((p) => [p.node, p.vbuckets])).toEqual([
+      ['i-1', 0],
+      ['i-2', 0],
+    ]);
+  });
+
+  test('given a server missing from the group, when a resync is planned, then the migration records it gone and counts the vbuckets it alone held', async () => {
+    const written: Topology[] = [];
+    const t = {
+      ...topo([]),
+      replicas: 1,
+      servers: ['1', '2', '3'].map((n) => ({ id: `i-${n}`, address: `10.1.0.${n}:11211` })),
+    };
+    const plan = await createPlanMigrationHandler(
+      ports(
+        t,
+        [
+          ['i-1', 'InService'],
+          ['i-2', 'InService'],
+        ],
+        written,
+      ),
+    )({ request: request('me') });
+    expect(plan.gone).toEqual(['i-3']);
+    expect(plan.vbucketsLost).toBeGreaterThan(0);
+    expect(written[0].migration?.gone).toEqual(['i-3']);
   });
   test('given members that already match, when planned, then nothing is written', async () => {
     const written: Topology[] = [];

@@ -129,6 +129,8 @@ export interface AstaireWorkflowProps {
 
 /** Errors SDK clients throw when AWS is briefly unavailable or throttling: a Lambda task retries them. */
 const TRANSIENT_AWS_ERRORS = [
+  // Lambda's own throttle (concurrency limit): LambdaInvoke's default retry list leaves it out.
+  'Lambda.TooManyRequestsException',
   'ThrottlingException',
   'Throttling',
   'TooManyUpdates',
@@ -224,7 +226,10 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
       releaseLock: { LOCK_PARAMETER_NAME: lockParameterName },
       commitMigration: { TOPOLOGY_PARAMETER_NAME: props.topologyParameterName },
       keepAlive: { TOPOLOGY_PARAMETER_NAME: props.topologyParameterName },
-      completeLifecycle: { METRIC_NAMESPACE: this.metricNamespace },
+      completeLifecycle: {
+        METRIC_NAMESPACE: this.metricNamespace,
+        TOPOLOGY_PARAMETER_NAME: props.topologyParameterName,
+      },
       restoreTopology: {
         TOPOLOGY_PARAMETER_NAME: props.topologyParameterName,
         LOCK_PARAMETER_NAME: lockParameterName,
@@ -331,6 +336,12 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
       'Complete the lifecycle action',
       ['autoscaling:CompleteLifecycleAction'],
       [groupArn],
+    );
+    allow(
+      'completeLifecycle',
+      'Never abandon an instance the committed topology lists',
+      ['ssm:GetParameter'],
+      [topologyArn],
     );
     allow(
       'restoreTopology',
@@ -559,6 +570,10 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
       .otherwise(keepAliveDone);
     keepAliveWait.next(heartbeat);
     heartbeat.next(isRunning);
+    // A heartbeat that fails (throttled, Auto Scaling briefly down) is not a failure of the data move, and
+    // must never fail the Parallel after the commit: the branch just stops. An action that expires for
+    // want of heartbeats is found `gone` at its completion, and counted.
+    heartbeat.addCatch(keepAliveDone, { errors: [sfn.Errors.ALL], resultPath: '$.keepAliveError' });
 
     const migrate = new sfn.Parallel(this, S.MigrateData, {
       stateName: S.MigrateData,

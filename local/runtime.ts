@@ -218,7 +218,7 @@ export class LocalRuntime {
     const locks = this.locks;
     const lifecycle = this.group;
     const keepAlive = createKeepAliveHandler({ topology, lifecycle });
-    const completeLifecycle = createCompleteLifecycleHandler({ lifecycle, metrics: this.metrics });
+    const completeLifecycle = createCompleteLifecycleHandler({ lifecycle, metrics: this.metrics, topology });
     const recordFailure = createRecordFailureHandler({ metrics: this.metrics, cluster: this.cluster });
     const agent = createLocalResyncTask({
       agentScript: agentScript(),

@@ -53,6 +53,8 @@ export class FakeWorld {
   now = new Date('2025-01-01T00:00:00Z');
   /** When set, CompleteLifecycleAction fails with it (Auto Scaling unavailable). */
   completeError: Error | undefined;
+  /** When set, every RecordLifecycleActionHeartbeat made after the commit fails with it. */
+  heartbeatAfterCommitError: Error | undefined;
 
   constructor(servers: string[]) {
     this.topology = {
@@ -164,6 +166,8 @@ export class FakeWorld {
         return 'done' as const;
       },
       heartbeat: async (a: LifecycleActionRef) => {
+        if (this.heartbeatAfterCommitError && !this.topology?.newServers)
+          throw this.heartbeatAfterCommitError;
         this.heartbeats.push(a.instanceId);
         return this.pendingActions.has(a.instanceId) ? ('done' as const) : ('gone' as const);
       },
@@ -171,7 +175,7 @@ export class FakeWorld {
     const metrics = { count: async (_c: string, name: string) => void this.metrics.push(name) };
     const clock = { now: () => this.now };
     const keepAlive = createKeepAliveHandler({ topology, lifecycle });
-    const complete = createCompleteLifecycleHandler({ lifecycle, metrics });
+    const complete = createCompleteLifecycleHandler({ lifecycle, metrics, topology });
     return {
       [S.Normalise]: createNormaliseHandler({ cluster: CLUSTER, autoScalingGroupName: GROUP }),
       [S.TakeLock]: createTakeLockHandler({

@@ -1,5 +1,5 @@
 import { synthesizeWorkflowDefinition, type AslDefinition } from '../../../cdk/definition';
-import { FakeWorld, lifecycleEvent, CLUSTER } from './fake-world';
+import { FakeWorld, ipOf, lifecycleEvent, CLUSTER } from './fake-world';
 import { runLocal } from './run-local';
 
 let definition: AslDefinition;
@@ -315,6 +315,35 @@ describe('the synthesized workflow, run by aws-local-stepfunctions over fake por
     expect(await runLocal(definition, world, lifecycleEvent('launch', D))).toEqual(succeeded);
     expect(ids(world)).toEqual([A, B, C, D]);
     expect(world.completed).toEqual([{ instanceId: D, result: 'CONTINUE' }]);
+  });
+
+  test('given the keep-alive failing after the commit (Lambda TooManyRequests), when a launch runs, then the committed instance is never ABANDONed: it continues', async () => {
+    const world = new FakeWorld([A, B, C]);
+    world.launch(D);
+    world.heartbeatAfterCommitError = Object.assign(new Error('Rate exceeded'), {
+      name: 'Lambda.TooManyRequestsException',
+    });
+    const run = await runLocal(definition, world, lifecycleEvent('launch', D));
+    expect(ids(world)).toEqual([A, B, C, D]);
+    expect(world.completed).toEqual([{ instanceId: D, result: 'CONTINUE' }]);
+    expect(run).toEqual(succeeded);
+  });
+
+  test('given a launch whose data move failed but whose instance a committed topology already lists, when it would be abandoned, then it continues instead', async () => {
+    const world = new FakeWorld([A, B, C]);
+    world.launch(D);
+    // An operator's manual resync committed D meanwhile; this execution's own agent then fails.
+    world.topology = {
+      ...world.topology!,
+      servers: [...world.topology!.servers, { id: D, address: `${ipOf(D)}:11211` }],
+    };
+    world.agent = async () => {
+      throw Object.assign(new Error('agent down'), { name: 'ResyncFailed' });
+    };
+    world.members.push({ instanceId: E, lifecycleState: 'InService' });
+    await runLocal(definition, world, lifecycleEvent('launch', D));
+    expect(world.completed).toEqual([{ instanceId: D, result: 'CONTINUE' }]);
+    expect(world.log.some((l) => l.startsWith('ABANDON'))).toBe(false);
   });
 
   test('given the synthesized definition, when asl-validator checks it, then it reports no error', () => {

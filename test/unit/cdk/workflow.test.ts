@@ -236,3 +236,35 @@ describe('cleanup after the commit', () => {
       expect(JSON.stringify(state(name))).not.toMatch(/RestoreTopology|AbandonLaunch|IsLaunch/);
   });
 });
+
+describe('after the commit, nothing rolls back', () => {
+  const { synthesizeWorkflowDefinition } = jest.requireActual(
+    '../../../cdk/definition',
+  ) as typeof import('../../../cdk/definition');
+  const definition = synthesizeWorkflowDefinition();
+  const migrate = definition.States.MigrateData as {
+    Branches: { States: Record<string, Record<string, unknown>> }[];
+  };
+  const keepAlive = migrate.Branches[1].States;
+
+  test('given the keep-alive branch, when a heartbeat fails, then the branch ends instead of failing the Parallel that holds the commit', () => {
+    expect(keepAlive.RecordHeartbeat.Catch).toEqual([
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.keepAliveError', Next: 'KeepAliveDone' },
+    ]);
+  });
+
+  test("given every Lambda task, then Lambda's own throttle (TooManyRequestsException) is retried", () => {
+    const tasks = [
+      ...Object.entries(definition.States),
+      ...migrate.Branches.flatMap((b) => Object.entries(b.States)),
+    ].filter(([, s]) => s.Type === 'Task' && String(s.Resource).includes(':lambda:'));
+    expect(tasks.length).toBeGreaterThan(8);
+    for (const [name, s] of tasks)
+      expect({
+        name,
+        retried: (s.Retry as { ErrorEquals: string[] }[]).some((r) =>
+          r.ErrorEquals.includes('Lambda.TooManyRequestsException'),
+        ),
+      }).toEqual({ name, retried: true });
+  });
+});

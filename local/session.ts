@@ -24,10 +24,22 @@ export interface SessionState {
   }[];
   /** The `astaire local scale` process running executions, if any. */
   scalingPid?: number;
+  /** The background heal watcher (`astaire local watch`) that `up` started. */
+  healerPid?: number;
 }
 
 export class NoLocalClusterError extends Error {
   override readonly name = 'NoLocalClusterError';
+}
+
+/** True when `pid` is an `astaire local watch` (a pid reused by another process is left alone). */
+function isWatcher(pid: number): boolean {
+  try {
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return argv.includes('local') && argv.includes('watch');
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -182,6 +194,8 @@ export class LocalSession {
     for (const instance of state.group.instances)
       if (instance.pid && (await stopPid(instance.pid))) stopped++;
     if (state.scalingPid && isAlive(state.scalingPid)) process.kill(state.scalingPid, 'SIGTERM');
+    if (state.healerPid && isAlive(state.healerPid) && isWatcher(state.healerPid))
+      process.kill(state.healerPid, 'SIGTERM');
     rmSync(stateDir, { recursive: true, force: true });
     return stopped;
   }

@@ -11,6 +11,8 @@ const SUBCOMMANDS: Record<string, readonly string[]> = {
   scale: ['state-dir'],
   resync: ['state-dir'],
   redrive: ['state-dir'],
+  heal: ['state-dir'],
+  watch: ['state-dir'],
   status: ['json', 'state-dir'],
   'wait-sync': ['timeout', 'state-dir'],
   load: ['items', 'state-dir'],
@@ -27,6 +29,7 @@ export const command: Command = {
     '       astaire local scale N                             launch or terminate nodes until N are in service',
     '       astaire local resync                              make the topology match the live nodes (manual resync)',
     '       astaire local redrive [INSTANCE-ID]               re-drive lifecycle actions left waiting (all, or one)',
+    '       astaire local heal                                refill every member whose memcached restarted or was flushed',
     '       astaire local status [--json]                     topology, epoch, nodes, recent executions',
     '       astaire local wait-sync [--timeout S]             wait until no migration runs; exit 1 if the last one failed',
     '       astaire local load [--items N]                    write N items (default 100000) through the client',
@@ -51,6 +54,11 @@ export const command: Command = {
     "group's live nodes, moving data as needed, and completes no lifecycle action. redrive runs the manual",
     '{"action":"launch"|"terminate","instanceId":...,"lifecycleHookName":...} for each instance still in',
     'Pending:Wait or Terminating:Wait (or only INSTANCE-ID): the action completes, or a launch is abandoned.',
+    '',
+    'Self-heal: up also starts a background watcher (astaire local watch, its log in <state-dir>/heal.log,',
+    "stopped by down) that checks every member once a second, as the AWS nodes' astaire-heal timer does: a",
+    'member whose memcached answers without its completeness marker (it restarted or was flushed) is refilled',
+    'from the other replicas by astaire-agent heal. heal runs that check once, now, and says what it did.',
   ].join('\n'),
   options: {
     items: { value: true, valueName: 'N', description: 'items to load (scenario: 200000; load: 100000)' },
@@ -101,6 +109,10 @@ export const command: Command = {
         return exclusively(io, stateDir, `redrive ${rest.join(' ')}`.trim(), () =>
           redrive(io, stateDir, rest[0]),
         );
+      case 'heal':
+        return exclusively(io, stateDir, 'heal', () => heal(io, stateDir));
+      case 'watch':
+        return watch(io, stateDir);
       case 'status':
         return status(io, stateDir, !!options.json);
       case 'wait-sync':
@@ -177,7 +189,84 @@ async function up(io: CommandIo, stateDir: string, nodes: number): Promise<numbe
     return EXIT_FAILED;
   }
   io.out(`${nodes} nodes in service; topology in ${session.runtime.topologyFile}`);
+  const watcher = await startWatcher(stateDir);
+  LocalSession.update(stateDir, (s) => (s.healerPid = watcher));
+  io.out(`heal watcher running (pid ${watcher}, log ${resolve(stateDir, 'heal.log')})`);
   return status(io, stateDir, false);
+}
+
+/** Starts `astaire local watch` in the background, detached like the nodes; resolves with its pid. */
+async function startWatcher(stateDir: string): Promise<number> {
+  const { spawn } = await import('node:child_process');
+  const { openSync, closeSync } = await import('node:fs');
+  const log = openSync(resolve(stateDir, 'heal.log'), 'a');
+  try {
+    const child = spawn(
+      process.execPath,
+      [resolve(__dirname, '..', 'astaire.js'), 'local', 'watch', '--state-dir', stateDir],
+      { detached: true, stdio: ['ignore', log, log] },
+    );
+    child.unref();
+    return child.pid!;
+  } finally {
+    closeSync(log);
+  }
+}
+
+/** One check of every member now; heals those whose memcached restarted or was flushed. */
+async function heal(io: CommandIo, stateDir: string): Promise<number> {
+  const { LocalSession } = await import('../../local/session');
+  const { FileTopologyStore } = await import('../../local/file-stores');
+  const { HealWatcher } = await import('../../local/heal-watcher');
+  const { agentScript } = await import('../../local/runtime');
+  const state = LocalSession.read(stateDir);
+  const watcher = new HealWatcher({
+    topologyFile: new FileTopologyStore(stateDir).path(state.cluster),
+    agentScript: agentScript(),
+    onProgress: progressLine(io),
+    log: (line) => io.out(line),
+  });
+  const outcomes = await watcher.checkOnce();
+  if (outcomes.length === 0) io.out('every member that answers is a complete replica: nothing to heal');
+  for (const o of outcomes) {
+    const r = o.report;
+    const lost = r?.vbucketsLost?.length ? `, ${r.vbucketsLost.length} vbuckets declared lost` : '';
+    io.out(
+      o.status === 'succeeded'
+        ? `  ${o.node}: healed, ${(r?.items ?? 0).toLocaleString('en')} items in ${(r?.seconds ?? 0).toFixed(1)} s${lost}`
+        : `  ${o.node}: heal FAILED: ${o.error}`,
+    );
+  }
+  return outcomes.every((o) => o.status === 'succeeded') ? EXIT_OK : EXIT_FAILED;
+}
+
+/** The background watcher `up` starts: checks every member each second until the cluster is gone. */
+async function watch(io: CommandIo, stateDir: string): Promise<number> {
+  const { existsSync } = await import('node:fs');
+  const { LocalSession } = await import('../../local/session');
+  const { FileTopologyStore } = await import('../../local/file-stores');
+  const { HealWatcher } = await import('../../local/heal-watcher');
+  const { agentScript } = await import('../../local/runtime');
+  const state = LocalSession.read(stateDir);
+  const topologyFile = new FileTopologyStore(stateDir).path(state.cluster);
+  const stamp = (line: string) => io.out(`${new Date().toISOString()} ${line}`);
+  const watcher = new HealWatcher({
+    topologyFile,
+    agentScript: agentScript(),
+    intervalMs: 1000,
+    log: stamp,
+    onHeal: (o) =>
+      stamp(
+        `${o.node}: heal ${o.status}${o.report ? `, ${o.report.items} items` : ''}${o.error ? ` (${o.error})` : ''}`,
+      ),
+  });
+  stamp(`watching the members of ${topologyFile}`);
+  watcher.start();
+  // The cluster is gone (astaire local down removed the state): stop.
+  while (existsSync(topologyFile)) await new Promise((r) => setTimeout(r, 1000));
+  await watcher.stop();
+  stamp('the local cluster is gone: stopping');
+  return EXIT_OK;
 }
 
 async function scale(io: CommandIo, stateDir: string, target: number): Promise<number> {

@@ -107,7 +107,7 @@ describe('astaire local, command by command', () => {
     await restarted.stop();
     // The watcher went with the cluster.
     const { isAlive } = await import('../../local/memcached-process');
-    await new Promise((r) => setTimeout(r, 300));
+    for (let i = 0; i < 50 && isAlive(session.healerPid); i++) await new Promise((r) => setTimeout(r, 100));
     expect(isAlive(session.healerPid)).toBe(false);
     const after = await astaire('status');
     expect(after.code).toBe(1);

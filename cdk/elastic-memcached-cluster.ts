@@ -135,10 +135,10 @@ export interface ElasticMemcachedClusterProps {
    */
   readonly workflowOptions?: AstaireWorkflowOptions;
   /**
-   * The agent's CLI entry file, bundled for the nodes.
-   * @default agent/cli.ts of this repository
+   * A folder holding the agent bundle (`astaire-agent.js`) the nodes download at boot.
+   * @default the bundle this package ships, built by `npm run build`
    */
-  readonly agentEntry?: string;
+  readonly agentBundleDirectory?: string;
 }
 
 /**
@@ -270,7 +270,7 @@ export class ElasticMemcachedCluster extends Construct implements ec2.IConnectab
       // SSM Run Command delivers the resync command to the node's SSM Agent.
       managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore')],
     });
-    const agentPackage = new AgentPackage(this, 'Agent', { entry: props.agentEntry });
+    const agentPackage = new AgentPackage(this, 'Agent', { bundleDirectory: props.agentBundleDirectory });
     agentPackage.grantDownload(role);
     // A separate policy: it names the state machine, which the group must not depend on through the role.
     const agentPolicy = new iam.Policy(this, 'AgentPolicy', {

@@ -41,6 +41,46 @@ const AGENT_PATH = '/usr/local/bin/astaire-agent';
 export function debianAmiParameterName(debianArch: 'amd64' | 'arm64'): string {
   return `/aws/service/debian/release/bookworm/latest/${debianArch}`;
 }
+/**
+ * What the SSM Agent itself calls to register the node and take Run Command messages (ec2messages;
+ * ssmmessages on newer agents, and for Session Manager): the SSM Agent statements of
+ * AmazonSSMManagedInstanceCore, without its ssm:GetParameter(s), GetDocument, association and
+ * inventory grants on every resource of the account.
+ */
+function ssmAgentPolicy(): iam.PolicyDocument {
+  return new iam.PolicyDocument({
+    statements: [
+      new iam.PolicyStatement({
+        // The agent registers the node and reports its status: Run Command only targets registered nodes.
+        actions: ['ssm:UpdateInstanceInformation'],
+        resources: ['*'],
+      }),
+      new iam.PolicyStatement({
+        // The agent's control and data channels (Run Command on agents 3.3 and later, Session Manager).
+        actions: [
+          'ssmmessages:CreateControlChannel',
+          'ssmmessages:CreateDataChannel',
+          'ssmmessages:OpenControlChannel',
+          'ssmmessages:OpenDataChannel',
+        ],
+        resources: ['*'],
+      }),
+      new iam.PolicyStatement({
+        // The agent receives the resync command and replies with its result.
+        actions: [
+          'ec2messages:AcknowledgeMessage',
+          'ec2messages:DeleteMessage',
+          'ec2messages:FailMessage',
+          'ec2messages:GetEndpoint',
+          'ec2messages:GetMessages',
+          'ec2messages:SendReply',
+        ],
+        resources: ['*'],
+      }),
+    ],
+  });
+}
+
 /** The construct id aws-cdk-lib gives the singleton function behind every AwsCustomResource. */
 const AWS_CUSTOM_RESOURCE_PROVIDER_ID = 'AWS679f53fac002430cb0da5b7982bd2287';
 
@@ -267,8 +307,14 @@ export class ElasticMemcachedCluster extends Construct implements ec2.IConnectab
     const role = new iam.Role(this, 'NodeRole', {
       assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
       description: `Astaire ${cluster}: memcached nodes and their agent`,
-      // SSM Run Command delivers the resync command to the node's SSM Agent.
-      managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore')],
+      // Not AmazonSSMManagedInstanceCore: it also grants ssm:GetParameter* on every parameter of the
+      // account. Inline, so the node has it from its first boot.
+      inlinePolicies: { SsmAgent: ssmAgentPolicy() },
+    });
+    const clusterParametersArn = Stack.of(this).formatArn({
+      service: 'ssm',
+      resource: 'parameter',
+      resourceName: `astaire/${cluster}/*`,
     });
     const agentPackage = new AgentPackage(this, 'Agent', { bundleDirectory: props.agentBundleDirectory });
     agentPackage.grantDownload(role);
@@ -277,9 +323,9 @@ export class ElasticMemcachedCluster extends Construct implements ec2.IConnectab
       roles: [role],
       statements: [
         new iam.PolicyStatement({
-          // The agent reads the topology it resyncs against.
+          // The agent reads the topology it resyncs against (and only its own cluster's parameters).
           actions: ['ssm:GetParameter'],
-          resources: [topology.parameterArn],
+          resources: [clusterParametersArn],
         }),
         new iam.PolicyStatement({
           // The agent reports its resync result and heartbeats on the task token of this workflow.
@@ -395,15 +441,22 @@ export class ElasticMemcachedCluster extends Construct implements ec2.IConnectab
     });
 
     Validations.of(role).acknowledge({
-      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]',
-      reason:
-        'AmazonSSMManagedInstanceCore is the AWS-maintained minimum for an SSM-managed node (Run Command delivers the resync).',
-    });
-    Validations.of(agentPolicy).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:
-        'cloudwatch:PutMetricData supports no resource ARN; the statement is limited to the Astaire namespace by condition.',
+        "The SSM Agent's own calls (ssm:UpdateInstanceInformation, ssmmessages, ec2messages) name no resource the node could know in advance; AWS documents them with Resource * (AmazonSSMManagedInstanceCore, whose parameter and document reads are left out).",
     });
+    Validations.of(agentPolicy).acknowledge(
+      {
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason:
+          'cloudwatch:PutMetricData supports no resource ARN; the statement is limited to the Astaire namespace by condition.',
+      },
+      {
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/astaire/${cluster}/*]`,
+        reason:
+          "The agent reads its own cluster's parameters only (the topology, and its parts when a large one is split).",
+      },
+    );
     Validations.of(this.lifecycleDeadLetters).acknowledge({
       id: 'AwsSolutions-SQS3',
       reason:

@@ -286,15 +286,53 @@ describe('ElasticMemcachedCluster: nodes', () => {
 });
 
 describe('ElasticMemcachedCluster: least privilege', () => {
-  test('given the node role, when synthesized, then it is an SSM-managed instance and nothing more is attached as a managed policy', () => {
+  /** Every statement any policy grants the node role: its inline policies and the policies attached to it. */
+  const nodeStatements = (): Statement[] => {
+    const roleId = logicalId('AWS::IAM::Role', 'NodeRole');
+    const inline = (
+      (resources[roleId].Properties.Policies ?? []) as { PolicyDocument: { Statement: Statement[] } }[]
+    ).flatMap((p) => p.PolicyDocument.Statement);
+    const attached = Object.values(template.findResources('AWS::IAM::Policy'))
+      .filter((p) => JSON.stringify(p.Properties.Roles).includes(`"${roleId}"`))
+      .flatMap((p) => (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement);
+    return [...inline, ...attached];
+  };
+
+  test('given the node role, when synthesized, then no AWS-managed policy is attached (they grant ssm:GetParameter* on every parameter)', () => {
     const role = resources[logicalId('AWS::IAM::Role', 'NodeRole')];
-    expect(role.Properties.ManagedPolicyArns).toEqual([
-      {
-        'Fn::Join': [
-          '',
-          ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/AmazonSSMManagedInstanceCore'],
-        ],
-      },
+    expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+    const managed = Object.values(template.findResources('AWS::IAM::ManagedPolicy'));
+    expect(managed.filter((p) => JSON.stringify(p.Properties.Roles ?? []).includes('NodeRole'))).toEqual([]);
+  });
+
+  test('given the node role, when synthesized, then it may read parameters under /astaire/<cluster>/ only', () => {
+    const reads = nodeStatements().filter((s) =>
+      actions(s).some((a) => /^ssm:(GetParameter|\*|Get\*)/.test(a) || a === '*'),
+    );
+    expect(reads.length).toBeGreaterThanOrEqual(1);
+    for (const s of reads) {
+      const resourcesOf = Array.isArray(s.Resource) ? s.Resource : [s.Resource];
+      for (const r of resourcesOf)
+        expect(flatten(r)).toMatch(/^arn:<token>:ssm:<token>:<token>:parameter\/astaire\/web\/[^*]*\*?$/);
+    }
+  });
+
+  test('given the SSM Agent, when the node registers and takes Run Command messages, then its statements are the documented minimum', () => {
+    const agent = nodeStatements().filter((s) =>
+      actions(s).some((a) => /^(ssmmessages|ec2messages):|^ssm:UpdateInstanceInformation$/.test(a)),
+    );
+    expect(agent.flatMap(actions).sort()).toEqual([
+      'ec2messages:AcknowledgeMessage',
+      'ec2messages:DeleteMessage',
+      'ec2messages:FailMessage',
+      'ec2messages:GetEndpoint',
+      'ec2messages:GetMessages',
+      'ec2messages:SendReply',
+      'ssm:UpdateInstanceInformation',
+      'ssmmessages:CreateControlChannel',
+      'ssmmessages:CreateDataChannel',
+      'ssmmessages:OpenControlChannel',
+      'ssmmessages:OpenDataChannel',
     ]);
   });
 
@@ -304,7 +342,7 @@ describe('ElasticMemcachedCluster: least privilege', () => {
     expect(statements).toHaveLength(3);
     const by = (action: string) => statements.find((s) => actions(s).includes(action))!;
     expect(flatten(by('ssm:GetParameter').Resource)).toBe(
-      'arn:<token>:ssm:<token>:<token>:parameter/astaire/web/topology',
+      'arn:<token>:ssm:<token>:<token>:parameter/astaire/web/*',
     );
     expect(actions(by('states:SendTaskSuccess')).sort()).toEqual([
       'states:SendTaskFailure',
@@ -354,6 +392,16 @@ describe('ElasticMemcachedCluster: least privilege', () => {
         if (s.Resource === '*')
           expect({ id, actions: actions(s) }).toEqual({ id, actions: ['cloudwatch:PutMetricData'] });
       }
+  });
+
+  test('given the node role inline policies, when synthesized, then "*" resources are the SSM Agent calls only', () => {
+    const roleId = logicalId('AWS::IAM::Role', 'NodeRole');
+    const inline = (resources[roleId].Properties.Policies as { PolicyDocument: { Statement: Statement[] } }[])
+      .flatMap((p) => p.PolicyDocument.Statement)
+      .filter((s) => s.Resource === '*');
+    expect(inline.flatMap(actions).filter((a) => !/^(ssmmessages|ec2messages):/.test(a))).toEqual([
+      'ssm:UpdateInstanceInformation',
+    ]);
   });
 });
 

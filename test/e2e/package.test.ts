@@ -1,0 +1,196 @@
+import { execFile } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { MemcachedCluster } from '../support/memcached';
+
+// A new user's path: `npm pack`, install the tarball next to a small TypeScript app, type-check
+// it against the published types, synthesize a cluster and use the client against real memcached.
+
+const ROOT = join(__dirname, '..', '..');
+const TSC = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+const run = promisify(execFile);
+const version = (name: string): string =>
+  (JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')) as { version: string })
+    .version;
+
+async function npm(cwd: string, ...args: string[]): Promise<void> {
+  await run('npm', [...args, '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], {
+    cwd,
+    timeout: 90_000,
+  });
+}
+
+/** Bytes of every file under `dir` (what the install puts on disk). */
+function sizeOf(dir: string): number {
+  let total = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) total += sizeOf(path);
+    else if (entry.isFile()) total += statSync(path).size;
+  }
+  return total;
+}
+const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
+
+/** Type-checks and compiles the app in `dir` with `file` as its only source; returns tsc's complaint, if any. */
+async function compile(dir: string, file: string, skipLibCheck: boolean): Promise<string | undefined> {
+  writeFileSync(
+    join(dir, 'tsconfig.json'),
+    JSON.stringify({
+      compilerOptions: {
+        target: 'ES2022',
+        module: 'node16',
+        moduleResolution: 'node16',
+        strict: true,
+        rootDir: 'src',
+        outDir: 'out',
+        skipLibCheck,
+        types: ['node'],
+        typeRoots: [join(ROOT, 'node_modules', '@types')],
+      },
+      files: [file],
+    }),
+  );
+  try {
+    await run(process.execPath, [TSC, '-p', dir], { cwd: dir, timeout: 60_000 });
+    return undefined;
+  } catch (error) {
+    return (error as { stdout?: string }).stdout || String(error);
+  }
+}
+
+const CLIENT_APP = `
+import { AstaireClient, FileTopologySource } from 'astaire-aws/client';
+
+async function main(): Promise<void> {
+  const client = await AstaireClient.open({ source: new FileTopologySource(process.argv[2]), pollIntervalMs: 0 });
+  await client.set('user:42', 'hello from the packed client', { ttl: 60, flags: 7 });
+  const item = await client.get('user:42');
+  console.log(JSON.stringify({ value: item?.value.toString(), flags: item?.flags }));
+  await client.close();
+}
+void main();
+`;
+
+const STACK_APP = `
+import { App, Stack } from 'aws-cdk-lib';
+import { ElasticMemcachedCluster } from 'astaire-aws';
+
+const app = new App({ outdir: process.argv[2] });
+const stack = new Stack(app, 'Cache');
+const cluster = new ElasticMemcachedCluster(stack, 'Sessions', { clusterName: 'sessions', maxCapacity: 4 });
+console.log(cluster.topologyParameterName);
+app.synth();
+`;
+
+describe('the packed astaire-aws installed into a fresh app', () => {
+  let dir: string;
+  let memcached: MemcachedCluster | undefined;
+
+  beforeAll(async () => {
+    if (!existsSync(join(ROOT, 'dist', 'assets', 'workflow-definition.json')))
+      throw new Error('dist/assets is missing: run `npm run build` first (npm test does)');
+    dir = mkdtempSync(join(tmpdir(), 'astaire-package-'));
+    // The build already ran (npm test builds first): pack what it made without running it again.
+    await run('npm', ['pack', '--ignore-scripts', '--pack-destination', dir, '--loglevel=error'], {
+      cwd: ROOT,
+      timeout: 60_000,
+    });
+    writeFileSync(
+      join(dir, 'package.json'),
+      JSON.stringify({ name: 'app', version: '1.0.0', private: true }),
+    );
+  }, 90_000);
+  afterAll(async () => {
+    await memcached?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('given an app that only uses the client, when it installs the tarball, then it gets no CDK, no nag, no local runtime and no bundler', async () => {
+    const tarball = readdirSync(dir).find((f) => f.endsWith('.tgz'))!;
+    await npm(dir, 'install', `./${tarball}`);
+    const modules = join(dir, 'node_modules');
+    for (const heavy of [
+      'aws-cdk-lib',
+      'constructs',
+      'cdk-nag',
+      'aws-local-stepfunctions',
+      'esbuild',
+      'memjs',
+    ])
+      expect({ heavy, installed: existsSync(join(modules, heavy)) }).toEqual({ heavy, installed: false });
+    console.log(`client-only install: node_modules ${mb(sizeOf(modules))}`);
+  }, 120_000);
+
+  test('given the client app, when type-checked against the published types and run, then it reads back what it wrote on real memcached', async () => {
+    mkdirSync(join(dir, 'src'), { recursive: true });
+    writeFileSync(join(dir, 'src', 'client-app.ts'), CLIENT_APP);
+    expect(await compile(dir, 'src/client-app.ts', false)).toBeUndefined();
+
+    memcached = await MemcachedCluster.start(2);
+    const topology = join(dir, 'topology.json');
+    writeFileSync(
+      topology,
+      JSON.stringify({ cluster: 'app', epoch: 1, vbuckets: 1024, replicas: 2, servers: memcached.servers() }),
+    );
+    const { stdout } = await run(process.execPath, [join(dir, 'out', 'client-app.js'), topology], {
+      cwd: dir,
+      timeout: 30_000,
+    });
+    expect(JSON.parse(stdout)).toEqual({ value: 'hello from the packed client', flags: 7 });
+  }, 120_000);
+
+  test('given a misuse of the client, when type-checked, then the published types reject it', async () => {
+    writeFileSync(
+      join(dir, 'src', 'bad-app.ts'),
+      `import { AstaireClient } from 'astaire-aws/client';\nexport const f = (c: AstaireClient) => c.set('k', { not: 'a value' });\n`,
+    );
+    expect(await compile(dir, 'src/bad-app.ts', false)).toMatch(/bad-app\.ts\(2,\d+\): error TS\d+/);
+  }, 60_000);
+
+  test('given aws-cdk-lib added, when the app synthesizes ElasticMemcachedCluster without esbuild or Docker, then the prebuilt bundles are its assets', async () => {
+    await npm(dir, 'install', `aws-cdk-lib@${version('aws-cdk-lib')}`, `constructs@${version('constructs')}`);
+    expect(existsSync(join(dir, 'node_modules', 'esbuild'))).toBe(false);
+    console.log(
+      `full install (with aws-cdk-lib, constructs): node_modules ${mb(sizeOf(join(dir, 'node_modules')))}`,
+    );
+
+    writeFileSync(join(dir, 'src', 'stack-app.ts'), STACK_APP);
+    expect(await compile(dir, 'src/stack-app.ts', true)).toBeUndefined();
+    const outdir = join(dir, 'cdk.out');
+    const { stdout } = await run(process.execPath, [join(dir, 'out', 'stack-app.js'), outdir], {
+      cwd: dir,
+      timeout: 90_000,
+      // Any attempt to bundle in a container fails loudly instead of finding a Docker.
+      env: { ...process.env, CDK_DOCKER: join(dir, 'no-docker-here') },
+    });
+    expect(stdout.trim()).toBe('/astaire/sessions/topology');
+
+    const template = JSON.parse(readFileSync(join(outdir, 'Cache.template.json'), 'utf8')) as {
+      Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
+    };
+    const functions = Object.values(template.Resources).filter(
+      (r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Handler === 'index.handler',
+    );
+    expect(functions.length).toBeGreaterThanOrEqual(9);
+    expect(
+      Object.values(template.Resources).some((r) => r.Type === 'AWS::AutoScaling::AutoScalingGroup'),
+    ).toBe(true);
+    // Each handler's asset is the shipped bundle, staged as is.
+    const staged = readdirSync(outdir).filter((f) => f.startsWith('asset.'));
+    const bundles = staged.filter((a) => existsSync(join(outdir, a, 'index.js')));
+    expect(bundles.length).toBeGreaterThanOrEqual(9);
+    expect(staged.some((a) => existsSync(join(outdir, a, 'astaire-agent.js')))).toBe(true);
+  }, 150_000);
+});

@@ -72,12 +72,17 @@ async function compile(dir: string, file: string, skipLibCheck: boolean): Promis
 
 const CLIENT_APP = `
 import { AstaireClient, FileTopologySource } from 'astaire-aws/client';
+import * as memjs from 'astaire-aws/memjs';
 
 async function main(): Promise<void> {
-  const client = await AstaireClient.open({ source: new FileTopologySource(process.argv[2]), pollIntervalMs: 0 });
+  const source = new FileTopologySource(process.argv[2]);
+  const client = await AstaireClient.open({ source, pollIntervalMs: 0 });
   await client.set('user:42', 'hello from the packed client', { ttl: 60, flags: 7 });
   const item = await client.get('user:42');
-  console.log(JSON.stringify({ value: item?.value.toString(), flags: item?.flags }));
+  const cache = memjs.Client.create('app', { source, pollIntervalMs: 0, expires: 60 });
+  const counted = await cache.increment('visits', 1, { initial: 1 });
+  console.log(JSON.stringify({ value: item?.value.toString(), flags: item?.flags, visits: counted.value }));
+  cache.close();
   await client.close();
 }
 void main();
@@ -148,7 +153,7 @@ describe('the packed astaire-aws installed into a fresh app', () => {
       cwd: dir,
       timeout: 30_000,
     });
-    expect(JSON.parse(stdout)).toEqual({ value: 'hello from the packed client', flags: 7 });
+    expect(JSON.parse(stdout)).toEqual({ value: 'hello from the packed client', flags: 7, visits: 1 });
   }, 120_000);
 
   test('given a misuse of the client, when type-checked, then the published types reject it', async () => {

@@ -43,8 +43,12 @@ function sizeOf(dir: string): number {
 }
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
 
-/** Type-checks and compiles the app in `dir` with `file` as its only source; returns tsc's complaint, if any. */
-async function compile(dir: string, file: string, skipLibCheck: boolean): Promise<string | undefined> {
+/** Type-checks and compiles the app in `dir` with `files` as its sources; returns tsc's complaint, if any. */
+async function compile(
+  dir: string,
+  file: string | string[],
+  skipLibCheck: boolean,
+): Promise<string | undefined> {
   writeFileSync(
     join(dir, 'tsconfig.json'),
     JSON.stringify({
@@ -59,7 +63,7 @@ async function compile(dir: string, file: string, skipLibCheck: boolean): Promis
         types: ['node'],
         typeRoots: [join(ROOT, 'node_modules', '@types')],
       },
-      files: [file],
+      files: Array.isArray(file) ? file : [file],
     }),
   );
   try {
@@ -86,17 +90,6 @@ async function main(): Promise<void> {
   await client.close();
 }
 void main();
-`;
-
-const STACK_APP = `
-import { App, Stack } from 'aws-cdk-lib';
-import { ElasticMemcachedCluster } from 'astaire-aws';
-
-const app = new App({ outdir: process.argv[2] });
-const stack = new Stack(app, 'Cache');
-const cluster = new ElasticMemcachedCluster(stack, 'Sessions', { clusterName: 'sessions', maxCapacity: 4 });
-console.log(cluster.topologyParameterName);
-app.synth();
 `;
 
 describe('the packed astaire-aws installed into a fresh app', () => {
@@ -141,7 +134,14 @@ describe('the packed astaire-aws installed into a fresh app', () => {
   test('given the client app, when type-checked against the published types and run, then it reads back what it wrote on real memcached', async () => {
     mkdirSync(join(dir, 'src'), { recursive: true });
     writeFileSync(join(dir, 'src', 'client-app.ts'), CLIENT_APP);
-    expect(await compile(dir, 'src/client-app.ts', false)).toBeUndefined();
+    // And a misuse beside it: the published types must reject it (they are not `any`).
+    writeFileSync(
+      join(dir, 'src', 'bad-app.ts'),
+      `import { AstaireClient } from 'astaire-aws/client';\nexport const f = (c: AstaireClient) => c.set('k', { not: 'a value' });\n`,
+    );
+    const complaints = await compile(dir, ['src/client-app.ts', 'src/bad-app.ts'], false);
+    expect(complaints).toMatch(/bad-app\.ts\(2,\d+\): error TS\d+/);
+    expect(complaints).not.toMatch(/client-app\.ts/);
 
     memcached = await MemcachedCluster.start(2);
     const topology = join(dir, 'topology.json');
@@ -156,46 +156,57 @@ describe('the packed astaire-aws installed into a fresh app', () => {
     expect(JSON.parse(stdout)).toEqual({ value: 'hello from the packed client', flags: 7, visits: 1 });
   }, 120_000);
 
-  test('given a misuse of the client, when type-checked, then the published types reject it', async () => {
-    writeFileSync(
-      join(dir, 'src', 'bad-app.ts'),
-      `import { AstaireClient } from 'astaire-aws/client';\nexport const f = (c: AstaireClient) => c.set('k', { not: 'a value' });\n`,
-    );
-    expect(await compile(dir, 'src/bad-app.ts', false)).toMatch(/bad-app\.ts\(2,\d+\): error TS\d+/);
-  }, 60_000);
-
-  test('given aws-cdk-lib added, when the app synthesizes ElasticMemcachedCluster without esbuild or Docker, then the prebuilt bundles are its assets', async () => {
+  test('given examples/cdk-app and aws-cdk-lib, when type-checked against the package and synthesized without esbuild or Docker, then the prebuilt bundles are the assets and the function may read the topology and reach the nodes', async () => {
     await npm(dir, 'install', `aws-cdk-lib@${version('aws-cdk-lib')}`, `constructs@${version('constructs')}`);
     expect(existsSync(join(dir, 'node_modules', 'esbuild'))).toBe(false);
     console.log(
       `full install (with aws-cdk-lib, constructs): node_modules ${mb(sizeOf(join(dir, 'node_modules')))}`,
     );
 
-    writeFileSync(join(dir, 'src', 'stack-app.ts'), STACK_APP);
-    expect(await compile(dir, 'src/stack-app.ts', true)).toBeUndefined();
-    const outdir = join(dir, 'cdk.out');
-    const { stdout } = await run(process.execPath, [join(dir, 'out', 'stack-app.js'), outdir], {
+    mkdirSync(join(dir, 'src', 'example'), { recursive: true });
+    for (const file of ['app.ts', 'handler.ts'])
+      writeFileSync(
+        join(dir, 'src', 'example', file),
+        readFileSync(join(ROOT, 'examples', 'cdk-app', file), 'utf8'),
+      );
+    expect(await compile(dir, ['src/example/app.ts', 'src/example/handler.ts'], true)).toBeUndefined();
+    // The function's entry is its TypeScript file next to app.ts (esbuild bundles it at deploy).
+    writeFileSync(
+      join(dir, 'out', 'example', 'handler.ts'),
+      readFileSync(join(dir, 'src', 'example', 'handler.ts')),
+    );
+    const outdir = join(dir, 'example.out');
+    await run(process.execPath, [join(dir, 'out', 'example', 'app.js')], {
       cwd: dir,
       timeout: 90_000,
-      // Any attempt to bundle in a container fails loudly instead of finding a Docker.
-      env: { ...process.env, CDK_DOCKER: join(dir, 'no-docker-here') },
+      env: {
+        ...process.env,
+        CDK_OUTDIR: outdir,
+        // The example's own function is a NodejsFunction (the app's esbuild bundles it at deploy);
+        // this app has no esbuild, so only that bundling is skipped here.
+        CDK_CONTEXT_JSON: JSON.stringify({ 'aws:cdk:bundling-stacks': [] }),
+        CDK_DOCKER: join(dir, 'no-docker-here'),
+      },
     });
-    expect(stdout.trim()).toBe('/astaire/sessions/topology');
-
-    const template = JSON.parse(readFileSync(join(outdir, 'Cache.template.json'), 'utf8')) as {
+    const template = JSON.parse(readFileSync(join(outdir, 'AstaireExample.template.json'), 'utf8')) as {
       Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
     };
-    const functions = Object.values(template.Resources).filter(
+    const text = JSON.stringify(template);
+    // Astaire's handlers and agent: the shipped bundles, staged as they are.
+    const handlers = Object.values(template.Resources).filter(
       (r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Handler === 'index.handler',
     );
-    expect(functions.length).toBeGreaterThanOrEqual(9);
+    expect(handlers.length).toBeGreaterThanOrEqual(9);
     expect(
       Object.values(template.Resources).some((r) => r.Type === 'AWS::AutoScaling::AutoScalingGroup'),
     ).toBe(true);
-    // Each handler's asset is the shipped bundle, staged as is.
     const staged = readdirSync(outdir).filter((f) => f.startsWith('asset.'));
-    const bundles = staged.filter((a) => existsSync(join(outdir, a, 'index.js')));
-    expect(bundles.length).toBeGreaterThanOrEqual(9);
+    expect(staged.filter((a) => existsSync(join(outdir, a, 'index.js'))).length).toBeGreaterThanOrEqual(9);
     expect(staged.some((a) => existsSync(join(outdir, a, 'astaire-agent.js')))).toBe(true);
+    const apiPolicy = Object.entries(template.Resources).find(
+      ([id, r]) => r.Type === 'AWS::IAM::Policy' && id.startsWith('ApiServiceRole'),
+    );
+    expect(JSON.stringify(apiPolicy?.[1].Properties)).toContain('parameter/astaire/sessions/topology');
+    expect(text).toMatch(/"FromPort":11211,.*"ToPort":11211/);
   }, 150_000);
 });

@@ -6,6 +6,9 @@ import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { AstaireError, parseAddress, Topology, TopologyValidationError } from '../core';
 import { TopologySourceError, UsageError } from './errors';
+import { DEFAULT_CLEANUP_DELETES_PER_SEC, runCleanup } from './cleanup';
+import { runHeal } from './heal';
+import { readNodeState } from './marker';
 import { DEFAULT_LOCAL, DEFAULT_PROGRESS_INTERVAL_MS, runResync } from './migrator';
 import { FanOutReporter, JsonLinesReporter, ResyncReporter, TextReporter } from './reporter';
 import { topologyFromFile } from './topology-source';
@@ -15,19 +18,31 @@ export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
 
 export const USAGE = `Usage: astaire-agent resync --node ID (--topology FILE | --parameter NAME) [options]
+       astaire-agent heal --node ID (--topology FILE | --parameter NAME) [options]
+       astaire-agent cleanup --node ID (--topology FILE | --parameter NAME) [options]
 
-Pulls the vbuckets this node gains in the migration in progress from their old
-replicas into the local memcached.
+resync  pulls the vbuckets this node gains in the migration in progress from their old
+        replicas into the local memcached (the workflow runs it on every joining or
+        gaining node), and marks a node it filled a complete replica.
+heal    refills this node when its memcached restarted or was flushed while it is a
+        member: every vbucket it serves, from the other replicas that are complete;
+        then marks it complete. Does nothing (exit 0, no AWS call) when the node's
+        completeness marker is there: cheap enough to run every minute.
+cleanup after a migration committed, deletes from the local memcached the items of
+        every vbucket this node does not hold (stored before the cleanup began).
 
 Options:
   --node ID                    this node's id in the topology (required)
   --topology FILE              topology document (JSON) from a file
   --parameter NAME             topology document from this Parameter Store parameter
   --local HOST:PORT            local memcached to fill (default ${DEFAULT_LOCAL})
-  --max-bytes-per-sec N        cap on copied bytes per second (default: no cap)
+  --max-bytes-per-sec N        resync: cap on copied bytes per second (default: no cap)
+  --max-deletes-per-sec N      cleanup: cap on deletes per second (default ${DEFAULT_CLEANUP_DELETES_PER_SEC})
   --json                       JSON lines on stdout: progress objects, then the report
   --progress-interval-ms N     progress every N ms (default ${DEFAULT_PROGRESS_INTERVAL_MS})
-  --task-token T               Step Functions task token: heartbeats, then success or failure
+  --task-token T               Step Functions task token: heartbeats, then success or failure;
+                               prefer the ASTAIRE_TASK_TOKEN environment variable (a command
+                               line is visible to every user of the node)
   --region R                   AWS region for Parameter Store, Step Functions and CloudWatch
   --max-passes N               enumerations per source at most: passes after the first copy
                                what the crawler missed (default 3)
@@ -39,7 +54,7 @@ Options:
                                (default: the system temp directory; removed afterwards)
   --help                       this text
 
-Exit status: 0 resync succeeded, 1 resync failed, 2 bad usage or input.
+Exit status: 0 succeeded (or, for heal, nothing to do), 1 failed, 2 bad usage or input.
 `;
 
 /** The AWS clients the agent uses; injected so tests pass mocked ones. */
@@ -53,7 +68,15 @@ export interface CliIo {
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
   readonly aws?: AwsClients;
+  /** Where ASTAIRE_TASK_TOKEN is read from. @default process.env */
+  readonly env?: Readonly<Record<string, string | undefined>>;
 }
+
+/**
+ * The environment variable that carries the Step Functions task token. The SSM document sets it, so
+ * the token never appears on a command line (`ps` shows those to every user of the node).
+ */
+export const TASK_TOKEN_ENV = 'ASTAIRE_TASK_TOKEN';
 
 // Loaded only when used: the SDK costs ~40 MB of RSS and a second of start-up that local runs don't need.
 const defaultAws: AwsClients = {
@@ -70,8 +93,72 @@ const defaultAws: AwsClients = {
     }),
 };
 
-/** Runs the CLI; resolves with the exit status. Never writes anything but JSON lines to stdout with --json. */
+/**
+ * Runs the CLI; resolves with the exit status. Never writes anything but JSON lines to stdout with --json.
+ * With a task token, every exit reports to Step Functions: a bad command line, an unreadable topology or a
+ * crash fail the task at once (SendTaskFailure), rather than leaving the workflow to its heartbeat timeout.
+ */
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {
+  const env = io.env ?? process.env;
+  const token = env[TASK_TOKEN_ENV] || tokenInArgs(argv);
+  const region = valueInArgs(argv, '--region');
+  try {
+    const code = await run(argv, io, env[TASK_TOKEN_ENV] || undefined);
+    if (code.reported || !token || code.exit === EXIT_OK) return code.exit;
+    await failTask(io, token, region, code.why ?? `astaire-agent exited with status ${code.exit}`, argv);
+    return code.exit;
+  } catch (error) {
+    if (token) await failTask(io, token, region, `astaire-agent crashed: ${(error as Error).message}`, argv);
+    throw error;
+  }
+}
+
+/** Reports a failure the resync itself could not report (it never started). */
+async function failTask(
+  io: CliIo,
+  taskToken: string,
+  region: string | undefined,
+  cause: string,
+  argv: readonly string[],
+): Promise<void> {
+  // The error the workflow's Catch sees: a cleanup's failure is not a resync's.
+  const error = commandIn(argv) === 'cleanup' ? 'CleanupFailed' : 'ResyncFailed';
+  try {
+    const sfn = (io.aws ?? defaultAws).sfn(region);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy: the AWS SDK costs ~40 MB of RSS and a second of start-up that file-based (local) runs never need
+    const { SendTaskFailureCommand } = require('@aws-sdk/client-sfn') as typeof import('@aws-sdk/client-sfn');
+    await sfn.send(new SendTaskFailureCommand({ taskToken, error, cause: cause.slice(0, 32768) }));
+  } catch (error) {
+    io.stderr(`astaire-agent: could not report the failure to Step Functions: ${(error as Error).message}\n`);
+  }
+}
+
+/** The subcommand named on the command line, even one that does not parse. */
+function commandIn(argv: readonly string[]): Command | undefined {
+  return COMMANDS.find((c) => argv.includes(c));
+}
+
+function valueInArgs(argv: readonly string[], flag: string): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === flag) return argv[i + 1];
+    if (argv[i].startsWith(`${flag}=`)) return argv[i].slice(flag.length + 1);
+  }
+  return undefined;
+}
+
+function tokenInArgs(argv: readonly string[]): string | undefined {
+  return valueInArgs(argv, '--task-token');
+}
+
+interface RunResult {
+  readonly exit: number;
+  /** The outcome already went to Step Functions (the resync's reporter sent it). */
+  readonly reported?: boolean;
+  /** Why it failed, for a SendTaskFailure the run could not send itself. */
+  readonly why?: string;
+}
+
+async function run(argv: readonly string[], io: CliIo, envToken: string | undefined): Promise<RunResult> {
   let parsed;
   try {
     parsed = parseCommandLine(argv);
@@ -79,14 +166,25 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     io.stderr(
       `astaire-agent: ${(error as Error).message}\n${error instanceof UsageError ? 'Try --help.\n' : ''}`,
     );
-    return EXIT_USAGE;
+    return { exit: EXIT_USAGE, why: `astaire-agent usage: ${(error as Error).message}` };
   }
   if (parsed === 'help') {
     io.stdout(USAGE);
-    return EXIT_OK;
+    return { exit: EXIT_OK };
   }
-  const a = parsed;
+  const a = envToken ? { ...parsed, taskToken: envToken } : parsed;
   const aws = io.aws ?? defaultAws;
+  // The common case of a heal check, every minute on every node: the marker is there. Answered from the
+  // local memcached alone, before any Parameter Store call (instance ids are unique, so the node suffices).
+  if (a.command === 'heal') {
+    const state = await readNodeState(a.local, { connectTimeoutMs: a.connectTimeoutMs }).catch(
+      () => undefined,
+    );
+    if (state?.marker?.node === a.node) {
+      io.stderr(`astaire-agent: heal of ${a.node}: nothing to do (the node is a complete replica)\n`);
+      return { exit: EXIT_OK };
+    }
+  }
   let topology: Topology;
   try {
     topology = a.topology
@@ -99,13 +197,13 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   } catch (error) {
     if (error instanceof TopologySourceError || error instanceof TopologyValidationError) {
       io.stderr(`astaire-agent: ${error.message}\n`);
-      return EXIT_USAGE;
+      return { exit: EXIT_USAGE, why: `astaire-agent could not read the topology: ${error.message}` };
     }
     throw error;
   }
 
   const reporters: ResyncReporter[] = [
-    a.json ? new JsonLinesReporter(io.stdout) : new TextReporter(io.stderr),
+    a.json ? new JsonLinesReporter(io.stdout) : new TextReporter(io.stderr, a.command),
   ];
   if (a.taskToken || a.parameter) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy: the AWS SDK costs ~40 MB of RSS and a second of start-up that file-based (local) runs never need
@@ -115,43 +213,62 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         sfn: aws.sfn(a.region),
         cloudWatch: aws.cloudWatch(a.region),
         taskToken: a.taskToken,
+        mode: a.command,
       }),
     );
   }
   const reporter = new FanOutReporter(reporters, (e) =>
     io.stderr(`astaire-agent: reporting failed: ${String(e)}\n`),
   );
+  const options = {
+    topology,
+    node: a.node,
+    local: a.local,
+    maxBytesPerSec: a.maxBytesPerSec,
+    progressIntervalMs: a.progressIntervalMs,
+    connectTimeoutMs: a.connectTimeoutMs,
+    ioTimeoutMs: a.ioTimeoutMs,
+    maxPasses: a.maxPasses,
+    crawlProof: a.crawlProof,
+    spillDir: a.spillDir,
+    reporter,
+    log: (line: string) => io.stderr(`astaire-agent: ${line}\n`),
+  };
   try {
-    const report = await runResync({
-      topology,
-      node: a.node,
-      local: a.local,
-      maxBytesPerSec: a.maxBytesPerSec,
-      progressIntervalMs: a.progressIntervalMs,
-      connectTimeoutMs: a.connectTimeoutMs,
-      ioTimeoutMs: a.ioTimeoutMs,
-      maxPasses: a.maxPasses,
-      crawlProof: a.crawlProof,
-      spillDir: a.spillDir,
-      reporter,
-      log: (line) => io.stderr(`astaire-agent: ${line}\n`),
-    });
-    return report.status === 'succeeded' ? EXIT_OK : EXIT_FAILED;
+    if (a.command === 'cleanup') {
+      const cleaned = await runCleanup({ ...options, maxDeletesPerSec: a.maxDeletesPerSec });
+      return { exit: cleaned.status === 'succeeded' ? EXIT_OK : EXIT_FAILED, reported: true };
+    }
+    if (a.command === 'heal') {
+      const healed = await runHeal(options);
+      if (healed.skipped) {
+        io.stderr(
+          `astaire-agent: heal of ${a.node}: nothing to do (${healed.skipped === 'complete' ? 'the node is a complete replica' : `not a member of cluster ${topology.cluster}`})\n`,
+        );
+        return { exit: EXIT_OK };
+      }
+      return { exit: healed.report.status === 'succeeded' ? EXIT_OK : EXIT_FAILED, reported: true };
+    }
+    const report = await runResync(options);
+    return { exit: report.status === 'succeeded' ? EXIT_OK : EXIT_FAILED, reported: true };
   } catch (error) {
     if (error instanceof UsageError) {
       io.stderr(`astaire-agent: ${error.message}\n`);
-      return EXIT_USAGE;
+      return { exit: EXIT_USAGE, why: `astaire-agent: ${error.message}` };
     }
     throw error;
   }
 }
 
 export interface ResyncArgs {
+  /** resync (a migration's pull), heal (refill a member that restarted) or cleanup (after a commit). */
+  readonly command: Command;
   readonly node: string;
   readonly topology?: string;
   readonly parameter?: string;
   readonly local: string;
   readonly maxBytesPerSec?: number;
+  readonly maxDeletesPerSec?: number;
   readonly json: boolean;
   readonly progressIntervalMs: number;
   readonly taskToken?: string;
@@ -179,6 +296,7 @@ export function parseCommandLine(argv: readonly string[]): ResyncArgs | 'help' {
         parameter: { type: 'string' },
         local: { type: 'string' },
         'max-bytes-per-sec': { type: 'string' },
+        'max-deletes-per-sec': { type: 'string' },
         json: { type: 'boolean' },
         'progress-interval-ms': { type: 'string' },
         'task-token': { type: 'string' },
@@ -195,10 +313,17 @@ export function parseCommandLine(argv: readonly string[]): ResyncArgs | 'help' {
     throw new UsageError((cause as Error).message.split('\n')[0], { cause });
   }
   if (values.help) return 'help';
-  if (positionals.length !== 1 || positionals[0] !== 'resync')
+  const command = positionals.length === 1 ? COMMANDS.find((c) => c === positionals[0]) : undefined;
+  if (!command)
     throw new UsageError(
-      positionals.length === 0 ? 'missing command: resync' : `unknown command: ${positionals.join(' ')}`,
+      positionals.length === 0
+        ? 'missing command: resync, heal or cleanup'
+        : `unknown command: ${positionals.join(' ')} (commands: ${COMMANDS.join(', ')})`,
     );
+  if (values['max-deletes-per-sec'] !== undefined && command !== 'cleanup')
+    throw new UsageError('--max-deletes-per-sec applies to cleanup only');
+  if (values['max-bytes-per-sec'] !== undefined && command === 'cleanup')
+    throw new UsageError('--max-bytes-per-sec applies to resync and heal only');
   if (!values.node) throw new UsageError('--node ID is required');
   if ((values.topology === undefined) === (values.parameter === undefined))
     throw new UsageError('give exactly one of --topology FILE and --parameter NAME');
@@ -208,11 +333,13 @@ export function parseCommandLine(argv: readonly string[]): ResyncArgs | 'help' {
   if (spillDir !== undefined && !isWritableDir(spillDir))
     throw new UsageError(`--spill-dir must be a writable directory, got ${JSON.stringify(spillDir)}`);
   return {
+    command,
     node: values.node,
     topology: values.topology,
     parameter: values.parameter,
     local,
     maxBytesPerSec: positiveInt(values['max-bytes-per-sec'], '--max-bytes-per-sec'),
+    maxDeletesPerSec: positiveInt(values['max-deletes-per-sec'], '--max-deletes-per-sec'),
     json: values.json ?? false,
     progressIntervalMs:
       positiveInt(values['progress-interval-ms'], '--progress-interval-ms') ?? DEFAULT_PROGRESS_INTERVAL_MS,
@@ -225,6 +352,9 @@ export function parseCommandLine(argv: readonly string[]): ResyncArgs | 'help' {
     spillDir: values['spill-dir'],
   };
 }
+
+const COMMANDS = ['resync', 'heal', 'cleanup'] as const;
+type Command = (typeof COMMANDS)[number];
 
 function isWritableDir(path: string): boolean {
   try {

@@ -40,7 +40,7 @@ export class LocalMemcachedError extends AgentError {
   override readonly name = 'LocalMemcachedError';
 }
 
-/** Some vbuckets could not be copied from any of their old replicas. */
+/** Some vbuckets could not be copied from any of their replicas (failed, or not complete). */
 export class VbucketsUnavailableError extends AgentError {
   override readonly name = 'VbucketsUnavailableError';
   constructor(
@@ -48,7 +48,7 @@ export class VbucketsUnavailableError extends AgentError {
     readonly failedSources: readonly string[],
   ) {
     super(
-      `${vbuckets.length} vbucket(s) could not be copied from any old replica (${summarize(vbuckets)}); failed sources: ${failedSources.join(', ') || 'none'}`,
+      `${vbuckets.length} vbucket(s) could not be copied from any complete replica (${summarize(vbuckets)}); failed sources: ${failedSources.join(', ') || 'none'}`,
     );
   }
 }
@@ -60,7 +60,7 @@ function summarize(vbuckets: readonly number[]): string {
 
 /** An old replica failed while we copied from it; its vbuckets are taken from another replica. */
 export class SourceFailedError extends AgentError {
-  override readonly name = 'SourceFailedError';
+  override readonly name: string = 'SourceFailedError';
   constructor(
     readonly sourceId: string,
     message: string,
@@ -68,6 +68,14 @@ export class SourceFailedError extends AgentError {
   ) {
     super(`source ${sourceId}: ${message}`, options);
   }
+}
+
+/**
+ * A source that answers but cannot prove it holds its vbuckets' data (its memcached restarted or was
+ * flushed since it became a complete replica): skipped like a failed one.
+ */
+export class SourceIncompleteError extends SourceFailedError {
+  override readonly name = 'SourceIncompleteError';
 }
 
 export { TopologySourceError } from '../core';

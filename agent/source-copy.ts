@@ -1,4 +1,4 @@
-import { crc32, Server } from '../core';
+import { crc32, isReservedKey, Server } from '../core';
 import { copyBytes } from './bytes';
 import { ConnectionOptions, MemcachedConnection } from './connection';
 import { CrawlCounters, readCrawlCounters, whyNotComplete } from './crawl-proof';
@@ -426,7 +426,9 @@ class SourceCopy {
 
       const dumpParser = new MetadumpParser({
         // Most listed keys belong to other vbuckets: the parser drops them before reading their other fields.
-        wants: (key, length) => this.o.wanted[crc32(key, 0, length) % this.o.vbuckets] === 1,
+        // Reserved keys (the source's completeness marker, its watermark) belong to the source, not the vbucket.
+        wants: (key, length) =>
+          this.o.wanted[crc32(key, 0, length) % this.o.vbuckets] === 1 && !isReservedKey(key, length),
         item: (key, length, exp, size, cas) => this.onItem(key, length, exp, size, cas),
         end: () => {
           this.dumpDone = true;

@@ -42,15 +42,20 @@ export interface ClusterAlarmsProps {
 
 /**
  * The alarms an operator of the cluster needs, all sent to one SNS topic: failed executions,
- * timed-out executions, migrations the workflow recorded as failed, agent-reported resync
- * failures, a migration that runs too long, and lifecycle events that never started the workflow.
+ * timed-out executions, migrations the workflow recorded as failed, cleanups after a commit that
+ * failed, agent-reported resync failures, a migration that runs too long, and lifecycle events that never started the workflow.
  */
 export class ClusterAlarms extends Construct {
   readonly topic: sns.ITopic;
   readonly failedExecutions: cloudwatch.Alarm;
   readonly timedOutExecutions: cloudwatch.Alarm;
   readonly migrationFailures: cloudwatch.Alarm;
+  readonly cleanupFailures: cloudwatch.Alarm;
   readonly resyncFailures: cloudwatch.Alarm;
+  /** A member's heal (refill after its memcached restarted) failed: it serves with missing items. */
+  readonly healFailures: cloudwatch.Alarm;
+  /** Data was declared lost: vbuckets no replica held any more. */
+  readonly vbucketsLost: cloudwatch.Alarm;
   readonly longMigration: cloudwatch.Alarm;
   readonly undeliveredLifecycleEvents: cloudwatch.Alarm | undefined;
 
@@ -66,7 +71,7 @@ export class ClusterAlarms extends Construct {
     const minute = Duration.minutes(1);
 
     this.failedExecutions = new cloudwatch.Alarm(this, 'FailedExecutions', {
-      alarmDescription: `Astaire ${cluster}: a scaling workflow failed; the topology was restored and a launch abandoned. See the execution's history.`,
+      alarmDescription: `Astaire ${cluster}: a scaling workflow failed. See the execution's history: before the commit the topology was restored and a launch abandoned; a CleanupFailed error came after the commit, which stands.`,
       metric: props.stateMachine.metricFailed({ period: minute, statistic: 'Sum' }),
       threshold: 1,
       evaluationPeriods: 1,
@@ -93,6 +98,19 @@ export class ClusterAlarms extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
+    // Published by the workflow's RecordCleanupFailure step: the migration committed, but a node could not
+    // delete the vbuckets it lost, so it may serve them stale if a later migration hands them back.
+    this.cleanupFailures = new cloudwatch.Alarm(this, 'CleanupFailures', {
+      alarmDescription: `Astaire ${cluster}: a node could not delete the vbuckets it lost after a committed migration (${WorkflowMetricNames.cleanupFailed}); the topology stands. See the execution's history and run astaire-agent cleanup on that node.`,
+      metric: (props.workflow ?? workflowMetrics(cluster)).metric(WorkflowMetricNames.cleanupFailed, {
+        period: minute,
+        statistic: 'Sum',
+      }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
     this.resyncFailures = new cloudwatch.Alarm(this, 'ResyncFailures', {
       alarmDescription: `Astaire ${cluster}: a node reported that its resync failed (some vbuckets had no reachable source).`,
       metric: new cloudwatch.Metric({
@@ -102,6 +120,30 @@ export class ClusterAlarms extends Construct {
         period: minute,
         statistic: 'Sum',
       }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    const clusterSum = (metricName: string) =>
+      new cloudwatch.Metric({
+        namespace: METRIC_NAMESPACE,
+        metricName,
+        dimensionsMap: { [MetricDimension.Cluster]: cluster },
+        period: minute,
+        statistic: 'Sum',
+      });
+    this.healFailures = new cloudwatch.Alarm(this, 'HealFailures', {
+      alarmDescription: `Astaire ${cluster}: a node whose memcached restarted could not refill itself (a peer replica was unreachable); it keeps serving with missing items and retries every 30 s. See the node's astaire-heal journal.`,
+      metric: clusterSum(MetricName.HealFailures),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    this.vbucketsLost = new cloudwatch.Alarm(this, 'VbucketsLost', {
+      alarmDescription: `Astaire ${cluster}: cached data was declared lost: every replica of some vbuckets restarted or left at once (${MetricName.VbucketsLost} counts them). Clients refill it on misses; check why several nodes restarted together.`,
+      metric: clusterSum(MetricName.VbucketsLost),
       threshold: 1,
       evaluationPeriods: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
@@ -152,7 +194,10 @@ export class ClusterAlarms extends Construct {
       this.failedExecutions,
       this.timedOutExecutions,
       this.migrationFailures,
+      this.cleanupFailures,
       this.resyncFailures,
+      this.healFailures,
+      this.vbucketsLost,
       this.longMigration,
       ...(this.undeliveredLifecycleEvents ? [this.undeliveredLifecycleEvents] : []),
     ];

@@ -89,10 +89,12 @@ export class ClusterDashboard extends Construct {
     );
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({
-        title: 'Resync failures reported by agents',
+        title: 'Resync and heal failures reported by agents, vbuckets declared lost',
         left: [
-          total(MetricName.ResyncFailures, 'Sum', 'failures'),
+          total(MetricName.ResyncFailures, 'Sum', 'resync failures'),
           perNode(MetricName.ResyncFailures, 'Sum', ''),
+          total(MetricName.HealFailures, 'Sum', 'heal failures'),
+          total(MetricName.VbucketsLost, 'Sum', 'vbuckets lost'),
         ],
         width: 12,
       }),

@@ -418,6 +418,7 @@ export class ElasticMemcachedCluster extends Construct implements ec2.IConnectab
     const userData = ec2.UserData.forLinux();
     this.addBootCommands(userData, memoryMb);
     agentPackage.addInstallCommands(userData, AGENT_PATH, Aws.REGION);
+    this.addHealCommands(userData, cluster);
     // Last: Run Command reaches a node only once its SSM Agent runs, so a boot that failed
     // before this point never registers, the workflow's resync cannot start, and the launch is
     // abandoned (the instance replaced) rather than left waiting.
@@ -573,6 +574,47 @@ export class ElasticMemcachedCluster extends Construct implements ec2.IConnectab
       'systemctl enable memcached',
       'systemctl restart memcached',
       'mkdir -p /opt/astaire',
+    );
+  }
+
+  /**
+   * Self-heal: `astaire-agent heal` refills the node when its memcached restarted or was flushed while
+   * it is a member (its completeness marker is gone). It runs right after every start of memcached
+   * (an ExecStartPost drop-in: systemd restarts a crashed memcached) and every 30 s from a timer (a
+   * flush_all, or a heal that failed because a peer was unreachable). A check that finds the marker
+   * costs one local `stats` and one `mg`, and no AWS call; a oneshot unit never runs twice at once.
+   */
+  private addHealCommands(userData: ec2.UserData, cluster: string): void {
+    const parameter = `/astaire/${cluster}/topology`;
+    userData.addCommands(
+      // A fresh token: the one taken at the start of the boot may have expired during the installs.
+      'IMDS_TOKEN=$(curl -sSf -X PUT http://169.254.169.254/latest/api/token -H "X-aws-ec2-metadata-token-ttl-seconds: 300")',
+      'INSTANCE_ID=$(curl -sSf -H "X-aws-ec2-metadata-token: $IMDS_TOKEN" http://169.254.169.254/latest/meta-data/instance-id)',
+      'cat > /etc/systemd/system/astaire-heal.service <<EOF',
+      '[Unit]',
+      'Description=Astaire: refill this node when its memcached restarted or was flushed',
+      'After=memcached.service network-online.target',
+      '[Service]',
+      'Type=oneshot',
+      `ExecStart=${AGENT_PATH} heal --node $INSTANCE_ID --parameter ${parameter} --region ${Aws.REGION}`,
+      'EOF',
+      'cat > /etc/systemd/system/astaire-heal.timer <<EOF',
+      '[Unit]',
+      'Description=Astaire: check every 30 s that this node is a complete replica',
+      '[Timer]',
+      'OnBootSec=2min',
+      'OnUnitActiveSec=30s',
+      'AccuracySec=5s',
+      '[Install]',
+      'WantedBy=timers.target',
+      'EOF',
+      'mkdir -p /etc/systemd/system/memcached.service.d',
+      'cat > /etc/systemd/system/memcached.service.d/astaire-heal.conf <<EOF',
+      '[Service]',
+      'ExecStartPost=/bin/systemctl start --no-block astaire-heal.service',
+      'EOF',
+      'systemctl daemon-reload',
+      'systemctl enable --now astaire-heal.timer',
     );
   }
 

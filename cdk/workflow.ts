@@ -29,6 +29,8 @@ export const WorkflowMetricNames = {
   migrationFailed: 'MigrationFailed',
   /** A lifecycle action the workflow meant to complete was already completed or had expired. */
   lifecycleActionGone: 'LifecycleActionGone',
+  /** One per execution whose cleanup after the commit failed (the topology stays committed). */
+  cleanupFailed: 'CleanupFailed',
 } as const;
 export type WorkflowMetricName = (typeof WorkflowMetricNames)[keyof typeof WorkflowMetricNames];
 
@@ -60,7 +62,7 @@ export interface AstaireWorkflowProps {
   readonly topologyParameterArn: string;
   /** The cluster's Auto Scaling group: its members are the target topology. */
   readonly autoScalingGroupName: string;
-  /** The SSM Command document that runs `astaire-agent resync` with {@link DocParam}. */
+  /** The SSM Command document that runs `astaire-agent resync` or `cleanup` with {@link DocParam}. */
   readonly resyncDocumentName: string;
   /**
    * The port memcached listens on at every node.
@@ -74,7 +76,7 @@ export interface AstaireWorkflowProps {
    */
   readonly workflowTimeout?: Duration;
   /**
-   * How long one node's resync may take (the SSM task's TimeoutSeconds).
+   * How long one node's resync, or its cleanup after the commit, may take (the SSM task's TimeoutSeconds).
    * @default Duration.hours(2)
    */
   readonly resyncTimeout?: Duration;
@@ -95,12 +97,14 @@ export interface AstaireWorkflowProps {
    * every client has re-read the topology and writes to old and new replicas alike. An agent's
    * walk of a source misses items written after it passed them; a client still on the old
    * topology would write only there, and its write would be lost at commit. At least the
-   * clients' topology poll interval (5 s by default), with margin.
+   * clients' topology poll interval (5 s by default), with margin. The workflow waits as long again
+   * after the commit before the nodes delete the vbuckets they lost: a client still on the
+   * migration's topology writes to the old replicas too.
    * @default Duration.seconds(15)
    */
   readonly clientPropagationDelay?: Duration;
   /**
-   * Nodes resynced at the same time.
+   * Nodes resynced (or cleaned up) at the same time.
    * @default 10
    */
   readonly maxConcurrentResyncs?: number;
@@ -123,6 +127,8 @@ export interface AstaireWorkflowProps {
 
 /** Errors SDK clients throw when AWS is briefly unavailable or throttling: a Lambda task retries them. */
 const TRANSIENT_AWS_ERRORS = [
+  // Lambda's own throttle (concurrency limit): LambdaInvoke's default retry list leaves it out.
+  'Lambda.TooManyRequestsException',
   'ThrottlingException',
   'Throttling',
   'TooManyUpdates',
@@ -148,8 +154,10 @@ export const TRANSIENT_SSM_ERRORS = [
  * Normalise → TakeLock (wait while another execution holds it) → PlanMigration →
  * MigrateData (Map of SSM sendCommand.waitForTaskToken, then Commit; in parallel a keep-alive
  * loop that heartbeats the lifecycle action until the migration is no longer running) →
- * ContinueLifecycle. Any failure: RestoreTopology → AbandonLaunch (launches only) →
- * RecordFailure → Fail.
+ * ContinueLifecycle → WaitBeforeCleanup → CleanupNodes (the nodes that lost vbuckets delete
+ * them) → ReleaseLock. Any failure before the commit: RestoreTopology → AbandonLaunch (launches
+ * only) → RecordFailure → Fail. A failed cleanup never touches the committed topology or the
+ * lifecycle action: RecordCleanupFailure → ReleaseLock → CleanupFailed (Fail).
  */
 export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
   readonly stateMachine: sfn.StateMachine;
@@ -214,12 +222,12 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
         MEMCACHED_PORT: String(props.memcachedPort ?? 11211),
       },
       releaseLock: { LOCK_PARAMETER_NAME: lockParameterName },
-      commitMigration: {
-        TOPOLOGY_PARAMETER_NAME: props.topologyParameterName,
-        LOCK_PARAMETER_NAME: lockParameterName,
-      },
+      commitMigration: { TOPOLOGY_PARAMETER_NAME: props.topologyParameterName },
       keepAlive: { TOPOLOGY_PARAMETER_NAME: props.topologyParameterName },
-      completeLifecycle: { METRIC_NAMESPACE: this.metricNamespace },
+      completeLifecycle: {
+        METRIC_NAMESPACE: this.metricNamespace,
+        TOPOLOGY_PARAMETER_NAME: props.topologyParameterName,
+      },
       restoreTopology: {
         TOPOLOGY_PARAMETER_NAME: props.topologyParameterName,
         LOCK_PARAMETER_NAME: lockParameterName,
@@ -311,17 +319,11 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
     );
     allow(
       'releaseLock',
-      'Release the cluster lock when nothing changed',
+      'Release the cluster lock when nothing changed or the cleanup ended',
       ['ssm:GetParameter', 'ssm:DeleteParameter'],
       lockArns.slice(0, 1),
     );
     allow('commitMigration', 'Commit the topology', ['ssm:GetParameter', 'ssm:PutParameter'], [topologyArn]);
-    allow(
-      'commitMigration',
-      'Release the cluster lock',
-      ['ssm:GetParameter', 'ssm:DeleteParameter'],
-      lockArns.slice(0, 1),
-    );
     allow('keepAlive', 'Know whether this migration still runs', ['ssm:GetParameter'], [topologyArn]);
     allow(
       'keepAlive',
@@ -334,6 +336,12 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
       'Complete the lifecycle action',
       ['autoscaling:CompleteLifecycleAction'],
       [groupArn],
+    );
+    allow(
+      'completeLifecycle',
+      'Never abandon an instance the committed topology lists',
+      ['ssm:GetParameter'],
+      [topologyArn],
     );
     allow(
       'restoreTopology',
@@ -413,8 +421,11 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
       return task;
     };
     const request = { 'request.$': '$.request' };
-    const catchTo = (state: sfn.TaskStateBase | sfn.Parallel, next: sfn.IChainable, resultPath: string) =>
-      state.addCatch(next, { errors: [sfn.Errors.ALL], resultPath });
+    const catchTo = (
+      state: sfn.TaskStateBase | sfn.Parallel | sfn.Map,
+      next: sfn.IChainable,
+      resultPath: string,
+    ) => state.addCatch(next, { errors: [sfn.Errors.ALL], resultPath });
 
     // Failure path: every step catches so that the execution always reaches Failed.
     const failed = new sfn.Fail(this, S.Failed, {
@@ -477,47 +488,57 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
     const plan = invoke(S.PlanMigration, 'planMigration', request, '$.plan');
     catchTo(plan, restore, '$.error');
 
-    const resyncNode = new tasks.CallAwsService(this, S.ResyncNode, {
-      stateName: S.ResyncNode,
-      service: 'ssm',
-      action: 'sendCommand',
-      integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
-      parameters: {
-        DocumentName: props.resyncDocumentName,
-        'InstanceIds.$': 'States.Array($.node)',
-        'Comment.$': "States.Format('astaire resync of {} at epoch {}', $.cluster, $.epoch)",
-        // How long SSM tries to deliver the command to an instance that is not reachable yet.
-        TimeoutSeconds: 600,
-        Parameters: {
-          [`${DocParam.taskToken}.$`]: 'States.Array($$.Task.Token)',
-          [`${DocParam.cluster}.$`]: 'States.Array($.cluster)',
-          [`${DocParam.node}.$`]: 'States.Array($.node)',
-          [`${DocParam.epoch}.$`]: "States.Array(States.Format('{}', $.epoch))",
-        },
-      },
-      iamResources: [
-        stack.formatArn({ service: 'ssm', resource: 'document', resourceName: props.resyncDocumentName }),
-      ],
-      additionalIamStatements: [
-        new iam.PolicyStatement({
-          sid: 'RunTheResyncOnlyOnTheClusterInstances',
-          actions: ['ssm:SendCommand'],
-          resources: [stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' })],
-          conditions: {
-            StringEquals: { 'ssm:resourceTag/aws:autoscaling:groupName': props.autoScalingGroupName },
+    // One SSM command per node: the agent runs `mode` (resync or cleanup) and reports on the task token.
+    const agentCommand = (name: string, mode: 'resync' | 'cleanup') => {
+      const task = new tasks.CallAwsService(this, name, {
+        stateName: name,
+        service: 'ssm',
+        action: 'sendCommand',
+        integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+        parameters: {
+          DocumentName: props.resyncDocumentName,
+          'InstanceIds.$': 'States.Array($.node)',
+          'Comment.$': `States.Format('astaire ${mode} of {} at epoch {}', $.cluster, $.epoch)`,
+          // How long SSM tries to deliver the command to an instance that is not reachable yet.
+          TimeoutSeconds: 600,
+          Parameters: {
+            [`${DocParam.taskToken}.$`]: 'States.Array($$.Task.Token)',
+            [`${DocParam.cluster}.$`]: 'States.Array($.cluster)',
+            [`${DocParam.node}.$`]: 'States.Array($.node)',
+            [`${DocParam.epoch}.$`]: "States.Array(States.Format('{}', $.epoch))",
+            [DocParam.mode]: [mode],
           },
-        }),
-      ],
-      taskTimeout: sfn.Timeout.duration(resyncTimeout),
-      heartbeatTimeout: sfn.Timeout.duration(resyncHeartbeat),
-    });
-    resyncNode.addRetry({
-      errors: TRANSIENT_SSM_ERRORS,
-      interval: Duration.seconds(10),
-      backoffRate: 2,
-      maxDelay: Duration.seconds(60),
-      maxAttempts: 12,
-    });
+        },
+        iamResources: [
+          stack.formatArn({ service: 'ssm', resource: 'document', resourceName: props.resyncDocumentName }),
+        ],
+        // Both tasks share this statement: add it once.
+        additionalIamStatements:
+          mode === 'resync'
+            ? [
+                new iam.PolicyStatement({
+                  sid: 'RunTheResyncOnlyOnTheClusterInstances',
+                  actions: ['ssm:SendCommand'],
+                  resources: [stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' })],
+                  conditions: {
+                    StringEquals: { 'ssm:resourceTag/aws:autoscaling:groupName': props.autoScalingGroupName },
+                  },
+                }),
+              ]
+            : undefined,
+        taskTimeout: sfn.Timeout.duration(resyncTimeout),
+        heartbeatTimeout: sfn.Timeout.duration(resyncHeartbeat),
+      });
+      task.addRetry({
+        errors: TRANSIENT_SSM_ERRORS,
+        interval: Duration.seconds(10),
+        backoffRate: 2,
+        maxDelay: Duration.seconds(60),
+        maxAttempts: 12,
+      });
+      return task;
+    };
+    const resyncNode = agentCommand(S.ResyncNode, 'resync');
     const resyncNodes = new sfn.Map(this, S.ResyncNodes, {
       stateName: S.ResyncNodes,
       itemsPath: '$.plan.pulls',
@@ -549,6 +570,10 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
       .otherwise(keepAliveDone);
     keepAliveWait.next(heartbeat);
     heartbeat.next(isRunning);
+    // A heartbeat that fails (throttled, Auto Scaling briefly down) is not a failure of the data move, and
+    // must never fail the Parallel after the commit: the branch just stops. An action that expires for
+    // want of heartbeats is found `gone` at its completion, and counted.
+    heartbeat.addCatch(keepAliveDone, { errors: [sfn.Errors.ALL], resultPath: '$.keepAliveError' });
 
     const migrate = new sfn.Parallel(this, S.MigrateData, {
       stateName: S.MigrateData,
@@ -559,17 +584,66 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
     migrate.branch(keepAliveWait);
     catchTo(migrate, restore, '$.error');
 
+    // After the commit: complete the lifecycle action (nothing waits on the cleanup), then the nodes that
+    // lost vbuckets delete them, then the lock goes. From here on, nothing rolls back or ABANDONs.
     const done = new sfn.Succeed(this, S.Done, { stateName: S.Done });
+    const cleanupFailed = new sfn.Fail(this, S.CleanupFailed, {
+      stateName: S.CleanupFailed,
+      errorPath: '$.cleanupError.Error',
+      causePath: '$.cleanupError.Cause',
+    });
+    const checkOutcome = new sfn.Choice(this, S.CheckOutcome, { stateName: S.CheckOutcome })
+      .when(sfn.Condition.isPresent('$.error'), recordFailure)
+      .when(sfn.Condition.isPresent('$.cleanupError'), cleanupFailed)
+      .otherwise(done);
+    const releaseLock = invoke(S.ReleaseLock, 'releaseLock', request, null);
+    // A lock this execution could not release is broken by the next one once this execution has ended.
+    catchTo(releaseLock, checkOutcome, '$.releaseLockError');
+    releaseLock.next(checkOutcome);
+    const recordCleanupFailure = invoke(
+      S.RecordCleanupFailure,
+      'recordFailure',
+      { 'error.$': '$.cleanupError', 'executionId.$': '$$.Execution.Id', failed: 'cleanup' },
+      null,
+    );
+    catchTo(recordCleanupFailure, releaseLock, '$.recordCleanupFailureError');
+    recordCleanupFailure.next(releaseLock);
+    const cleanupNodes = new sfn.Map(this, S.CleanupNodes, {
+      stateName: S.CleanupNodes,
+      itemsPath: '$.plan.cleanups',
+      itemSelector: {
+        'cluster.$': '$.request.cluster',
+        'epoch.$': '$.migration.commit.epoch',
+        'node.$': '$$.Map.Item.Value.node',
+        'address.$': '$$.Map.Item.Value.address',
+      },
+      maxConcurrency: props.maxConcurrentResyncs ?? 10,
+      resultPath: '$.cleanups',
+    });
+    cleanupNodes.itemProcessor(agentCommand(S.CleanupNode, 'cleanup'));
+    catchTo(cleanupNodes, recordCleanupFailure, '$.cleanupError');
+    cleanupNodes.next(releaseLock);
+    // Clients still on the migration's topology write to the old replicas too: let them move on first.
+    const waitBeforeCleanup = new sfn.Wait(this, S.WaitBeforeCleanup, {
+      stateName: S.WaitBeforeCleanup,
+      time: sfn.WaitTime.duration(props.clientPropagationDelay ?? Duration.seconds(15)),
+    });
+    waitBeforeCleanup.next(cleanupNodes);
+    const hasCleanups = new sfn.Choice(this, S.HasCleanups, { stateName: S.HasCleanups })
+      .when(sfn.Condition.isPresent('$.plan.cleanups[0]'), waitBeforeCleanup)
+      .otherwise(releaseLock);
     const continueLifecycle = invoke(
       S.ContinueLifecycle,
       'completeLifecycle',
       { ...request, result: 'CONTINUE' },
       '$.lifecycle',
     );
-    // The data is in place and committed: never roll back or ABANDON from here.
-    catchTo(continueLifecycle, recordFailure, '$.error');
-    continueLifecycle.next(done);
+    // The data is in place and committed: never roll back or ABANDON from here; clean up, then fail.
+    catchTo(continueLifecycle, hasCleanups, '$.error');
+    continueLifecycle.next(hasCleanups);
     const hasLifecycle = new sfn.Choice(this, S.HasLifecycleAction, { stateName: S.HasLifecycleAction })
+      // An event whose instance is not in the state it announces changed nothing: complete nothing for it.
+      .when(sfn.Condition.isPresent('$.plan.ignored'), done)
       .when(
         sfn.Condition.or(
           sfn.Condition.stringEquals('$.request.action', 'launch'),
@@ -577,7 +651,7 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
         ),
         continueLifecycle,
       )
-      .otherwise(done);
+      .otherwise(hasCleanups);
     const releaseUnchanged = invoke(S.ReleaseUnchangedLock, 'releaseLock', request, null);
     catchTo(releaseUnchanged, restore, '$.error');
     releaseUnchanged.next(hasLifecycle);

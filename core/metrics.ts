@@ -24,6 +24,13 @@ export const MetricName = {
   ResyncBytesPerSecond: 'ResyncBytesPerSecond',
   /** At the end of each node's resync: how long it took. */
   ResyncSeconds: 'ResyncSeconds',
+  /** At the end of each heal that had work to do: 1 when it failed, 0 when it succeeded (Sum it). */
+  HealFailures: 'HealFailures',
+  /**
+   * vbuckets declared lost (no replica holds their data any more), by a resync, a heal or a commit
+   * (Sum it). Published with every result, 0 included, so an alarm on it has data.
+   */
+  VbucketsLost: 'VbucketsLost',
 } as const;
 export type MetricName = (typeof MetricName)[keyof typeof MetricName];
 
@@ -36,6 +43,8 @@ export const METRIC_UNITS: Readonly<Record<MetricName, 'Count' | 'Bytes' | 'Byte
   VbucketsDone: 'Count',
   ResyncBytesPerSecond: 'Bytes/Second',
   ResyncSeconds: 'Seconds',
+  HealFailures: 'Count',
+  VbucketsLost: 'Count',
 };
 
 export const MetricDimension = {

@@ -15,6 +15,13 @@ export interface NodePull {
   readonly vbuckets: readonly VbucketPull[];
 }
 
+/** What one node staying in the cluster loses: vbuckets it held as an old replica and not as a new one. */
+export interface NodeCleanup {
+  readonly node: string;
+  readonly address: string;
+  readonly vbuckets: readonly number[];
+}
+
 export interface MigrationPlan {
   readonly cluster: string;
   readonly epoch: number;
@@ -26,8 +33,18 @@ export interface MigrationPlan {
   readonly slots: number;
   /** slotsMoved / slots: the share of the keyspace's copies that change hands. */
   readonly movedFraction: number;
+  /**
+   * vbuckets whose every old replica is gone (`migration.gone`): no source is left, their data is
+   * declared lost. Their pulls are listed with no sources (the agent counts them and moves on).
+   */
+  readonly vbucketsLost: readonly number[];
   /** Nodes with something to pull, in newServers order. */
   readonly pulls: readonly NodePull[];
+  /**
+   * Nodes of both servers and newServers that lose vbuckets, in newServers order: once the migration
+   * commits, they delete their copies (a later migration may hand the vbuckets back to them).
+   */
+  readonly cleanups: readonly NodeCleanup[];
 }
 
 /**
@@ -52,16 +69,23 @@ export function planMigration(topology: Topology): MigrationPlan {
     replicas,
   );
   const perNode = new Map<string, VbucketPull[]>(topology.newServers.map((s) => [s.id, []]));
+  const lost = new Map<string, number[]>(topology.newServers.map((s) => [s.id, []]));
+  const gone = new Set(topology.migration?.gone ?? []);
+  const vbucketsLost: number[] = [];
   let vbucketsMoved = 0;
   let slotsMoved = 0;
   for (let v = 0; v < vbuckets; v++) {
     const oldReplicas = oldPlacement.replicasOf(v);
+    const newReplicas = newPlacement.replicasOf(v);
+    for (const id of oldReplicas) if (!newReplicas.includes(id)) lost.get(id)?.push(v);
+    const sources = gone.size > 0 ? oldReplicas.filter((id) => !gone.has(id)) : oldReplicas;
+    if (oldReplicas.length > 0 && sources.length === 0) vbucketsLost.push(v);
     let moved = false;
-    for (const id of newPlacement.replicasOf(v)) {
+    for (const id of newReplicas) {
       if (oldReplicas.includes(id)) continue;
       slotsMoved++;
       moved = true;
-      if (oldReplicas.length > 0) perNode.get(id)!.push({ vbucket: v, sources: oldReplicas });
+      if (oldReplicas.length > 0) perNode.get(id)!.push({ vbucket: v, sources });
     }
     if (moved) vbucketsMoved++;
   }
@@ -74,9 +98,13 @@ export function planMigration(topology: Topology): MigrationPlan {
     slotsMoved: hasSources ? slotsMoved : 0,
     slots,
     movedFraction: hasSources && slots > 0 ? slotsMoved / slots : 0,
+    vbucketsLost,
     pulls: topology.newServers
       .map((s) => ({ node: s.id, address: s.address, vbuckets: perNode.get(s.id)! }))
       .filter((p) => p.vbuckets.length > 0),
+    cleanups: topology.newServers
+      .map((s) => ({ node: s.id, address: s.address, vbuckets: lost.get(s.id)! }))
+      .filter((c) => c.vbuckets.length > 0),
   };
 }
 

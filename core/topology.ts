@@ -12,6 +12,11 @@ export interface MigrationInfo {
   readonly executionId: string;
   /** ISO 8601 time the migration started. */
   readonly startedAt: string;
+  /**
+   * Old servers that are gone from the group (terminated without a lifecycle action, or lost):
+   * no source for any vbucket. A vbucket whose every old replica is gone is declared lost.
+   */
+  readonly gone?: readonly string[];
 }
 
 /** The document kept in `/astaire/<cluster>/topology`. */
@@ -126,7 +131,17 @@ export function parseTopology(input: string | unknown, source: string): Topology
       fail('migration.startedAt', m.startedAt, 'must be an ISO 8601 time');
     if (result.newServers === undefined)
       fail('newServers', undefined, 'must be present while a migration runs');
-    result.migration = { executionId: m.executionId as string, startedAt: m.startedAt as string };
+    const ids = new Set(servers.map((s) => s.id));
+    if (
+      m.gone !== undefined &&
+      (!Array.isArray(m.gone) || !m.gone.every((id) => typeof id === 'string' && ids.has(id)))
+    )
+      fail('migration.gone', m.gone, 'must be a list of ids from servers');
+    result.migration = {
+      executionId: m.executionId as string,
+      startedAt: m.startedAt as string,
+      ...(Array.isArray(m.gone) && m.gone.length > 0 ? { gone: m.gone as string[] } : {}),
+    };
   }
   return result;
 }
@@ -173,8 +188,10 @@ export function serializeTopology(topology: Topology): string {
     servers: topology.servers.map(({ id, address }) => ({ id, address })),
   };
   if (topology.newServers) doc.newServers = topology.newServers.map(({ id, address }) => ({ id, address }));
-  if (topology.migration)
-    doc.migration = { executionId: topology.migration.executionId, startedAt: topology.migration.startedAt };
+  if (topology.migration) {
+    const { executionId, startedAt, gone } = topology.migration;
+    doc.migration = { executionId, startedAt, ...(gone && gone.length > 0 ? { gone } : {}) };
+  }
   const json = JSON.stringify(doc);
   const bytes = new TextEncoder().encode(json).length;
   if (bytes > ADVANCED_PARAMETER_BYTES)

@@ -1,12 +1,19 @@
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import { abortMigration, beginMigration, planMigration, type Server, type Topology } from '../core';
+import {
+  abortMigration,
+  beginMigration,
+  type MigrationPlan,
+  planMigration,
+  type Server,
+  type Topology,
+} from '../core';
 import { AutoScalingGroupMembers } from './adapters/auto-scaling';
 import { Ec2InstanceAddresses } from './adapters/ec2';
 import { SsmTopologyStore } from './adapters/ssm-parameters';
 import { configuredName, requireEnv, requirePositiveInt } from './env';
-import type { Clock, GroupMembers, InstanceAddresses, TopologyStore } from './ports';
+import type { Clock, GroupMember, GroupMembers, InstanceAddresses, TopologyStore } from './ports';
 import type { WorkflowRequest } from './request';
 
 /**
@@ -40,6 +47,14 @@ export interface PullItem {
   readonly vbuckets: number;
 }
 
+/** One node that must delete the vbuckets it loses once the migration commits: an item of the CleanupNodes Map. */
+export interface CleanupItem {
+  readonly node: string;
+  readonly address: string;
+  /** How many vbuckets it loses. */
+  readonly vbuckets: number;
+}
+
 /** State `PlanMigration` output (at `$.plan`). */
 export interface PlanResult {
   /** False when the members already match: nothing was written, nothing moves. */
@@ -51,7 +66,17 @@ export interface PlanResult {
   readonly added: readonly string[];
   readonly removed: readonly string[];
   readonly vbucketsMoved: number;
+  /** vbuckets whose every old replica is gone from the group: their data is declared lost. */
+  readonly vbucketsLost: number;
+  /** Old servers gone from the group (no source): recorded in the migration for the agents. */
+  readonly gone: readonly string[];
   readonly pulls: readonly PullItem[];
+  readonly cleanups: readonly CleanupItem[];
+  /**
+   * Why this lifecycle event changed nothing: its instance is not in the lifecycle state the event
+   * claims (a replayed, late or forged event). No lifecycle action is completed for it.
+   */
+  readonly ignored?: string;
   /** A dead execution's migration that was rolled back first. */
   readonly abortedMigrationOf?: string;
 }
@@ -72,27 +97,67 @@ export function createPlanMigrationHandler(ports: PlanMigrationPorts) {
       abortedMigrationOf = topology.migration.executionId;
       topology = abortMigration(topology);
     }
-    const target = await targetMembers(ports, request, topology);
+    const members = await ports.group.list(ports.autoScalingGroupName);
+    const ignored = mismatch(request, members);
+    if (ignored) {
+      console.warn(JSON.stringify({ message: 'lifecycle event ignored', reason: ignored, request }));
+      if (abortedMigrationOf) await ports.topology.write(topology);
+      return { ...result(topology, false, abortedMigrationOf), ignored };
+    }
+    const target = await targetMembers(ports, request, members, topology);
     if (sameMembers(topology.servers, target)) {
       if (abortedMigrationOf) await ports.topology.write(topology);
       return result(topology, false, abortedMigrationOf);
     }
+    const listed = new Set(members.map((m) => m.instanceId));
+    const gone = topology.servers.filter((s) => !listed.has(s.id)).map((s) => s.id);
+    if (gone.length)
+      console.warn(
+        JSON.stringify({ message: 'servers gone from the group: no source for their vbuckets', gone }),
+      );
     const begun = beginMigration(topology, target, {
       executionId: me,
       startedAt: ports.clock.now().toISOString(),
+      ...(gone.length ? { gone } : {}),
     });
     await ports.topology.write(begun);
-    return result(begun, true, abortedMigrationOf);
+    const planned = result(begun, true, abortedMigrationOf);
+    if (planned.vbucketsLost > 0)
+      console.warn(
+        JSON.stringify({
+          message: 'vbuckets declared lost: every old replica is gone from the group',
+          vbucketsLost: planned.vbucketsLost,
+          gone,
+        }),
+      );
+    return planned;
   };
+}
+
+/** The lifecycle state an event's instance must be in for the event to be current. */
+const EXPECTED_STATE: Record<string, string> = { launch: 'Pending:Wait', terminate: 'Terminating:Wait' };
+
+/**
+ * Why a lifecycle event does not match the group (undefined when it does): its instance must be
+ * waiting in the state the event announces. A replayed or forged terminate for an InService
+ * instance would otherwise take a live node out of the topology.
+ */
+function mismatch(request: WorkflowRequest, members: readonly GroupMember[]): string | undefined {
+  if (!request.lifecycle) return undefined;
+  const expected = EXPECTED_STATE[request.action];
+  const { instanceId } = request.lifecycle;
+  const state = members.find((m) => m.instanceId === instanceId)?.lifecycleState;
+  if (state === expected) return undefined;
+  return `${request.action} event for ${instanceId}, which is ${state ?? 'not in the group'}, not ${expected}: nothing changed`;
 }
 
 async function targetMembers(
   ports: PlanMigrationPorts,
   request: WorkflowRequest,
+  members: readonly GroupMember[],
   topology: Topology,
 ): Promise<Server[]> {
   const leaving = request.action === 'terminate' ? request.lifecycle?.instanceId : undefined;
-  const members = await ports.group.list(ports.autoScalingGroupName);
   const ids = members
     .filter((m) => MEMBER_STATES.has(m.lifecycleState) && m.instanceId !== leaving)
     .map((m) => m.instanceId);
@@ -134,13 +199,29 @@ function result(topology: Topology, changed: boolean, abortedMigrationOf: string
     added: newServers.filter((id) => !servers.includes(id)),
     removed: servers.filter((id) => !newServers.includes(id)),
     vbucketsMoved: plan?.vbucketsMoved ?? 0,
-    pulls: (plan?.pulls ?? []).map((p) => ({
-      node: p.node,
-      address: p.address,
-      vbuckets: p.vbuckets.length,
+    vbucketsLost: plan?.vbucketsLost.length ?? 0,
+    gone: topology.migration?.gone ?? [],
+    pulls: changed && topology.newServers ? agentRuns(topology, plan!) : [],
+    cleanups: (plan?.cleanups ?? []).map((c) => ({
+      node: c.node,
+      address: c.address,
+      vbuckets: c.vbuckets.length,
     })),
     ...(abortedMigrationOf ? { abortedMigrationOf } : {}),
   };
+}
+
+/**
+ * The nodes whose agent runs: every node with vbuckets to pull, and every node joining with nothing to
+ * pull (the first members of a cluster): its agent proves that its memcached answers and marks it a
+ * complete replica, which makes it a source for later migrations.
+ */
+function agentRuns(topology: Topology, plan: MigrationPlan): PullItem[] {
+  const pulling = new Map(plan.pulls.map((p) => [p.node, p.vbuckets.length]));
+  const old = new Set(topology.servers.map((s) => s.id));
+  return (topology.newServers ?? [])
+    .filter((s) => pulling.has(s.id) || !old.has(s.id))
+    .map((s) => ({ node: s.id, address: s.address, vbuckets: pulling.get(s.id) ?? 0 }));
 }
 
 const ssm = new SSMClient({});

@@ -37,8 +37,9 @@ export interface LocalRuntimeOptions {
   /** How long the workflow's lock-retry and keep-alive Wait states last here. @default 200 */
   readonly waitMs?: number;
   /**
-   * The WaitForClients state here: must exceed the local clients' topology poll interval
-   * (the scenario polls every 100 ms), or a client could still write to the old members only.
+   * The WaitForClients and WaitBeforeCleanup states here: must exceed the local clients' topology
+   * poll interval (the scenario polls every 100 ms), or a client could still write to the old
+   * members only (or, after a commit, still to the replicas that are cleaning up).
    * @default 500
    */
   readonly clientPropagationMs?: number;
@@ -64,7 +65,10 @@ export interface ExecutionOutcome {
   readonly status: 'SUCCEEDED' | 'FAILED';
   readonly output?: unknown;
   readonly error?: string;
+  /** The agents' resync reports (what moved). */
   readonly reports: ResyncReport[];
+  /** The agents' cleanup reports after the commit (items deleted: the vbuckets each node lost). */
+  readonly cleanups: ResyncReport[];
   readonly seconds: number;
 }
 
@@ -154,16 +158,18 @@ export class LocalRuntime {
     const name = randomUUID();
     const executionId = `arn:aws:states:local:000000000000:execution:astaire-local:${name}`;
     const reports: ResyncReport[] = [];
+    const cleanups: ResyncReport[] = [];
     this.reportsByExecution.set(executionId, reports);
     this.executions.running.add(executionId);
     const started = Date.now();
     try {
       const execution = this.machine.run(input as never, {
         overrides: {
-          taskResourceLocalHandlers: this.handlers(reports) as never,
+          taskResourceLocalHandlers: this.handlers(reports, cleanups) as never,
           waitTimeOverrides: {
             ...Object.fromEntries(WAIT_STATES.map((w) => [w, this.options.waitMs ?? 200])),
             [S.WaitForClients]: this.options.clientPropagationMs ?? 500,
+            [S.WaitBeforeCleanup]: this.options.clientPropagationMs ?? 500,
           },
         },
         context: {
@@ -172,11 +178,25 @@ export class LocalRuntime {
         } as never,
       });
       const output = await execution.result;
-      return { executionId, status: 'SUCCEEDED', output, reports, seconds: (Date.now() - started) / 1000 };
+      return {
+        executionId,
+        status: 'SUCCEEDED',
+        output,
+        reports,
+        cleanups,
+        seconds: (Date.now() - started) / 1000,
+      };
     } catch (error) {
       const e = error as Error & { cause?: { name?: string; message?: string } };
       const why = e.cause?.message ? `${e.cause.name ?? 'Error'}: ${e.cause.message}` : e.message;
-      return { executionId, status: 'FAILED', error: why, reports, seconds: (Date.now() - started) / 1000 };
+      return {
+        executionId,
+        status: 'FAILED',
+        error: why,
+        reports,
+        cleanups,
+        seconds: (Date.now() - started) / 1000,
+      };
     } finally {
       this.executions.running.delete(executionId);
       this.reportsByExecution.delete(executionId);
@@ -189,14 +209,18 @@ export class LocalRuntime {
   }
 
   /** Every Task state of the workflow, bound to the same handler code the Lambda functions run. */
-  private handlers(reports: ResyncReport[]): Record<string, (input: never) => Promise<unknown>> {
+  private handlers(
+    reports: ResyncReport[],
+    cleanups: ResyncReport[],
+  ): Record<string, (input: never) => Promise<unknown>> {
     const clock = { now: () => new Date() };
     const topology = this.topology;
     const locks = this.locks;
     const lifecycle = this.group;
     const keepAlive = createKeepAliveHandler({ topology, lifecycle });
-    const completeLifecycle = createCompleteLifecycleHandler({ lifecycle, metrics: this.metrics });
-    const resync = createLocalResyncTask({
+    const completeLifecycle = createCompleteLifecycleHandler({ lifecycle, metrics: this.metrics, topology });
+    const recordFailure = createRecordFailureHandler({ metrics: this.metrics, cluster: this.cluster });
+    const agent = createLocalResyncTask({
       agentScript: agentScript(),
       topologyFile: (cluster) => this.topology.path(cluster),
       addressOf: (node) => this.group.address(node),
@@ -220,16 +244,23 @@ export class LocalRuntime {
         memcachedPort: this.group.port,
       }),
       [S.ReleaseUnchangedLock]: createReleaseLockHandler({ locks }),
-      [S.CommitMigration]: createCommitMigrationHandler({ topology, locks }),
+      [S.CommitMigration]: createCommitMigrationHandler({ topology }),
+      [S.ReleaseLock]: createReleaseLockHandler({ locks }),
+      [S.RecordCleanupFailure]: recordFailure,
       [S.RecordHeartbeat]: keepAlive,
       [S.RecordHeartbeatWhileWaiting]: keepAlive,
       [S.ContinueLifecycle]: completeLifecycle,
       [S.AbandonLaunch]: completeLifecycle,
       [S.RestoreTopology]: createRestoreTopologyHandler({ topology, locks }),
-      [S.RecordFailure]: createRecordFailureHandler({ metrics: this.metrics, cluster: this.cluster }),
+      [S.RecordFailure]: recordFailure,
       [S.ResyncNode]: async (input: never) => {
-        const report = await resync(input);
+        const report = await agent(input);
         reports.push(report);
+        return report;
+      },
+      [S.CleanupNode]: async (input: never) => {
+        const report = await agent(input);
+        cleanups.push(report);
         return report;
       },
     } as Record<string, (input: never) => Promise<unknown>>;

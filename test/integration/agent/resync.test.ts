@@ -224,6 +224,90 @@ describe('astaire-agent resync against real memcached', () => {
       expect(report.vbucketsDone).toBe(pull.vbuckets.length - expected.length);
     });
 
+    it('when an old replica restarted empty (reachable, unmarked), then the resync takes its vbuckets from the complete replica and loses nothing', async () => {
+      cluster = await MemcachedCluster.start(3, MEMCACHED);
+      const old = cluster.servers();
+      await load(old, VBUCKETS, REPLICAS, items);
+      await cluster.nodes[0].restart(); // node-1: same address, empty, no marker
+      await cluster.add(1, MEMCACHED);
+      const t = topology(old, cluster.servers());
+      const pull = planMigration(t).pulls[0];
+      const fromRestarted = pull.vbuckets.filter((v) => v.sources[0] === 'node-1').length;
+
+      const report = await runResync({ topology: t, node: pull.node, local: pull.address });
+
+      expect(fromRestarted).toBeGreaterThan(0); // the restarted node ranks first for some of them
+      const wanted = new Set(pull.vbuckets.map((v) => v.vbucket));
+      const gained = items.filter((i) => wanted.has(vbucketOf(i.key, VBUCKETS)));
+      const got = await readAll(
+        pull.address,
+        gained.map((i) => i.key),
+      );
+      expect(got.filter((g) => g === undefined).length).toBe(0);
+      expect(report.status).toBe('succeeded');
+      expect(report.failedSources).toEqual(['node-1']);
+    });
+
+    it('when an old replica was flushed, then it is not a source either', async () => {
+      cluster = await MemcachedCluster.start(3, MEMCACHED);
+      const old = cluster.servers();
+      await load(old, VBUCKETS, REPLICAS, items);
+      await pipeline(old[1].address, [Buffer.from('flush_all noreply\r\n')], { value: fail, error: fail });
+      await cluster.add(1, MEMCACHED);
+      const t = topology(old, cluster.servers());
+      const pull = planMigration(t).pulls[0];
+
+      const report = await runResync({ topology: t, node: pull.node, local: pull.address });
+
+      const wanted = new Set(pull.vbuckets.map((v) => v.vbucket));
+      const gained = items.filter((i) => wanted.has(vbucketOf(i.key, VBUCKETS)));
+      const got = await readAll(
+        pull.address,
+        gained.map((i) => i.key),
+      );
+      expect(got.filter((g) => g === undefined).length).toBe(0);
+      expect(report.status).toBe('succeeded');
+      expect(report.failedSources).toEqual(['node-2']);
+    });
+
+    it('when both old replicas of some vbuckets restarted empty, then the resync fails and names those vbuckets: never a success with missing data', async () => {
+      cluster = await MemcachedCluster.start(3, MEMCACHED);
+      const old = cluster.servers();
+      await load(old, VBUCKETS, REPLICAS, items);
+      await cluster.nodes[0].restart();
+      await cluster.nodes[1].restart();
+      await cluster.add(1, MEMCACHED);
+      const t = topology(old, cluster.servers());
+      const pull = planMigration(t).pulls[0];
+      const expected = pull.vbuckets
+        .filter((v) => v.sources.every((id) => id === 'node-1' || id === 'node-2'))
+        .map((v) => v.vbucket);
+
+      const report = await runResync({ topology: t, node: pull.node, local: pull.address });
+
+      expect(expected.length).toBeGreaterThan(0);
+      expect(report.status).toBe('failed');
+      expect(report.failedVbuckets).toEqual(expected);
+      expect(report.error).toMatch(/VbucketsUnavailableError.*not a complete replica/);
+    });
+
+    it('when the resync succeeds, then the new node is marked complete; a node that restarted before its resync is not', async () => {
+      cluster = await MemcachedCluster.start(3, MEMCACHED);
+      const old = cluster.servers();
+      await load(old, VBUCKETS, REPLICAS, items);
+      await cluster.nodes[2].restart(); // node-3 stays a member, empty: only a heal may mark it again
+      await cluster.add(1, MEMCACHED);
+      const t = topology(old, cluster.servers());
+
+      const reports = await resyncAll(t);
+
+      expect(reports.every((r) => r.status === 'succeeded')).toBe(true);
+      const [restartedMarker] = await readAll(old[2].address, [Buffer.from('astaire:complete')]);
+      expect(restartedMarker).toBeUndefined();
+      const [marker] = await readAll(cluster.servers()[3].address, [Buffer.from('astaire:complete')]);
+      expect(JSON.parse(marker!.value.toString())).toMatchObject({ cluster: 'itest', node: 'node-4' });
+    });
+
     it('when a client writes a key during the resync, then the client value survives it', async () => {
       cluster = await MemcachedCluster.start(3, MEMCACHED);
       const old = cluster.servers();

@@ -125,12 +125,38 @@ export function setCommand(item: Item, mode = ''): Buffer {
   ]);
 }
 
-/** Writes every item to each of its replicas under `servers`, as a client would. */
+/**
+ * Marks each server a complete replica of cluster `cluster`, as a finished resync or heal (or the first
+ * commit of an empty cluster) leaves it: the key `astaire:complete` names the cluster and the node.
+ * Written raw here, so tests state the wire contract rather than borrow the agent's code.
+ */
+export async function markComplete(servers: readonly Server[], cluster = 'itest'): Promise<void> {
+  const fail = (what: unknown) => {
+    throw new Error(`marking answered ${String(what)}`);
+  };
+  await Promise.all(
+    servers.map((s) => {
+      const value = Buffer.from(JSON.stringify({ cluster, node: s.id }));
+      const cmd = Buffer.concat([
+        Buffer.from(`ms astaire:complete ${value.length} T0 q\r\n`),
+        value,
+        Buffer.from('\r\n'),
+      ]);
+      return pipeline(s.address, [cmd], { value: fail, error: fail, status: fail });
+    }),
+  );
+}
+
+/**
+ * Writes every item to each of its replicas under `servers`, as a client would, then marks every
+ * server a complete replica of `cluster` (they hold everything: they were loaded from the start).
+ */
 export async function load(
   servers: readonly Server[],
   vbuckets: number,
   replicas: number,
   items: readonly Item[],
+  cluster = 'itest',
 ): Promise<void> {
   const placement = new Placement(
     servers.map((s) => s.id),
@@ -148,6 +174,7 @@ export async function load(
       await pipeline(s.address, per.get(s.id)!, { value: () => fail('a value'), error: fail, status: fail });
     }),
   );
+  await markComplete(servers, cluster);
 }
 
 export interface Found {

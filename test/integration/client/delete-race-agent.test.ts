@@ -10,6 +10,7 @@ import {
   vbucketOf,
 } from '../../../core';
 import { MemcachedCluster } from '../../support/memcached';
+import { markComplete } from '../agent/support';
 
 // The delete-during-resync race against the real agent: keys deleted through the client while
 // the agent copies their vbuckets onto a new node must stay deleted after the topology commits.
@@ -37,6 +38,8 @@ describe('delete during a real resync', () => {
         executionId: 'race-test',
         startedAt: new Date().toISOString(),
       });
+      // The old replicas hold everything the client wrote since they started: complete, as the workflow knows them.
+      await markComplete([s1, s2, s3], 'race');
       source.set(migrating);
       await client.refreshTopology();
       const gained = new Set(pullsFor(planMigration(migrating), s4.id).map((p) => p.vbucket));

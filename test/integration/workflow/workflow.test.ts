@@ -1,5 +1,5 @@
 import { synthesizeWorkflowDefinition, type AslDefinition } from '../../../cdk/definition';
-import { FakeWorld, lifecycleEvent, CLUSTER } from './fake-world';
+import { FakeWorld, ipOf, lifecycleEvent, CLUSTER } from './fake-world';
 import { runLocal } from './run-local';
 
 let definition: AslDefinition;
@@ -37,7 +37,9 @@ describe('the synthesized workflow, run by aws-local-stepfunctions over fake por
     expect(committedWith(world, D)).toBeGreaterThan(world.log.indexOf(`resynced ${D}@2`));
     expect(world.log.indexOf(`CONTINUE ${D}`)).toBeGreaterThan(committedWith(world, D));
     // The SSM task's resolved request: the document's parameters, each a one-element list.
-    expect(world.sendCommands.find((c) => c.InstanceIds[0] === D)).toEqual({
+    expect(
+      world.sendCommands.find((c) => c.InstanceIds[0] === D && c.Parameters.mode[0] === 'resync'),
+    ).toEqual({
       DocumentName: 'astaire-local-resync',
       InstanceIds: [D],
       Comment: 'astaire resync of local at epoch 2',
@@ -47,8 +49,71 @@ describe('the synthesized workflow, run by aws-local-stepfunctions over fake por
         cluster: ['local'],
         node: [D],
         epoch: ['2'],
+        mode: ['resync'],
       },
     });
+  });
+
+  test('given 3 -> 4, when the migration commits, then after CONTINUE each old node cleans up the vbuckets it lost, with the lock held until they are done', async () => {
+    const world = new FakeWorld([A, B, C]);
+    world.launch(D);
+    const run = await runLocal(definition, world, lifecycleEvent('launch', D));
+    expect(run).toEqual(succeeded);
+    const cleanups = world.sendCommands.filter((c) => c.Parameters.mode[0] === 'cleanup');
+    expect(cleanups.map((c) => c.InstanceIds[0]).sort()).toEqual([A, B, C]);
+    // Against the committed topology (epoch 3), never the migration's (epoch 2).
+    expect(cleanups.map((c) => c.Parameters.epoch[0])).toEqual(['3', '3', '3']);
+    expect(cleanups[0]!.Comment).toBe(`astaire cleanup of local at epoch 3`);
+    for (const id of [A, B, C]) {
+      expect(world.log).toContain(`cleaned ${id}@3 locked`);
+      expect(world.log.indexOf(`cleaned ${id}@3 locked`)).toBeGreaterThan(world.log.indexOf(`CONTINUE ${D}`));
+    }
+    expect(world.lock).toBeUndefined();
+    expect(world.metrics).toEqual([]);
+  });
+
+  test('given 4 -> 3, when the node leaves, then nobody cleans up (the others only gain)', async () => {
+    const world = new FakeWorld([A, B, C, D]);
+    world.terminate(D);
+    expect(await runLocal(definition, world, lifecycleEvent('terminate', D))).toEqual(succeeded);
+    expect(world.sendCommands.filter((c) => c.Parameters.mode[0] === 'cleanup')).toEqual([]);
+    expect(world.lock).toBeUndefined();
+  });
+
+  test('given CONTINUE fails after the commit, then the cleanup still runs, the lock is released, nothing is rolled back or ABANDONed and the execution fails with that error', async () => {
+    const world = new FakeWorld([A, B, C]);
+    world.launch(D);
+    world.completeError = Object.assign(new Error('Auto Scaling is down'), { name: 'ServiceDown' });
+    const run = await runLocal(definition, world, lifecycleEvent('launch', D));
+    expect(run).toEqual({ status: 'FAILED', error: 'ServiceDown', cause: 'Auto Scaling is down' });
+    expect(ids(world)).toEqual([A, B, C, D]);
+    expect(world.log.filter((l) => l.startsWith('cleaned '))).toHaveLength(3);
+    expect(world.completed).toEqual([]);
+    expect(world.lock).toBeUndefined();
+    expect(world.metrics).toEqual(['MigrationFailed']);
+  });
+
+  test('given a cleanup that fails after the commit, then the topology stays committed, the launch continues, the lock is released and the execution fails with CleanupFailed', async () => {
+    const world = new FakeWorld([A, B, C]);
+    world.launch(D);
+    world.cleanupAgent = async (req) => {
+      if (req.Parameters.node[0] === B)
+        throw Object.assign(new Error(`cleanup of ${B}: local memcached unreachable`), {
+          name: 'CleanupFailed',
+        });
+      return world.succeedingCleanup(req);
+    };
+    const run = await runLocal(definition, world, lifecycleEvent('launch', D));
+    expect(run).toEqual({
+      status: 'FAILED',
+      error: 'CleanupFailed',
+      cause: `cleanup of ${B}: local memcached unreachable`,
+    });
+    expect(ids(world)).toEqual([A, B, C, D]);
+    expect(world.topology!.newServers).toBeUndefined();
+    expect(world.completed).toEqual([{ instanceId: D, result: 'CONTINUE' }]);
+    expect(world.lock).toBeUndefined();
+    expect(world.metrics).toEqual(['CleanupFailed']);
   });
 
   test('given 4 servers, when one terminates, then the others take its data before its termination continues', async () => {
@@ -94,11 +159,42 @@ describe('the synthesized workflow, run by aws-local-stepfunctions over fake por
     expect(await runLocal(definition, world, event)).toEqual(succeeded);
     const after = JSON.stringify(world.topology);
     const logLength = world.log.length;
-    expect(await runLocal(definition, world, event)).toEqual(succeeded);
+    const duplicate = await runLocal(definition, world, event);
+    expect(duplicate).toEqual(succeeded);
     expect(JSON.stringify(world.topology)).toBe(after);
     expect(world.log.length).toBe(logLength);
+    // D is InService now: the event no longer matches the group, so no lifecycle call is even tried.
     expect(world.completed).toEqual([{ instanceId: D, result: 'CONTINUE' }]);
-    expect(world.metrics).toEqual(['LifecycleActionGone']);
+    expect(world.metrics).toEqual([]);
+    expect((duplicate as unknown as { output: { plan: { ignored?: string } } }).output.plan.ignored).toMatch(
+      /launch event for i-0000000d, which is InService, not Pending:Wait: nothing changed/,
+    );
+  });
+
+  test('given a terminate event for an instance that is InService (replayed or forged), when it runs, then nothing changes, no action is completed, and it says so', async () => {
+    const world = new FakeWorld([A, B, C]);
+    const before = JSON.stringify(world.topology);
+    const run = await runLocal(definition, world, lifecycleEvent('terminate', B));
+    expect(run).toEqual(succeeded);
+    expect(JSON.stringify(world.topology)).toBe(before);
+    expect(ids(world)).toEqual([A, B, C]);
+    expect(world.completed).toEqual([]);
+    expect(world.lock).toBeUndefined();
+    expect((run as unknown as { output: { plan: { ignored?: string } } }).output.plan.ignored).toMatch(
+      /terminate event for i-0000000b, which is InService, not Terminating:Wait/,
+    );
+  });
+
+  test('given a server that vanished from the group without a lifecycle action, when a resync runs, then the migration records it gone so no agent waits on it', async () => {
+    const world = new FakeWorld([A, B, C]);
+    world.members.splice(
+      world.members.findIndex((m) => m.instanceId === C),
+      1,
+    );
+    const run = await runLocal(definition, world, { cluster: CLUSTER, action: 'resync' });
+    expect(run).toEqual(succeeded);
+    expect(ids(world)).toEqual([A, B]);
+    expect(world.log.some((l) => / new=/.test(l) && l.includes(`gone=${C}`))).toBe(true);
   });
 
   test('given two instances launching within a second, when both executions run, then the second waits, both end in the topology and each continues only after its data is in place', async () => {
@@ -219,6 +315,35 @@ describe('the synthesized workflow, run by aws-local-stepfunctions over fake por
     expect(await runLocal(definition, world, lifecycleEvent('launch', D))).toEqual(succeeded);
     expect(ids(world)).toEqual([A, B, C, D]);
     expect(world.completed).toEqual([{ instanceId: D, result: 'CONTINUE' }]);
+  });
+
+  test('given the keep-alive failing after the commit (Lambda TooManyRequests), when a launch runs, then the committed instance is never ABANDONed: it continues', async () => {
+    const world = new FakeWorld([A, B, C]);
+    world.launch(D);
+    world.heartbeatAfterCommitError = Object.assign(new Error('Rate exceeded'), {
+      name: 'Lambda.TooManyRequestsException',
+    });
+    const run = await runLocal(definition, world, lifecycleEvent('launch', D));
+    expect(ids(world)).toEqual([A, B, C, D]);
+    expect(world.completed).toEqual([{ instanceId: D, result: 'CONTINUE' }]);
+    expect(run).toEqual(succeeded);
+  });
+
+  test('given a launch whose data move failed but whose instance a committed topology already lists, when it would be abandoned, then it continues instead', async () => {
+    const world = new FakeWorld([A, B, C]);
+    world.launch(D);
+    // An operator's manual resync committed D meanwhile; this execution's own agent then fails.
+    world.topology = {
+      ...world.topology!,
+      servers: [...world.topology!.servers, { id: D, address: `${ipOf(D)}:11211` }],
+    };
+    world.agent = async () => {
+      throw Object.assign(new Error('agent down'), { name: 'ResyncFailed' });
+    };
+    world.members.push({ instanceId: E, lifecycleState: 'InService' });
+    await runLocal(definition, world, lifecycleEvent('launch', D));
+    expect(world.completed).toEqual([{ instanceId: D, result: 'CONTINUE' }]);
+    expect(world.log.some((l) => l.startsWith('ABANDON'))).toBe(false);
   });
 
   test('given the synthesized definition, when asl-validator checks it, then it reports no error', () => {

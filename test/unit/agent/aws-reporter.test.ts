@@ -51,14 +51,36 @@ describe('AwsReporter', () => {
     expect(data.find((d) => d.MetricName === 'VbucketsDone')?.Value).toBe(4);
   });
 
+  it('given cleanup mode, when it heartbeats and fails, then the task fails with CleanupFailed and no resync metric is put', async () => {
+    const r = new AwsReporter({
+      sfn: new SFNClient({}),
+      cloudWatch: new CloudWatchClient({}),
+      taskToken: 'tok',
+      mode: 'cleanup',
+    });
+    await r.progress(progress);
+    await r.finish({ ...base, status: 'failed', error: 'LocalMemcachedError: down' });
+    expect(sfn.commandCalls(SendTaskHeartbeatCommand)).toHaveLength(1);
+    expect(sfn.commandCalls(SendTaskFailureCommand)[0].args[0].input).toMatchObject({
+      taskToken: 'tok',
+      error: 'CleanupFailed',
+      cause: expect.stringContaining('LocalMemcachedError: down'),
+    });
+    expect(cw.commandCalls(PutMetricDataCommand)).toHaveLength(0);
+  });
+
   it('when metrics are put, then every name, unit, namespace and dimension is the core/metrics contract the alarms read', async () => {
     await reporter('tok').finish({ ...base, status: 'succeeded' });
     const input = cw.commandCalls(PutMetricDataCommand)[0].args[0].input;
     expect(input.Namespace).toBe(METRIC_NAMESPACE);
     const data = input.MetricData ?? [];
     const names = new Set(data.map((d) => d.MetricName));
-    // Every published name is a known one, and the end of a resync publishes all of them.
-    expect([...names].sort()).toEqual(Object.values(MetricName).sort());
+    // Every published name is a known one, and the end of a resync publishes all of them but the heal's.
+    expect([...names].sort()).toEqual(
+      Object.values(MetricName)
+        .filter((n) => n !== MetricName.HealFailures)
+        .sort(),
+    );
     for (const d of data) {
       expect(d.Unit).toBe(METRIC_UNITS[d.MetricName as MetricName]);
       expect(d.Dimensions?.map((x) => x.Name)).toEqual(
@@ -92,6 +114,20 @@ describe('AwsReporter', () => {
     expect(JSON.parse(input.cause ?? '').failedVbuckets).toEqual([7, 9]);
     const data = cw.commandCalls(PutMetricDataCommand)[0].args[0].input.MetricData ?? [];
     expect(data.find((d) => d.MetricName === 'ResyncFailures')?.Value).toBe(1);
+  });
+
+  it('given a heal that failed and declared vbuckets lost, when finished, then HealFailures and VbucketsLost carry it, not ResyncFailures', async () => {
+    await reporter().finish({
+      ...base,
+      status: 'failed',
+      mode: 'heal',
+      vbucketsLost: [1, 2, 3],
+      error: 'VbucketsUnavailableError: x',
+    });
+    const data = cw.commandCalls(PutMetricDataCommand)[0].args[0].input.MetricData ?? [];
+    expect(data.find((d) => d.MetricName === 'HealFailures')?.Value).toBe(1);
+    expect(data.find((d) => d.MetricName === 'VbucketsLost')?.Value).toBe(3);
+    expect(data.find((d) => d.MetricName === 'ResyncFailures')).toBeUndefined();
   });
 
   it('given no task token, when progress is reported, then only metrics are sent', async () => {

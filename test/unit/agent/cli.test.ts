@@ -1,28 +1,29 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { SendTaskFailureCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
-import { EXIT_OK, EXIT_USAGE, main, parseCommandLine } from '../../../agent/cli';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, main, parseCommandLine } from '../../../agent/cli';
 import { UsageError } from '../../../agent/errors';
 import { parseResyncMessage } from '../../../core';
 
 const ssm = mockClient(SSMClient);
+const sfnMock = mockClient(SFNClient);
+mockClient(CloudWatchClient);
 
-async function run(argv: string[]) {
+async function run(argv: string[], env: Record<string, string> = {}) {
   let stdout = '';
   let stderr = '';
   const code = await main(argv, {
     stdout: (t) => (stdout += t),
     stderr: (t) => (stderr += t),
+    env,
     aws: {
       ssm: () => new SSMClient({}),
-      sfn: () => {
-        throw new Error('no sfn');
-      },
-      cloudWatch: () => {
-        throw new Error('no cw');
-      },
+      sfn: () => new SFNClient({ region: 'eu-west-1' }),
+      cloudWatch: () => new CloudWatchClient({ region: 'eu-west-1' }),
     },
   });
   return { code, stdout, stderr };
@@ -67,6 +68,48 @@ describe('astaire-agent command line', () => {
     });
   });
 
+  it('given cleanup, when parsed, then it is the cleanup command with its own rate cap; resync flags are refused', () => {
+    expect(
+      parseCommandLine(['cleanup', '--node', 'n', '--topology', 'f', '--max-deletes-per-sec', '500']),
+    ).toMatchObject({ command: 'cleanup', maxDeletesPerSec: 500 });
+    expect(parseCommandLine(['resync', '--node', 'n', '--topology', 'f'])).toMatchObject({
+      command: 'resync',
+    });
+    expect(() =>
+      parseCommandLine(['resync', '--node', 'n', '--topology', 'f', '--max-deletes-per-sec', '5']),
+    ).toThrow(/--max-deletes-per-sec applies to cleanup only/);
+    expect(() =>
+      parseCommandLine(['cleanup', '--node', 'n', '--topology', 'f', '--max-bytes-per-sec', '5']),
+    ).toThrow(/--max-bytes-per-sec applies to resync and heal only/);
+    expect(() => parseCommandLine(['purge', '--node', 'n', '--topology', 'f'])).toThrow(
+      /unknown command: purge/,
+    );
+  });
+
+  it('given a topology with a migration in progress, when cleanup runs, then it exits 2 and says to run it after the commit', async () => {
+    const r = await run([
+      'cleanup',
+      '--node',
+      'n1',
+      '--topology',
+      topologyFile({ cluster: 'c', epoch: 2, servers, newServers: servers }),
+    ]);
+    expect(r.code).toBe(EXIT_USAGE);
+    expect(r.stderr).toMatch(/migration in progress: cleanup runs only against a committed topology/);
+  });
+
+  it('given a node that is not a member, when cleanup runs, then it exits 2 naming the node', async () => {
+    const r = await run([
+      'cleanup',
+      '--node',
+      'n9',
+      '--topology',
+      topologyFile({ cluster: 'c', epoch: 1, servers }),
+    ]);
+    expect(r.code).toBe(EXIT_USAGE);
+    expect(r.stderr).toMatch(/node n9 is not in the servers of cluster c/);
+  });
+
   it('given a topology without newServers, when run, then it exits 2 with a one-line reason', async () => {
     const r = await run([
       'resync',
@@ -81,16 +124,18 @@ describe('astaire-agent command line', () => {
     expect(r.stdout).toBe('');
   });
 
-  it('given a node with nothing to pull, when run with --json, then it succeeds at once and the last line is the report', async () => {
+  it('given a node with nothing to pull whose memcached does not answer, when run with --json, then it fails and the last line says why', async () => {
+    // Nothing to pull still proves the node's own memcached answers: the workflow's readiness gate.
     const file = topologyFile({ cluster: 'c', epoch: 2, servers, newServers: servers });
-    const r = await run(['resync', '--node', 'n1', '--topology', file, '--json']);
-    expect(r.code).toBe(EXIT_OK);
+    const r = await run(['resync', '--node', 'n1', '--topology', file, '--local', '127.0.0.1:1', '--json']);
+    expect(r.code).toBe(EXIT_FAILED);
     const lines = r.stdout.trim().split('\n');
     expect(parseResyncMessage(lines[lines.length - 1])).toMatchObject({
       type: 'result',
-      status: 'succeeded',
+      status: 'failed',
       items: 0,
       vbuckets: 0,
+      error: expect.stringMatching(/LocalMemcachedError: local memcached 127.0.0.1:1 is unreachable/),
     });
   });
 
@@ -99,6 +144,59 @@ describe('astaire-agent command line', () => {
     const r = await run(['resync', '--node', 'n1', '--parameter', '/astaire/c/topology']);
     expect(r.code).toBe(EXIT_USAGE);
     expect(r.stderr).toMatch(/parameter \/astaire\/c\/topology/);
+  });
+
+  describe('given a Step Functions task token', () => {
+    beforeEach(() => sfnMock.reset());
+
+    it('when the command line is bad, then the task fails at once instead of waiting for the heartbeat timeout', async () => {
+      const r = await run(['resync', '--node', 'n1', '--max-passes', 'x', '--task-token', 'tok-1']);
+      expect(r.code).toBe(EXIT_USAGE);
+      const calls = sfnMock.commandCalls(SendTaskFailureCommand);
+      expect(calls).toHaveLength(1);
+      expect(calls[0].args[0].input).toMatchObject({
+        taskToken: 'tok-1',
+        error: 'ResyncFailed',
+        cause: expect.stringMatching(
+          /^astaire-agent usage: give exactly one of --topology FILE and --parameter NAME$/,
+        ),
+      });
+    });
+
+    it('when the topology cannot be read, then the task fails naming why, with the token from ASTAIRE_TASK_TOKEN', async () => {
+      ssm.on(GetParameterCommand).resolves({ Parameter: { Value: '{"cluster":' } });
+      const r = await run(['resync', '--node', 'n1', '--parameter', '/astaire/c/topology'], {
+        ASTAIRE_TASK_TOKEN: 'tok-env',
+      });
+      expect(r.code).toBe(EXIT_USAGE);
+      expect(sfnMock.commandCalls(SendTaskFailureCommand)[0].args[0].input).toMatchObject({
+        taskToken: 'tok-env',
+        error: 'ResyncFailed',
+        cause: expect.stringMatching(/could not read the topology: parameter \/astaire\/c\/topology/),
+      });
+    });
+
+    it('when a cleanup is refused, then the task fails with CleanupFailed, the error the workflow records', async () => {
+      const file = topologyFile({ cluster: 'c', epoch: 2, servers, newServers: servers });
+      const r = await run(['cleanup', '--node', 'n1', '--topology', file], { ASTAIRE_TASK_TOKEN: 'tok' });
+      expect(r.code).toBe(EXIT_USAGE);
+      expect(sfnMock.commandCalls(SendTaskFailureCommand)[0].args[0].input).toMatchObject({
+        taskToken: 'tok',
+        error: 'CleanupFailed',
+        cause: expect.stringMatching(/migration in progress: cleanup runs only against a committed topology/),
+      });
+    });
+
+    it('when the node is not in the topology, then the task fails naming it', async () => {
+      const file = topologyFile({ cluster: 'c', epoch: 2, servers, newServers: servers });
+      const r = await run(['resync', '--node', 'stranger', '--topology', file], {
+        ASTAIRE_TASK_TOKEN: 'tok',
+      });
+      expect(r.code).toBe(EXIT_USAGE);
+      expect(sfnMock.commandCalls(SendTaskFailureCommand)[0].args[0].input.cause).toMatch(
+        /node stranger is in neither servers nor newServers/,
+      );
+    });
   });
 
   it('given --help, when run, then the usage goes to stdout and it exits 0', async () => {

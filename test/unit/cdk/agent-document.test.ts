@@ -21,6 +21,7 @@ const REALISTIC = {
   cluster: 'web-sessions.eu_1',
   node: 'i-0123456789abcdef0',
   epoch: '42',
+  mode: 'cleanup',
 };
 const HOSTILE = [
   "x'; reboot; echo '",
@@ -69,9 +70,9 @@ describe('AgentDocument', () => {
   test('given the script, when inspected, then no parameter is substituted into it and every variable is expanded inside double quotes', () => {
     const script = content.mainSteps.flatMap((s) => s.inputs.runCommand).join('\n');
     expect(script).not.toContain('{{');
-    const resync = content.mainSteps[0].inputs.runCommand.find((l) => l.includes(' resync '))!;
+    const resync = content.mainSteps[0].inputs.runCommand.find((l) => l.startsWith('exec '))!;
     expect(resync).toBe(
-      'exec /usr/local/bin/astaire-agent resync --node "$SSM_node" --parameter "/astaire/$SSM_cluster/topology" --task-token "$SSM_taskToken"',
+      'exec /usr/local/bin/astaire-agent "$SSM_mode" --node "$SSM_node" --parameter "/astaire/$SSM_cluster/topology" --task-token "$SSM_taskToken"',
     );
     // Outside double-quoted strings the command line holds no `$` at all.
     expect(resync.replace(/"[^"]*"/g, '')).not.toContain('$');
@@ -80,7 +81,7 @@ describe('AgentDocument', () => {
   test('given an SSM Agent too old to pass parameters as environment variables, when the script starts, then it fails before running the agent', () => {
     const lines = content.mainSteps[0].inputs.runCommand;
     const check = lines.findIndex((l) => l.startsWith('for v in'));
-    expect(lines[check]).toBe('for v in SSM_taskToken SSM_cluster SSM_node SSM_epoch; do');
+    expect(lines[check]).toBe('for v in SSM_taskToken SSM_cluster SSM_node SSM_epoch SSM_mode; do');
     expect(lines.slice(check).join('\n')).toMatch(/exit 2[\s\S]*exec /);
   });
 
@@ -90,6 +91,13 @@ describe('AgentDocument', () => {
     );
     expect(content.mainSteps[0].inputs.timeoutSeconds).toBe(7200);
     expect(() => synthDocument({ agentPath: '/usr/bin/agent; reboot' })).toThrow(/agentPath/);
+  });
+
+  test('given the mode parameter, when checked, then only the two agent subcommands pass', () => {
+    const mode = new RegExp(content.parameters.mode.allowedPattern);
+    expect(['resync', 'cleanup'].filter((m) => mode.test(m))).toEqual(['resync', 'cleanup']);
+    for (const m of ['--help', 'resync --help', 'cleanupx', 'Resync', 'resync\n'])
+      expect({ m, ok: mode.test(m) }).toEqual({ m, ok: false });
   });
 
   test('given the exported patterns, when compared with the template, then they are the ones deployed', () => {

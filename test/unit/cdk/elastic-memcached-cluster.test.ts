@@ -198,6 +198,26 @@ describe('ElasticMemcachedCluster: nodes', () => {
     });
   });
 
+  test('given the user data, when memcached restarts or every 30 s, then astaire-agent heal runs for this instance against its cluster topology', () => {
+    const script = flatten((launchTemplate().UserData as { 'Fn::Base64': unknown })['Fn::Base64']);
+    const unit = script.slice(
+      script.indexOf('cat > /etc/systemd/system/astaire-heal.service <<EOF'),
+      script.indexOf('\nEOF\n', script.indexOf('astaire-heal.service <<EOF')),
+    );
+    expect(unit).toMatch(
+      /^ExecStart=\/usr\/local\/bin\/astaire-agent heal --node \$INSTANCE_ID --parameter \/astaire\/[^/]+\/topology --region <token>$/m,
+    );
+    expect(unit).toContain('Type=oneshot');
+    expect(script).toContain('OnUnitActiveSec=30s');
+    expect(script).toContain('ExecStartPost=/bin/systemctl start --no-block astaire-heal.service');
+    expect(script).toContain('systemctl enable --now astaire-heal.timer');
+    // After the agent is installed, before the SSM Agent (which stays last).
+    expect(script.indexOf('astaire-heal.timer')).toBeGreaterThan(
+      script.indexOf('cat > /usr/local/bin/astaire-agent'),
+    );
+    expect(script.indexOf('astaire-heal.timer')).toBeLessThan(script.indexOf('amazon-ssm-agent.deb'));
+  });
+
   test('given the user data, when a node boots, then it installs Debian memcached with the configured memory on its private address, the agent, and SSM last', () => {
     const script = flatten((launchTemplate().UserData as { 'Fn::Base64': unknown })['Fn::Base64']);
     const at = (text: string): number => {

@@ -50,6 +50,34 @@ describe('planMigration', () => {
     expect(plan).toMatchObject({ pulls: [], slots: 0, movedFraction: 0 });
   });
 
+  it('given 3 -> 4 servers, then each old node cleans up exactly the vbuckets it lost to the new one', () => {
+    const plan = planMigration(topo([1, 2, 3], [1, 2, 3, 4]));
+    const old = new Placement(['node-1', 'node-2', 'node-3'], 1024, 2);
+    const next = new Placement(['node-1', 'node-2', 'node-3', 'node-4'], 1024, 2);
+    expect(plan.cleanups.map((c) => c.node)).toEqual(['node-1', 'node-2', 'node-3']);
+    expect(plan.cleanups[0].address).toBe('127.0.0.1:11211');
+    for (const c of plan.cleanups) {
+      const expected = [];
+      for (let v = 0; v < 1024; v++)
+        if (old.replicasOf(v).includes(c.node) && !next.replicasOf(v).includes(c.node)) expected.push(v);
+      expect(c.vbuckets).toEqual(expected);
+      expect(c.vbuckets.length).toBeGreaterThan(0);
+    }
+    // Every slot the new node pulls was lost by exactly one old node.
+    const lost = plan.cleanups.reduce((n, c) => n + c.vbuckets.length, 0);
+    expect(lost).toBe(plan.pulls[0].vbuckets.length);
+  });
+
+  it('given 4 -> 3 servers, then nobody cleans up: the leaving node goes away and the others only gain', () => {
+    expect(planMigration(topo([1, 2, 3, 4], [1, 2, 3])).cleanups).toEqual([]);
+  });
+
+  it('given one node replacing another (1, 2, 3 -> 1, 2, 4), then only staying nodes that lose vbuckets clean up', () => {
+    const plan = planMigration(topo([1, 2, 3], [1, 2, 4]));
+    for (const c of plan.cleanups) expect(['node-1', 'node-2']).toContain(c.node);
+    expect(plan.cleanups.length).toBeGreaterThan(0);
+  });
+
   it('given a node, then pullsFor returns its vbuckets, and nothing for a node with nothing to pull', () => {
     const plan = planMigration(topo([1, 2, 3], [1, 2, 3, 4]));
     expect(pullsFor(plan, 'node-4')).toBe(plan.pulls[0].vbuckets);
@@ -60,6 +88,18 @@ describe('planMigration', () => {
     const stable = parseTopology({ cluster: 'c', epoch: 1, servers: [s(1)] }, 't');
     expect(() => planMigration(stable)).toThrow(InvalidArgumentError);
     expect(() => planMigration(stable)).toThrow(/cluster c has no newServers/);
+  });
+
+  it('given old servers gone from the group, then they are no source, and vbuckets they alone held are lost with no sources', () => {
+    const migration = { executionId: 'e', startedAt: '2026-11-23T10:00:00Z', gone: ['node-2', 'node-3'] };
+    const plan = planMigration(topo([1, 2, 3], [1, 4, 5], { migration }));
+    const oldPlacement = new Placement(['node-1', 'node-2', 'node-3'], 1024, 2);
+    const lost = [...Array(1024).keys()].filter((v) => !oldPlacement.replicasOf(v).includes('node-1'));
+    expect(lost.length).toBeGreaterThan(0);
+    expect(plan.vbucketsLost).toEqual(lost);
+    for (const pull of plan.pulls.flatMap((p) => p.vbuckets))
+      expect(pull.sources).toEqual(lost.includes(pull.vbucket) ? [] : ['node-1']);
+    expect(planMigration(topo([1, 2, 3], [1, 2, 3, 4])).vbucketsLost).toEqual([]);
   });
 
   it('given one replica and 1 -> 2 servers, then half the slots move to the new server', () => {

@@ -24,6 +24,16 @@ describe('parseResyncMessage', () => {
     expect(parseResyncMessage(failed)).toEqual(failed);
   });
 
+  it('given a heal that declared vbuckets lost, then mode and vbucketsLost pass validation', () => {
+    const healed = { ...result, mode: 'heal', vbucketsLost: [3, 9] };
+    expect(parseResyncMessage(healed)).toEqual(healed);
+  });
+
+  it('given a cleanup report, then its mode passes validation', () => {
+    const cleaned = { ...result, mode: 'cleanup', bytes: 0, bytesPerSec: 0 };
+    expect(parseResyncMessage(cleaned)).toEqual(cleaned);
+  });
+
   it.each([
     ['not json', /not JSON/],
     [[], /field document/],
@@ -36,6 +46,9 @@ describe('parseResyncMessage', () => {
     [{ ...result, failedVbuckets: ['a'] }, /field failedVbuckets/],
     [{ ...result, failedSources: [1] }, /field failedSources/],
     [{ ...result, error: 42 }, /field error/],
+    [{ ...result, mode: 'repair' }, /field mode/],
+    [{ ...result, vbucketsLost: 3 }, /field vbucketsLost/],
+    [{ ...result, vbucketsLost: [1.5] }, /field vbucketsLost/],
     [{ ...result, status: 'failed' }, /field error/],
   ])('given %j, then it is rejected', (input, message) => {
     expect(() => parseResyncMessage(input)).toThrow(ResyncReportError);

@@ -92,6 +92,24 @@ describe('parseTopology', () => {
       'newServers',
       'while a migration runs',
     ],
+    [
+      {
+        ...valid,
+        newServers: servers,
+        migration: { executionId: 'e', startedAt: '2026-01-01T00:00:00Z', gone: ['not-a-server'] },
+      },
+      'migration.gone',
+      'ids from servers',
+    ],
+    [
+      {
+        ...valid,
+        newServers: servers,
+        migration: { executionId: 'e', startedAt: '2026-01-01T00:00:00Z', gone: 'x' },
+      },
+      'migration.gone',
+      'ids from servers',
+    ],
   ])('given %j, then the error names %s', (input, field, reason) => {
     const error = errorOf(input);
     expect(error.field).toBe(field);
@@ -113,6 +131,19 @@ describe('parseTopology', () => {
       migration: { executionId: 'exec-1', startedAt: '2026-11-23T10:00:00Z' },
     };
     expect(parseTopology(serializeTopology(parseTopology(doc, 'x')), 'x')).toEqual(doc);
+  });
+
+  it('given a migration with servers gone from the group, then gone round-trips, and an empty list is dropped', () => {
+    const migration = { executionId: 'exec-1', startedAt: '2026-11-23T10:00:00Z' };
+    const doc = {
+      ...valid,
+      newServers: servers.slice(0, 1),
+      migration: { ...migration, gone: [servers[1].id] },
+    };
+    expect(parseTopology(serializeTopology(parseTopology(doc, 'x')), 'x')).toEqual(doc);
+    const empty = parseTopology({ ...doc, migration: { ...migration, gone: [] } }, 'x');
+    expect(empty.migration).toEqual(migration);
+    expect(serializeTopology({ ...empty, migration: { ...migration, gone: [] } })).not.toContain('gone');
   });
 });
 

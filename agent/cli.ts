@@ -249,7 +249,20 @@ async function run(argv: readonly string[], io: CliIo, envToken: string | undefi
       }
       return { exit: healed.report.status === 'succeeded' ? EXIT_OK : EXIT_FAILED, reported: true };
     }
-    const report = await runResync(options);
+    // The agent serves exactly this migration: when the topology moves on (a rollback after another
+    // node's failure, a later execution), it stops instead of copying on for hours (issue 13).
+    const reread = () =>
+      a.topology
+        ? topologyFromFile(a.topology)
+        : // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy: the AWS SDK costs ~40 MB of RSS and a second of start-up that file-based (local) runs never need
+          (require('./topology-source') as typeof import('./topology-source')).topologyFromParameter(
+            aws.ssm(a.region),
+            a.parameter as string,
+          );
+    const report = await runResync({
+      ...options,
+      stillCurrent: async () => supersededBy(topology, await reread()),
+    });
     return { exit: report.status === 'succeeded' ? EXIT_OK : EXIT_FAILED, reported: true };
   } catch (error) {
     if (error instanceof UsageError) {
@@ -258,6 +271,13 @@ async function run(argv: readonly string[], io: CliIo, envToken: string | undefi
     }
     throw error;
   }
+}
+
+/** Why `now` shows that the migration of `started` is no longer current; undefined while it is. */
+export function supersededBy(started: Topology, now: Topology): string | undefined {
+  const mine = started.migration?.executionId;
+  if (now.migration?.executionId === mine && now.epoch === started.epoch) return undefined;
+  return `the migration this agent serves (epoch ${started.epoch}, execution ${mine ?? '?'}) is no longer current: the topology is at epoch ${now.epoch}${now.migration ? `, migrating for ${now.migration.executionId}` : ', with no migration'}`;
 }
 
 export interface ResyncArgs {

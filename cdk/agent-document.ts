@@ -46,7 +46,7 @@ export interface AgentDocumentProps {
 /**
  * The SSM Command document the workflow sends to each node that must pull data (`mode` resync) or,
  * after the commit, delete the vbuckets it lost (`mode` cleanup): it runs
- * `astaire-agent <mode> --node ... --parameter ... --task-token ...`.
+ * `ASTAIRE_TASK_TOKEN=... astaire-agent <mode> --node ... --parameter ...`.
  *
  * No parameter is ever pasted into the script. Every parameter uses `interpolationType: ENV_VAR`,
  * so SSM Agent (3.3.2746.0 or later) hands it to the script as `$SSM_<Name>`, which the script
@@ -89,7 +89,9 @@ export class AgentDocument extends Construct {
       'done',
       // `epoch` is declared because the workflow sends it (SSM rejects undeclared parameters); the agent
       // reads the epoch from the topology it fetches, so it is not on the command line.
-      `exec ${agentPath} "$${env('mode')}" --node "$${env('node')}" --parameter "/astaire/$${env('cluster')}/topology" --task-token "$${env('taskToken')}"`,
+      // The token goes to the agent in its environment, never on its command line: /proc/<pid>/cmdline (what
+      // `ps` shows) is readable by every user of the node, /proc/<pid>/environ only by the process's owner.
+      `ASTAIRE_TASK_TOKEN="$${env('taskToken')}" exec ${agentPath} "$${env('mode')}" --node "$${env('node')}" --parameter "/astaire/$${env('cluster')}/topology"`,
     ];
 
     this.document = new ssm.CfnDocument(this, 'Resource', {

@@ -1,4 +1,13 @@
-import { ArnFormat, CfnElement, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import {
+  ArnFormat,
+  CfnElement,
+  Duration,
+  Names,
+  RemovalPolicy,
+  Stack,
+  Token,
+  Validations,
+} from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -672,6 +681,9 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
     const definition = normalise.next(takeLock).next(isLockTaken);
 
     this.logGroup = new logs.LogGroup(this, 'StateMachineLogs', {
+      // Step Functions' best practice (bp-cwl): under /aws/vendedlogs/ the log group needs no entry in the
+      // account's CloudWatch Logs resource policy, whose 5,120 characters busy accounts run out of.
+      logGroupName: `/aws/vendedlogs/states/${stateMachineName}-${Names.uniqueResourceName(this, { maxLength: 60 })}`,
       retention,
       removalPolicy: RemovalPolicy.DESTROY,
     });
@@ -682,7 +694,9 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
       queryLanguage: sfn.QueryLanguage.JSON_PATH,
       timeout: workflowTimeout,
       tracingEnabled: true,
-      logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
+      // Every state transition, but no execution data: inputs and outputs carry the task tokens the agents
+      // answer with (anyone who can read the logs could complete or fail a task with one).
+      logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
     });
     const machinePolicy = defaultPolicyOf(this.stateMachine.role);
     for (const handler of Object.keys(WORKFLOW_HANDLERS) as WorkflowHandler[])

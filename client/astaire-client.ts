@@ -42,10 +42,16 @@ import {
 } from './meta-request';
 import { TopologySource } from './topology-source';
 
+/** The poll interval for a source that states none (Parameter Store: its 40 TPS quota is shared). */
+export const DEFAULT_POLL_INTERVAL_MS = 5000;
+
 export interface AstaireClientOptions {
   /** Where the topology comes from: Parameter Store, a file or an in-memory value. */
   readonly source: TopologySource;
-  /** How often to re-read the source; 0 turns polling off. @default 5000 */
+  /**
+   * How often to re-read the source; 0 turns polling off. @default the source's
+   * `defaultPollIntervalMs`: 5000 for Parameter Store, 1000 for a file
+   */
   readonly pollIntervalMs?: number;
   /** A request not answered this long after it was written fails (that replica only). @default 1000 */
   readonly requestTimeoutMs?: number;
@@ -191,7 +197,12 @@ export class AstaireClient extends EventEmitter<AstaireClientEvents> {
     super();
     this.source = options.source;
     this.options = {
-      pollIntervalMs: positiveInt(options.pollIntervalMs, 5000, 'pollIntervalMs', 0),
+      pollIntervalMs: positiveInt(
+        options.pollIntervalMs,
+        options.source.defaultPollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS,
+        'pollIntervalMs',
+        0,
+      ),
       requestTimeoutMs: positiveInt(options.requestTimeoutMs, 1000, 'requestTimeoutMs'),
       connectTimeoutMs: positiveInt(options.connectTimeoutMs, 1000, 'connectTimeoutMs'),
       retryDelayMs: positiveInt(options.retryDelayMs, 1000, 'retryDelayMs', 0),

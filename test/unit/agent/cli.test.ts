@@ -5,9 +5,9 @@ import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { SendTaskFailureCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
-import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, main, parseCommandLine } from '../../../agent/cli';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, main, parseCommandLine, supersededBy } from '../../../agent/cli';
 import { UsageError } from '../../../agent/errors';
-import { parseResyncMessage } from '../../../core';
+import { parseResyncMessage, parseTopology } from '../../../core';
 
 const ssm = mockClient(SSMClient);
 const sfnMock = mockClient(SFNClient);
@@ -197,6 +197,28 @@ describe('astaire-agent command line', () => {
         /node stranger is in neither servers nor newServers/,
       );
     });
+  });
+
+  it('given the topology an agent started with, when the topology moves on, then supersededBy says why; while it stays, nothing', () => {
+    const started = parseTopology(
+      {
+        cluster: 'c',
+        epoch: 5,
+        servers,
+        newServers: servers,
+        migration: { executionId: 'exec-1', startedAt: '2026-11-27T00:00:00Z' },
+      },
+      't',
+    );
+    expect(supersededBy(started, started)).toBeUndefined();
+    expect(
+      supersededBy(started, { ...started, epoch: 6, newServers: undefined, migration: undefined }),
+    ).toMatch(
+      /epoch 5, execution exec-1\) is no longer current: the topology is at epoch 6, with no migration/,
+    );
+    expect(
+      supersededBy(started, { ...started, epoch: 7, migration: { executionId: 'exec-2', startedAt: 'x' } }),
+    ).toMatch(/migrating for exec-2/);
   });
 
   it('given --help, when run, then the usage goes to stdout and it exits 0', async () => {

@@ -70,10 +70,12 @@ describe('AgentDocument', () => {
   test('given the script, when inspected, then no parameter is substituted into it and every variable is expanded inside double quotes', () => {
     const script = content.mainSteps.flatMap((s) => s.inputs.runCommand).join('\n');
     expect(script).not.toContain('{{');
-    const resync = content.mainSteps[0].inputs.runCommand.find((l) => l.startsWith('exec '))!;
+    const resync = content.mainSteps[0].inputs.runCommand.find((l) => l.includes(' exec '))!;
+    // The task token reaches the agent in its environment: `ps` shows every user a command line.
     expect(resync).toBe(
-      'exec /usr/local/bin/astaire-agent "$SSM_mode" --node "$SSM_node" --parameter "/astaire/$SSM_cluster/topology" --task-token "$SSM_taskToken"',
+      'ASTAIRE_TASK_TOKEN="$SSM_taskToken" exec /usr/local/bin/astaire-agent "$SSM_mode" --node "$SSM_node" --parameter "/astaire/$SSM_cluster/topology"',
     );
+    expect(resync).not.toContain('--task-token');
     // Outside double-quoted strings the command line holds no `$` at all.
     expect(resync.replace(/"[^"]*"/g, '')).not.toContain('$');
   });
@@ -82,7 +84,7 @@ describe('AgentDocument', () => {
     const lines = content.mainSteps[0].inputs.runCommand;
     const check = lines.findIndex((l) => l.startsWith('for v in'));
     expect(lines[check]).toBe('for v in SSM_taskToken SSM_cluster SSM_node SSM_epoch SSM_mode; do');
-    expect(lines.slice(check).join('\n')).toMatch(/exit 2[\s\S]*exec /);
+    expect(lines.slice(check).join('\n')).toMatch(/exit 2[\s\S]*ASTAIRE_TASK_TOKEN=\S+ exec /);
   });
 
   test('given a resync timeout, when synthesized, then the shell step gets it; an agent path with shell characters is refused', () => {

@@ -25,7 +25,8 @@ describe('AstaireWorkflow', () => {
     template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
       StateMachineName: 'astaire-prod',
       TracingConfiguration: { Enabled: true },
-      LoggingConfiguration: Match.objectLike({ Level: 'ALL' }),
+      // No execution data: it would put the agents' task tokens in the logs.
+      LoggingConfiguration: Match.objectLike({ Level: 'ALL', IncludeExecutionData: false }),
       DefinitionString: Match.objectLike({
         'Fn::Join': Match.arrayWith([Match.arrayWith([Match.stringLikeRegexp('"TimeoutSeconds":10800')])]),
       }),
@@ -235,6 +236,13 @@ describe('cleanup after the commit', () => {
     for (const name of after)
       expect(JSON.stringify(state(name))).not.toMatch(/RestoreTopology|AbandonLaunch|IsLaunch/);
   });
+});
+
+test('given the state machine logs, then their log group is under /aws/vendedlogs/states/ (no CloudWatch Logs resource policy entry)', () => {
+  const groups = Object.values(template.findResources('AWS::Logs::LogGroup')).map(
+    (g) => (g.Properties as { LogGroupName?: string }).LogGroupName,
+  );
+  expect(groups.filter((n) => n?.startsWith('/aws/vendedlogs/states/astaire-prod-'))).toHaveLength(1);
 });
 
 describe('after the commit, nothing rolls back', () => {

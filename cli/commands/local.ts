@@ -140,8 +140,12 @@ async function definition(stateDir?: string): Promise<Record<string, unknown>> {
   const cached = stateDir && resolve(stateDir, 'definition.asl.json');
   if (cached && existsSync(cached))
     return JSON.parse(readFileSync(cached, 'utf8')) as Record<string, unknown>;
-  const { synthesizeWorkflowDefinition } = await import('../../cdk/definition');
-  const synthesized = synthesizeWorkflowDefinition({ clusterName: 'local' });
+  // The definition `npm run build` synthesized ships in the package: an installed astaire runs
+  // locally without aws-cdk-lib. A source checkout that was not built synthesizes it now.
+  const { shippedWorkflowDefinition } = await import('../../cdk/assets');
+  const synthesized =
+    shippedWorkflowDefinition() ??
+    (await import('../../cdk/definition')).synthesizeWorkflowDefinition({ clusterName: 'local' });
   if (cached) {
     const { writeAtomically } = await import('../../local/file-stores');
     mkdirSync(stateDir, { recursive: true });

@@ -21,6 +21,11 @@ export interface AwsReporterOptions {
   readonly taskToken?: string;
   /** @default METRIC_NAMESPACE ('Astaire'): what the CDK alarms and dashboard read. */
   readonly namespace?: string;
+  /**
+   * `cleanup`: the task fails with `CleanupFailed` and no resync metric is put (a cleanup moves no data;
+   * the workflow counts its failures). @default 'resync'
+   */
+  readonly mode?: 'resync' | 'heal' | 'cleanup';
 }
 
 /** SendTaskFailure limit on the cause, in characters. */
@@ -39,7 +44,7 @@ export class AwsReporter implements ResyncReporter {
   }
 
   async progress(p: ResyncProgress): Promise<void> {
-    const calls: Promise<unknown>[] = [this.putMetrics(p, [])];
+    const calls: Promise<unknown>[] = this.o.mode === 'cleanup' ? [] : [this.putMetrics(p, [])];
     if (this.o.taskToken)
       calls.push(this.o.sfn.send(new SendTaskHeartbeatCommand({ taskToken: this.o.taskToken })));
     await Promise.all(calls);
@@ -48,13 +53,17 @@ export class AwsReporter implements ResyncReporter {
   async finish(r: ResyncReport): Promise<void> {
     const failed = r.status === 'failed';
     const heal = r.mode === 'heal';
-    const calls: Promise<unknown>[] = [
-      this.putMetrics(r, [
-        datum(heal ? MetricName.HealFailures : MetricName.ResyncFailures, failed ? 1 : 0),
-        datum(MetricName.ResyncSeconds, r.seconds),
-        datum(MetricName.VbucketsLost, r.vbucketsLost?.length ?? 0),
-      ]),
-    ];
+    // A cleanup moves no data: no resync metric (the workflow counts its failures, CleanupFailed).
+    const calls: Promise<unknown>[] =
+      this.o.mode === 'cleanup'
+        ? []
+        : [
+            this.putMetrics(r, [
+              datum(heal ? MetricName.HealFailures : MetricName.ResyncFailures, failed ? 1 : 0),
+              datum(MetricName.ResyncSeconds, r.seconds),
+              datum(MetricName.VbucketsLost, r.vbucketsLost?.length ?? 0),
+            ]),
+          ];
     if (this.o.taskToken) {
       const taskToken = this.o.taskToken;
       if (failed)
@@ -62,7 +71,7 @@ export class AwsReporter implements ResyncReporter {
           this.o.sfn.send(
             new SendTaskFailureCommand({
               taskToken,
-              error: heal ? 'HealFailed' : 'ResyncFailed',
+              error: this.o.mode === 'cleanup' ? 'CleanupFailed' : heal ? 'HealFailed' : 'ResyncFailed',
               // Only the first vbuckets fit the 32 KB cause; the count says how many failed.
               cause: truncate(
                 JSON.stringify({ ...r, failedVbuckets: r.failedVbuckets?.slice(0, 1000) }),

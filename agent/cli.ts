@@ -6,6 +6,7 @@ import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { AstaireError, parseAddress, Topology, TopologyValidationError } from '../core';
 import { TopologySourceError, UsageError } from './errors';
+import { DEFAULT_CLEANUP_DELETES_PER_SEC, runCleanup } from './cleanup';
 import { runHeal } from './heal';
 import { readNodeState } from './marker';
 import { DEFAULT_LOCAL, DEFAULT_PROGRESS_INTERVAL_MS, runResync } from './migrator';
@@ -18,6 +19,7 @@ export const EXIT_USAGE = 2;
 
 export const USAGE = `Usage: astaire-agent resync --node ID (--topology FILE | --parameter NAME) [options]
        astaire-agent heal --node ID (--topology FILE | --parameter NAME) [options]
+       astaire-agent cleanup --node ID (--topology FILE | --parameter NAME) [options]
 
 resync  pulls the vbuckets this node gains in the migration in progress from their old
         replicas into the local memcached (the workflow runs it on every joining or
@@ -26,17 +28,20 @@ heal    refills this node when its memcached restarted or was flushed while it i
         member: every vbucket it serves, from the other replicas that are complete;
         then marks it complete. Does nothing (exit 0, no AWS call) when the node's
         completeness marker is there: cheap enough to run every minute.
+cleanup after a migration committed, deletes from the local memcached the items of
+        every vbucket this node does not hold (stored before the cleanup began).
 
 Options:
   --node ID                    this node's id in the topology (required)
   --topology FILE              topology document (JSON) from a file
   --parameter NAME             topology document from this Parameter Store parameter
   --local HOST:PORT            local memcached to fill (default ${DEFAULT_LOCAL})
-  --max-bytes-per-sec N        cap on copied bytes per second; replaces the adaptive throttle
-                               (default: no fixed cap)
-  --max-source-latency-ms MS   adaptive throttle: slow the copy from a source whose latency, probed
-                               every 20 ms from the agent, goes over MS (default: twice its latency
-                               before the copy, at least 1 ms; 0 turns it off)
+  --max-bytes-per-sec N        resync, heal: cap on copied bytes per second; replaces the adaptive
+                               throttle (default: no fixed cap)
+  --max-source-latency-ms MS   resync, heal: adaptive throttle, slows the copy from a source whose
+                               latency, probed every 20 ms from the agent, goes over MS (default:
+                               twice its latency before the copy, at least 1 ms; 0 turns it off)
+  --max-deletes-per-sec N      cleanup: cap on deletes per second (default ${DEFAULT_CLEANUP_DELETES_PER_SEC})
   --json                       JSON lines on stdout: progress objects, then the report
   --progress-interval-ms N     progress every N ms (default ${DEFAULT_PROGRESS_INTERVAL_MS})
   --task-token T               Step Functions task token: heartbeats, then success or failure;
@@ -104,10 +109,10 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   try {
     const code = await run(argv, io, env[TASK_TOKEN_ENV] || undefined);
     if (code.reported || !token || code.exit === EXIT_OK) return code.exit;
-    await failTask(io, token, region, code.why ?? `astaire-agent exited with status ${code.exit}`);
+    await failTask(io, token, region, code.why ?? `astaire-agent exited with status ${code.exit}`, argv);
     return code.exit;
   } catch (error) {
-    if (token) await failTask(io, token, region, `astaire-agent crashed: ${(error as Error).message}`);
+    if (token) await failTask(io, token, region, `astaire-agent crashed: ${(error as Error).message}`, argv);
     throw error;
   }
 }
@@ -118,17 +123,23 @@ async function failTask(
   taskToken: string,
   region: string | undefined,
   cause: string,
+  argv: readonly string[],
 ): Promise<void> {
+  // The error the workflow's Catch sees: a cleanup's failure is not a resync's.
+  const error = commandIn(argv) === 'cleanup' ? 'CleanupFailed' : 'ResyncFailed';
   try {
     const sfn = (io.aws ?? defaultAws).sfn(region);
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy: the AWS SDK costs ~40 MB of RSS and a second of start-up that file-based (local) runs never need
     const { SendTaskFailureCommand } = require('@aws-sdk/client-sfn') as typeof import('@aws-sdk/client-sfn');
-    await sfn.send(
-      new SendTaskFailureCommand({ taskToken, error: 'ResyncFailed', cause: cause.slice(0, 32768) }),
-    );
+    await sfn.send(new SendTaskFailureCommand({ taskToken, error, cause: cause.slice(0, 32768) }));
   } catch (error) {
     io.stderr(`astaire-agent: could not report the failure to Step Functions: ${(error as Error).message}\n`);
   }
+}
+
+/** The subcommand named on the command line, even one that does not parse. */
+function commandIn(argv: readonly string[]): Command | undefined {
+  return COMMANDS.find((c) => argv.includes(c));
 }
 
 function valueInArgs(argv: readonly string[], flag: string): string | undefined {
@@ -196,7 +207,7 @@ async function run(argv: readonly string[], io: CliIo, envToken: string | undefi
   }
 
   const reporters: ResyncReporter[] = [
-    a.json ? new JsonLinesReporter(io.stdout) : new TextReporter(io.stderr),
+    a.json ? new JsonLinesReporter(io.stdout) : new TextReporter(io.stderr, a.command),
   ];
   if (a.taskToken || a.parameter) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy: the AWS SDK costs ~40 MB of RSS and a second of start-up that file-based (local) runs never need
@@ -206,6 +217,7 @@ async function run(argv: readonly string[], io: CliIo, envToken: string | undefi
         sfn: aws.sfn(a.region),
         cloudWatch: aws.cloudWatch(a.region),
         taskToken: a.taskToken,
+        mode: a.command,
       }),
     );
   }
@@ -228,6 +240,10 @@ async function run(argv: readonly string[], io: CliIo, envToken: string | undefi
     log: (line: string) => io.stderr(`astaire-agent: ${line}\n`),
   };
   try {
+    if (a.command === 'cleanup') {
+      const cleaned = await runCleanup({ ...options, maxDeletesPerSec: a.maxDeletesPerSec });
+      return { exit: cleaned.status === 'succeeded' ? EXIT_OK : EXIT_FAILED, reported: true };
+    }
     if (a.command === 'heal') {
       const healed = await runHeal(options);
       if (healed.skipped) {
@@ -238,7 +254,20 @@ async function run(argv: readonly string[], io: CliIo, envToken: string | undefi
       }
       return { exit: healed.report.status === 'succeeded' ? EXIT_OK : EXIT_FAILED, reported: true };
     }
-    const report = await runResync(options);
+    // The agent serves exactly this migration: when the topology moves on (a rollback after another
+    // node's failure, a later execution), it stops instead of copying on for hours (issue 13).
+    const reread = () =>
+      a.topology
+        ? topologyFromFile(a.topology)
+        : // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy: the AWS SDK costs ~40 MB of RSS and a second of start-up that file-based (local) runs never need
+          (require('./topology-source') as typeof import('./topology-source')).topologyFromParameter(
+            aws.ssm(a.region),
+            a.parameter as string,
+          );
+    const report = await runResync({
+      ...options,
+      stillCurrent: async () => supersededBy(topology, await reread()),
+    });
     return { exit: report.status === 'succeeded' ? EXIT_OK : EXIT_FAILED, reported: true };
   } catch (error) {
     if (error instanceof UsageError) {
@@ -249,9 +278,16 @@ async function run(argv: readonly string[], io: CliIo, envToken: string | undefi
   }
 }
 
+/** Why `now` shows that the migration of `started` is no longer current; undefined while it is. */
+export function supersededBy(started: Topology, now: Topology): string | undefined {
+  const mine = started.migration?.executionId;
+  if (now.migration?.executionId === mine && now.epoch === started.epoch) return undefined;
+  return `the migration this agent serves (epoch ${started.epoch}, execution ${mine ?? '?'}) is no longer current: the topology is at epoch ${now.epoch}${now.migration ? `, migrating for ${now.migration.executionId}` : ', with no migration'}`;
+}
+
 export interface ResyncArgs {
-  /** resync (a migration's pull) or heal (refill a member that restarted). */
-  readonly command: 'resync' | 'heal';
+  /** resync (a migration's pull), heal (refill a member that restarted) or cleanup (after a commit). */
+  readonly command: Command;
   readonly node: string;
   readonly topology?: string;
   readonly parameter?: string;
@@ -259,6 +295,7 @@ export interface ResyncArgs {
   readonly maxBytesPerSec?: number;
   /** --max-source-latency-ms: the adaptive throttle's bound (0: off). */
   readonly maxSourceLatencyMs?: number;
+  readonly maxDeletesPerSec?: number;
   readonly json: boolean;
   readonly progressIntervalMs: number;
   readonly taskToken?: string;
@@ -287,6 +324,7 @@ export function parseCommandLine(argv: readonly string[]): ResyncArgs | 'help' {
         local: { type: 'string' },
         'max-bytes-per-sec': { type: 'string' },
         'max-source-latency-ms': { type: 'string' },
+        'max-deletes-per-sec': { type: 'string' },
         json: { type: 'boolean' },
         'progress-interval-ms': { type: 'string' },
         'task-token': { type: 'string' },
@@ -303,13 +341,17 @@ export function parseCommandLine(argv: readonly string[]): ResyncArgs | 'help' {
     throw new UsageError((cause as Error).message.split('\n')[0], { cause });
   }
   if (values.help) return 'help';
-  const command = positionals[0];
-  if (positionals.length !== 1 || (command !== 'resync' && command !== 'heal'))
+  const command = positionals.length === 1 ? COMMANDS.find((c) => c === positionals[0]) : undefined;
+  if (!command)
     throw new UsageError(
       positionals.length === 0
-        ? 'missing command: resync or heal'
-        : `unknown command: ${positionals.join(' ')} (commands: resync, heal)`,
+        ? 'missing command: resync, heal or cleanup'
+        : `unknown command: ${positionals.join(' ')} (commands: ${COMMANDS.join(', ')})`,
     );
+  if (values['max-deletes-per-sec'] !== undefined && command !== 'cleanup')
+    throw new UsageError('--max-deletes-per-sec applies to cleanup only');
+  if (values['max-bytes-per-sec'] !== undefined && command === 'cleanup')
+    throw new UsageError('--max-bytes-per-sec applies to resync and heal only');
   if (!values.node) throw new UsageError('--node ID is required');
   if ((values.topology === undefined) === (values.parameter === undefined))
     throw new UsageError('give exactly one of --topology FILE and --parameter NAME');
@@ -326,6 +368,7 @@ export function parseCommandLine(argv: readonly string[]): ResyncArgs | 'help' {
     local,
     maxBytesPerSec: positiveInt(values['max-bytes-per-sec'], '--max-bytes-per-sec'),
     maxSourceLatencyMs: milliseconds(values['max-source-latency-ms'], '--max-source-latency-ms'),
+    maxDeletesPerSec: positiveInt(values['max-deletes-per-sec'], '--max-deletes-per-sec'),
     json: values.json ?? false,
     progressIntervalMs:
       positiveInt(values['progress-interval-ms'], '--progress-interval-ms') ?? DEFAULT_PROGRESS_INTERVAL_MS,
@@ -338,6 +381,9 @@ export function parseCommandLine(argv: readonly string[]): ResyncArgs | 'help' {
     spillDir: values['spill-dir'],
   };
 }
+
+const COMMANDS = ['resync', 'heal', 'cleanup'] as const;
+type Command = (typeof COMMANDS)[number];
 
 function isWritableDir(path: string): boolean {
   try {

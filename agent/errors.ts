@@ -78,4 +78,9 @@ export class SourceIncompleteError extends SourceFailedError {
   override readonly name = 'SourceIncompleteError';
 }
 
+/** The migration the agent serves is no longer the current one (rolled back, or another took over). */
+export class MigrationSupersededError extends AgentError {
+  override readonly name = 'MigrationSupersededError';
+}
+
 export { TopologySourceError } from '../core';

@@ -13,3 +13,4 @@ export * from './marker';
 export * from './pulls';
 export * from './key-spool';
 export * from './purge';
+export * from './cleanup';

@@ -1,6 +1,7 @@
 import { ResyncProgress, ResyncReport, Server, Topology, VbucketPull } from '../core';
 import {
   LocalMemcachedError,
+  MigrationSupersededError,
   SourceFailedError,
   SourceIncompleteError,
   VbucketsUnavailableError,
@@ -64,6 +65,14 @@ export interface PullOptions {
   readonly spillDir?: string;
   /** Diagnostics (stderr in the CLI: stdout belongs to the JSON lines). */
   readonly log?: (line: string) => void;
+  /**
+   * Asked every `currentCheckIntervalMs` while copying: why the run no longer serves the current migration
+   * (its topology moved on: rolled back, committed or replaced), or undefined while it does. A reason stops
+   * the run at once, reported as failed: an agent must not outlive the execution that started it.
+   */
+  readonly stillCurrent?: () => Promise<string | undefined>;
+  /** @default 15000 */
+  readonly currentCheckIntervalMs?: number;
 }
 
 /** The report with the agent's optional extras (parseResyncMessage accepts and ignores them). */
@@ -263,7 +272,7 @@ export async function runPulls(o: PullOptions, run: PullRun): Promise<AgentResyn
       localReady.catch(() => undefined); // handled through purgeError; copies see the abort
     }
     const throttle = new Throttle(o.maxBytesPerSec, () => stats.bytes);
-    // The adaptive throttle, unless a fixed cap overrides it; closed with the run (the outer finally).
+    // The adaptive throttle, unless a fixed cap overrides it; closed when the copy ends (or in the finally).
     if (o.maxBytesPerSec === undefined && o.maxSourceLatencyMs !== 0 && pulls.length > 0) {
       const addresses = [...new Set(pulls.flatMap((p) => p.sources))].map(
         (id) => run.sources.get(id)?.address,
@@ -274,55 +283,79 @@ export async function runPulls(o: PullOptions, run: PullRun): Promise<AgentResyn
       );
       await guard.ready();
     }
-    const unavailable: number[] = [];
-    let pending = pulls.filter((p) => {
-      if (p.sources.length > 0) return true;
-      lost.push(p.vbucket);
-      vbucketsDone++;
-      return false;
-    });
-    while (pending.length > 0) {
-      const bySource = new Map<string, number[]>();
-      const assigned: { pull: VbucketPull; source: string }[] = [];
-      for (const pull of pending) {
-        const source = pull.sources.find((id) => !failedSources.has(id));
-        if (source === undefined) {
-          const allIncomplete = pull.sources.every((id) => failedSources.get(id)?.kind === 'incomplete');
-          if (run.incompleteMeansLost && allIncomplete) {
-            lost.push(pull.vbucket);
-            vbucketsDone++;
-          } else unavailable.push(pull.vbucket);
-          continue;
-        }
-        assigned.push({ pull, source });
-        const list = bySource.get(source);
-        if (list) list.push(pull.vbucket);
-        else bySource.set(source, [pull.vbucket]);
-      }
-      const results = await Promise.all(
-        [...bySource].map(([id, vbuckets]) => copyOneSource(run.sources.get(id) as Server, vbuckets)),
-      );
-      const fatal = purgeError ?? results.find((r) => r !== undefined);
-      if (fatal) {
-        // Nothing of this run may outlive it: let a purge still running end (its node's timeouts bound it).
-        await localReady.catch(() => undefined);
-        return { error: purgeError ?? fatal };
-      }
-      // What a failed source was copying goes to the next candidate in the next round.
-      pending = assigned.filter((a) => failedSources.has(a.source)).map((a) => a.pull);
-    }
-    // A copy with nothing to write can end before the purge does: its result still depends on it.
+    let superseded: Error | undefined;
+    const currentCheck = o.stillCurrent
+      ? setInterval(() => {
+          o.stillCurrent!().then(
+            (why) => {
+              if (why === undefined || superseded) return;
+              superseded = new MigrationSupersededError(why);
+              log(`stopping: ${why}`);
+              abort.abort(superseded);
+            },
+            (e: unknown) =>
+              log(`could not check that the migration is still current: ${(e as Error).message}`),
+          );
+        }, o.currentCheckIntervalMs ?? 15000)
+      : undefined;
     try {
-      await localReady;
-    } catch {
-      return { error: purgeError as Error };
+      return await copyRounds();
+    } finally {
+      if (currentCheck) clearInterval(currentCheck);
     }
-    if (unavailable.length > 0) {
-      unavailable.sort((a, b) => a - b);
-      const reasons = [...failedSources].map(([id, f]) => `${id} (${f.why})`);
-      return { error: new VbucketsUnavailableError(unavailable, reasons), failedVbuckets: unavailable };
+
+    async function copyRounds(): Promise<{ error: Error; failedVbuckets?: number[] } | undefined> {
+      const unavailable: number[] = [];
+      let pending = pulls.filter((p) => {
+        if (p.sources.length > 0) return true;
+        lost.push(p.vbucket);
+        vbucketsDone++;
+        return false;
+      });
+      while (pending.length > 0) {
+        const bySource = new Map<string, number[]>();
+        const assigned: { pull: VbucketPull; source: string }[] = [];
+        for (const pull of pending) {
+          const source = pull.sources.find((id) => !failedSources.has(id));
+          if (source === undefined) {
+            const allIncomplete = pull.sources.every((id) => failedSources.get(id)?.kind === 'incomplete');
+            if (run.incompleteMeansLost && allIncomplete) {
+              lost.push(pull.vbucket);
+              vbucketsDone++;
+            } else unavailable.push(pull.vbucket);
+            continue;
+          }
+          assigned.push({ pull, source });
+          const list = bySource.get(source);
+          if (list) list.push(pull.vbucket);
+          else bySource.set(source, [pull.vbucket]);
+        }
+        const results = await Promise.all(
+          [...bySource].map(([id, vbuckets]) => copyOneSource(run.sources.get(id) as Server, vbuckets)),
+        );
+        const fatal = superseded ?? purgeError ?? results.find((r) => r !== undefined);
+        if (fatal) {
+          // Nothing of this run may outlive it: let a purge still running end (its node's timeouts bound it).
+          await localReady.catch(() => undefined);
+          return { error: superseded ?? purgeError ?? fatal };
+        }
+        // What a failed source was copying goes to the next candidate in the next round.
+        pending = assigned.filter((a) => failedSources.has(a.source)).map((a) => a.pull);
+      }
+      // A copy with nothing to write can end before the purge does: its result still depends on it.
+      try {
+        await localReady;
+      } catch {
+        return { error: purgeError as Error };
+      }
+      if (unavailable.length > 0) {
+        unavailable.sort((a, b) => a - b);
+        const reasons = [...failedSources].map(([id, f]) => `${id} (${f.why})`);
+        return { error: new VbucketsUnavailableError(unavailable, reasons), failedVbuckets: unavailable };
+      }
+      if (superseded) return { error: superseded };
+      return undefined;
     }
-    return undefined;
 
     /** Copies `vbuckets` from `source`; undefined when done or when the source failed (recorded), else the fatal error. */
     async function copyOneSource(source: Server, vbuckets: number[]): Promise<Error | undefined> {

@@ -4,6 +4,7 @@ import { LocalMemcachedError } from './errors';
 import { MetaResponseParser, MetaStatus } from './meta-parser';
 import { CrawlBackoff, METADUMP, MetadumpParser } from './metadump-parser';
 import { KeySpool } from './key-spool';
+import { Throttle } from './throttle';
 import { DEFAULT_BUSY_TIMEOUT_MS, KEY_RAW, KEY_UNADDRESSABLE, keyForm } from './source-copy';
 
 export interface PurgeOptions extends ConnectionOptions {
@@ -11,7 +12,10 @@ export interface PurgeOptions extends ConnectionOptions {
   readonly local: string;
   /** This node's id: names the watermark key. */
   readonly node: string;
-  /** `wanted[vbucket]` is 1 for the vbuckets this node gains: only their items are purged. */
+  /**
+   * `wanted[vbucket]` is 1 for the vbuckets whose items are deleted: those the node gains (the resync's
+   * purge), or those it no longer holds (the cleanup after a commit).
+   */
   readonly wanted: Uint8Array;
   readonly vbuckets: number;
   /** Give up on a local crawler that stays BUSY this long. @default 60000 */
@@ -25,6 +29,12 @@ export interface PurgeOptions extends ConnectionOptions {
    */
   readonly inflightDeletes?: number;
   readonly spillDir?: string;
+  /** Average cap on deletes sent per second, to protect serving traffic. @default unlimited */
+  readonly maxDeletesPerSec?: number;
+  /** Called once per item deleted, as it happens (progress). */
+  readonly onDeleted?: () => void;
+  /** Names the operation in logs and errors. @default 'purge' */
+  readonly label?: string;
   readonly log?: (line: string) => void;
 }
 
@@ -84,7 +94,10 @@ export async function readWatermark(
  * migration) would otherwise survive the add-mode copy. Anything a client wrote during the migration
  * before the watermark also went to the old replicas, which the copy reads afterwards, so it comes back.
  * Enumerates again while a pass deletes something (the crawler misses items moving between LRU lists),
- * at most `maxPasses` passes.
+ * at most `maxPasses` passes. Astaire's reserved keys (RESERVED_KEY_PREFIX) are never deleted.
+ *
+ * The cleanup after a commit (agent/cleanup.ts) runs the same machinery with `wanted` set to the
+ * vbuckets the node no longer holds, throttled by `maxDeletesPerSec`.
  */
 export async function purgeStale(o: PurgeOptions): Promise<PurgeStats> {
   let watermark: number;
@@ -97,6 +110,8 @@ export async function purgeStale(o: PurgeOptions): Promise<PurgeStats> {
     });
   }
   const stats: PurgeStats = { purged: 0, passes: 0, watermark };
+  const sent = { deletes: 0 };
+  const throttle = new Throttle(o.maxDeletesPerSec, () => sent.deletes);
   const maxPasses = Math.max(1, o.maxPasses ?? DEFAULT_PURGE_PASSES);
   const connect = () =>
     MemcachedConnection.connect(o.local, o).catch((cause: Error) => {
@@ -113,7 +128,7 @@ export async function purgeStale(o: PurgeOptions): Promise<PurgeStats> {
       conns.push(dump);
       const del = await connect();
       conns.push(del);
-      const pass = new PurgePass(o, watermark, dump, del);
+      const pass = new PurgePass(o, watermark, dump, del, throttle, sent);
       try {
         deleted = await pass.run();
       } finally {
@@ -124,7 +139,7 @@ export async function purgeStale(o: PurgeOptions): Promise<PurgeStats> {
     }
     stats.purged += deleted;
     o.log?.(
-      `purge pass ${stats.passes}: ${deleted} stale items deleted below CAS ${watermark} in ${Date.now() - started} ms`,
+      `${o.label ?? 'purge'} pass ${stats.passes}: ${deleted} items deleted below CAS ${watermark} in ${Date.now() - started} ms`,
     );
     if (deleted === 0) break;
   }
@@ -141,6 +156,8 @@ class PurgePass {
   private settled = false;
   private readonly backoff: CrawlBackoff;
   private readonly maxInflight: number;
+  /** Set while the throttle holds the next delete back. */
+  private throttled: NodeJS.Timeout | undefined;
   private resolve!: (deleted: number) => void;
   private reject!: (error: Error) => void;
 
@@ -149,6 +166,8 @@ class PurgePass {
     private readonly watermark: number,
     private readonly dump: MemcachedConnection,
     private readonly del: MemcachedConnection,
+    private readonly throttle: Throttle,
+    private readonly sent: { deletes: number },
   ) {
     this.maxInflight = Math.max(1, o.inflightDeletes ?? 1000);
     this.queue = new KeySpool({ spillDir: o.spillDir });
@@ -156,6 +175,7 @@ class PurgePass {
   }
 
   close(): void {
+    clearTimeout(this.throttled);
     this.queue.close();
   }
 
@@ -168,7 +188,7 @@ class PurgePass {
           error instanceof LocalMemcachedError
             ? error
             : new LocalMemcachedError(
-                `local memcached ${this.o.local} failed during the purge: ${error.message}`,
+                `local memcached ${this.o.local} failed during the ${this.o.label ?? 'purge'}: ${error.message}`,
                 {
                   cause: error,
                 },
@@ -212,18 +232,30 @@ class PurgePass {
   /** Sends queued deletes up to the in-flight limit. */
   private send(): void {
     const q = this.queue;
-    while (this.inflight < this.maxInflight && q.shift()) {
+    if (this.throttled || this.settled) return;
+    while (this.inflight < this.maxInflight && q.length > 0) {
+      const wait = this.throttle.delayMs();
+      if (wait > 0) {
+        this.throttled = setTimeout(() => {
+          this.throttled = undefined;
+          this.send();
+          this.checkDone();
+        }, wait);
+        return;
+      }
+      if (!q.shift()) break;
       const key = q.buf.subarray(q.start, q.end);
       const form = keyForm(key);
       if (form === KEY_UNADDRESSABLE) {
         this.o.log?.(
-          `purge: cannot address a local key (${key.length} bytes, not printable ASCII): ${key.subarray(0, 32).toString('hex')}...`,
+          `${this.o.label ?? 'purge'}: cannot address a local key (${key.length} bytes, not printable ASCII): ${key.subarray(0, 32).toString('hex')}...`,
         );
         continue;
       }
       const wire = form === KEY_RAW ? key : Buffer.from(key.toString('base64'), 'latin1');
       this.del.write(Buffer.concat([MD, wire, form === KEY_RAW ? C : B_C, Buffer.from(String(q.num)), CRLF]));
       this.inflight++;
+      this.sent.deletes++;
     }
   }
 
@@ -231,8 +263,10 @@ class PurgePass {
     if (this.inflight === 0) return this.failLocal('answered a meta delete nobody sent: lost framing');
     this.inflight--;
     // HD: deleted. EX: rewritten since the enumeration (its CAS changed): kept. NF: gone already.
-    if (status === 'HD') this.deleted++;
-    else if (status !== 'EX' && status !== 'NF')
+    if (status === 'HD') {
+      this.deleted++;
+      this.o.onDeleted?.();
+    } else if (status !== 'EX' && status !== 'NF')
       return this.failLocal(`unexpected ${status} in answer to a meta delete`);
     this.send();
     this.checkDone();
@@ -242,7 +276,7 @@ class PurgePass {
     // Another agent copying from this node holds the crawler: back off and ask again.
     if (!this.backoff.busy(() => this.dump.write(METADUMP)))
       this.failLocal(
-        `lru_crawler stayed BUSY for more than ${this.o.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS} ms during the purge`,
+        `lru_crawler stayed BUSY for more than ${this.o.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS} ms during the ${this.o.label ?? 'purge'}`,
       );
   }
 
@@ -260,6 +294,7 @@ class PurgePass {
     if (this.settled) return;
     this.settled = true;
     this.backoff.cancel();
+    clearTimeout(this.throttled);
     this.reject(error);
   }
 }

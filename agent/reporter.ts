@@ -22,16 +22,20 @@ export class JsonLinesReporter implements ResyncReporter {
 
 /** For people at a terminal: one short line per update, on stderr. */
 export class TextReporter implements ResyncReporter {
-  constructor(private readonly write: (line: string) => void) {}
+  constructor(
+    private readonly write: (line: string) => void,
+    /** What runs: `resync` or `cleanup`. */
+    private readonly label = 'resync',
+  ) {}
 
   async progress(p: ResyncProgress): Promise<void> {
     this.write(
-      `resync ${p.node}: ${p.vbucketsDone}/${p.vbuckets} vbuckets, ${p.items} items, ${formatBytes(p.bytes)} in ${p.seconds.toFixed(1)} s (${formatBytes(p.bytesPerSec)}/s)\n`,
+      `${this.label} ${p.node}: ${p.vbucketsDone}/${p.vbuckets} vbuckets, ${p.items} items, ${formatBytes(p.bytes)} in ${p.seconds.toFixed(1)} s (${formatBytes(p.bytesPerSec)}/s)\n`,
     );
   }
 
   async finish(r: ResyncReport): Promise<void> {
-    const head = `resync ${r.node} ${r.status}: ${r.vbucketsDone}/${r.vbuckets} vbuckets, ${r.items} items, ${formatBytes(r.bytes)} in ${r.seconds.toFixed(1)} s`;
+    const head = `${this.label} ${r.node} ${r.status}: ${r.vbucketsDone}/${r.vbuckets} vbuckets, ${r.items} items, ${formatBytes(r.bytes)} in ${r.seconds.toFixed(1)} s`;
     this.write(r.status === 'succeeded' ? `${head}\n` : `${head}: ${r.error}\n`);
   }
 }

@@ -18,13 +18,16 @@ export const AGENT_DOCUMENT_PATTERNS: Readonly<Record<ResyncDocumentParameter, s
   // The SSM document only runs on EC2 instances.
   node: '^i-[0-9a-f]{8,17}$',
   epoch: '^[0-9]{1,15}$',
+  // The agent's subcommand: nothing else may reach the command line.
+  mode: '^(resync|cleanup)$',
 };
 
 const DESCRIPTIONS: Readonly<Record<ResyncDocumentParameter, string>> = {
   taskToken: 'Step Functions task token the agent reports to',
   cluster: 'Cluster name; the agent reads /astaire/<cluster>/topology',
   node: 'EC2 instance id of the node that pulls (the agent checks it is its own)',
-  epoch: 'Epoch of the topology (with newServers) to resync against',
+  epoch: 'Epoch of the topology the agent works on (with newServers for a resync, committed for a cleanup)',
+  mode: 'resync: pull the vbuckets this node gains; cleanup: delete those it lost, after the commit',
 };
 
 export interface AgentDocumentProps {
@@ -41,8 +44,9 @@ export interface AgentDocumentProps {
 }
 
 /**
- * The SSM Command document the workflow sends to each node that must pull data: it runs
- * `astaire-agent resync --node ... --parameter ... --task-token ...`.
+ * The SSM Command document the workflow sends to each node that must pull data (`mode` resync) or,
+ * after the commit, delete the vbuckets it lost (`mode` cleanup): it runs
+ * `ASTAIRE_TASK_TOKEN=... astaire-agent <mode> --node ... --parameter ...`.
  *
  * No parameter is ever pasted into the script. Every parameter uses `interpolationType: ENV_VAR`,
  * so SSM Agent (3.3.2746.0 or later) hands it to the script as `$SSM_<Name>`, which the script
@@ -85,7 +89,9 @@ export class AgentDocument extends Construct {
       'done',
       // `epoch` is declared because the workflow sends it (SSM rejects undeclared parameters); the agent
       // reads the epoch from the topology it fetches, so it is not on the command line.
-      `exec ${agentPath} resync --node "$${env('node')}" --parameter "/astaire/$${env('cluster')}/topology" --task-token "$${env('taskToken')}"`,
+      // The token goes to the agent in its environment, never on its command line: /proc/<pid>/cmdline (what
+      // `ps` shows) is readable by every user of the node, /proc/<pid>/environ only by the process's owner.
+      `ASTAIRE_TASK_TOKEN="$${env('taskToken')}" exec ${agentPath} "$${env('mode')}" --node "$${env('node')}" --parameter "/astaire/$${env('cluster')}/topology"`,
     ];
 
     this.document = new ssm.CfnDocument(this, 'Resource', {
@@ -95,7 +101,7 @@ export class AgentDocument extends Construct {
       content: {
         schemaVersion: '2.2',
         description:
-          'Astaire: pull the vbuckets this node gains from the old replicas, then report to Step Functions',
+          'Astaire: pull the vbuckets this node gains from the old replicas (resync), or delete those it lost after a commit (cleanup), then report to Step Functions',
         parameters,
         mainSteps: [
           {

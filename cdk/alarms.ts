@@ -42,14 +42,15 @@ export interface ClusterAlarmsProps {
 
 /**
  * The alarms an operator of the cluster needs, all sent to one SNS topic: failed executions,
- * timed-out executions, migrations the workflow recorded as failed, agent-reported resync
- * failures, a migration that runs too long, and lifecycle events that never started the workflow.
+ * timed-out executions, migrations the workflow recorded as failed, cleanups after a commit that
+ * failed, agent-reported resync failures, a migration that runs too long, and lifecycle events that never started the workflow.
  */
 export class ClusterAlarms extends Construct {
   readonly topic: sns.ITopic;
   readonly failedExecutions: cloudwatch.Alarm;
   readonly timedOutExecutions: cloudwatch.Alarm;
   readonly migrationFailures: cloudwatch.Alarm;
+  readonly cleanupFailures: cloudwatch.Alarm;
   readonly resyncFailures: cloudwatch.Alarm;
   /** A member's heal (refill after its memcached restarted) failed: it serves with missing items. */
   readonly healFailures: cloudwatch.Alarm;
@@ -70,7 +71,7 @@ export class ClusterAlarms extends Construct {
     const minute = Duration.minutes(1);
 
     this.failedExecutions = new cloudwatch.Alarm(this, 'FailedExecutions', {
-      alarmDescription: `Astaire ${cluster}: a scaling workflow failed; the topology was restored and a launch abandoned. See the execution's history.`,
+      alarmDescription: `Astaire ${cluster}: a scaling workflow failed. See the execution's history: before the commit the topology was restored and a launch abandoned; a CleanupFailed error came after the commit, which stands.`,
       metric: props.stateMachine.metricFailed({ period: minute, statistic: 'Sum' }),
       threshold: 1,
       evaluationPeriods: 1,
@@ -89,6 +90,19 @@ export class ClusterAlarms extends Construct {
     this.migrationFailures = new cloudwatch.Alarm(this, 'MigrationFailures', {
       alarmDescription: `Astaire ${cluster}: the scaling workflow recorded a failed migration (${WorkflowMetricNames.migrationFailed}); the topology was restored (a launching instance abandoned). See the execution's history, then run a resync.`,
       metric: (props.workflow ?? workflowMetrics(cluster)).metric(WorkflowMetricNames.migrationFailed, {
+        period: minute,
+        statistic: 'Sum',
+      }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    // Published by the workflow's RecordCleanupFailure step: the migration committed, but a node could not
+    // delete the vbuckets it lost, so it may serve them stale if a later migration hands them back.
+    this.cleanupFailures = new cloudwatch.Alarm(this, 'CleanupFailures', {
+      alarmDescription: `Astaire ${cluster}: a node could not delete the vbuckets it lost after a committed migration (${WorkflowMetricNames.cleanupFailed}); the topology stands. See the execution's history and run astaire-agent cleanup on that node.`,
+      metric: (props.workflow ?? workflowMetrics(cluster)).metric(WorkflowMetricNames.cleanupFailed, {
         period: minute,
         statistic: 'Sum',
       }),
@@ -180,6 +194,7 @@ export class ClusterAlarms extends Construct {
       this.failedExecutions,
       this.timedOutExecutions,
       this.migrationFailures,
+      this.cleanupFailures,
       this.resyncFailures,
       this.healFailures,
       this.vbucketsLost,

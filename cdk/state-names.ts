@@ -13,8 +13,11 @@ export const StateNames = {
   RecordHeartbeat: 'RecordHeartbeat',
   RecordHeartbeatWhileWaiting: 'RecordHeartbeatWhileWaiting',
   ContinueLifecycle: 'ContinueLifecycle',
-  // SSM task (inside the Map): sendCommand.waitForTaskToken
+  ReleaseLock: 'ReleaseLock',
+  RecordCleanupFailure: 'RecordCleanupFailure',
+  // SSM tasks (inside the Maps): sendCommand.waitForTaskToken
   ResyncNode: 'ResyncNode',
+  CleanupNode: 'CleanupNode',
   // Lambda tasks (failure path)
   RestoreTopology: 'RestoreTopology',
   AbandonLaunch: 'AbandonLaunch',
@@ -23,6 +26,7 @@ export const StateNames = {
   WaitForLock: 'WaitForLock',
   WaitForClients: 'WaitForClients',
   KeepAliveWait: 'KeepAliveWait',
+  WaitBeforeCleanup: 'WaitBeforeCleanup',
   // Flow
   IsLockTaken: 'IsLockTaken',
   IsChangeNeeded: 'IsChangeNeeded',
@@ -31,9 +35,13 @@ export const StateNames = {
   IsMigrationRunning: 'IsMigrationRunning',
   KeepAliveDone: 'KeepAliveDone',
   HasLifecycleAction: 'HasLifecycleAction',
+  HasCleanups: 'HasCleanups',
+  CleanupNodes: 'CleanupNodes',
+  CheckOutcome: 'CheckOutcome',
   IsLaunch: 'IsLaunch',
   Done: 'Done',
   Failed: 'Failed',
+  CleanupFailed: 'CleanupFailed',
 } as const;
 
 export type StateName = (typeof StateNames)[keyof typeof StateNames];
@@ -48,6 +56,8 @@ export const LAMBDA_TASK_STATES = [
   StateNames.RecordHeartbeat,
   StateNames.RecordHeartbeatWhileWaiting,
   StateNames.ContinueLifecycle,
+  StateNames.ReleaseLock,
+  StateNames.RecordCleanupFailure,
   StateNames.RestoreTopology,
   StateNames.AbandonLaunch,
   StateNames.RecordFailure,
@@ -58,6 +68,7 @@ export const WAIT_STATES = [
   StateNames.WaitForLock,
   StateNames.WaitForClients,
   StateNames.KeepAliveWait,
+  StateNames.WaitBeforeCleanup,
 ] as const;
 
 /**
@@ -73,6 +84,11 @@ export const ResyncDocumentParameters = {
   cluster: 'cluster',
   /** This node's id (EC2 instance id). */
   node: 'node',
-  /** Epoch of the topology with newServers the agent must resync against, as a decimal string. */
+  /**
+   * Epoch of the topology the agent works on, as a decimal string: with newServers for a resync,
+   * the committed one for a cleanup.
+   */
   epoch: 'epoch',
+  /** What the agent runs: `resync` (pull the vbuckets it gains) or `cleanup` (delete those it lost). */
+  mode: 'mode',
 } as const;

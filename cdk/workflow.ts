@@ -1,14 +1,21 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { ArnFormat, CfnElement, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import {
+  ArnFormat,
+  CfnElement,
+  Duration,
+  Names,
+  RemovalPolicy,
+  Stack,
+  Token,
+  Validations,
+} from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { handlerAssetDirectory } from './assets';
 import { ResyncDocumentParameters as DocParam, StateNames as S } from './state-names';
 
 /** The workflow's Lambda handlers, one function (and one entry file under `lambdas/`) each. */
@@ -31,6 +38,8 @@ export const WorkflowMetricNames = {
   migrationFailed: 'MigrationFailed',
   /** A lifecycle action the workflow meant to complete was already completed or had expired. */
   lifecycleActionGone: 'LifecycleActionGone',
+  /** One per execution whose cleanup after the commit failed (the topology stays committed). */
+  cleanupFailed: 'CleanupFailed',
 } as const;
 export type WorkflowMetricName = (typeof WorkflowMetricNames)[keyof typeof WorkflowMetricNames];
 
@@ -62,7 +71,7 @@ export interface AstaireWorkflowProps {
   readonly topologyParameterArn: string;
   /** The cluster's Auto Scaling group: its members are the target topology. */
   readonly autoScalingGroupName: string;
-  /** The SSM Command document that runs `astaire-agent resync` with {@link DocParam}. */
+  /** The SSM Command document that runs `astaire-agent resync` or `cleanup` with {@link DocParam}. */
   readonly resyncDocumentName: string;
   /**
    * The port memcached listens on at every node.
@@ -76,7 +85,7 @@ export interface AstaireWorkflowProps {
    */
   readonly workflowTimeout?: Duration;
   /**
-   * How long one node's resync may take (the SSM task's TimeoutSeconds).
+   * How long one node's resync, or its cleanup after the commit, may take (the SSM task's TimeoutSeconds).
    * @default Duration.hours(2)
    */
   readonly resyncTimeout?: Duration;
@@ -97,12 +106,14 @@ export interface AstaireWorkflowProps {
    * every client has re-read the topology and writes to old and new replicas alike. An agent's
    * walk of a source misses items written after it passed them; a client still on the old
    * topology would write only there, and its write would be lost at commit. At least the
-   * clients' topology poll interval (5 s by default), with margin.
+   * clients' topology poll interval (5 s by default), with margin. The workflow waits as long again
+   * after the commit before the nodes delete the vbuckets they lost: a client still on the
+   * migration's topology writes to the old replicas too.
    * @default Duration.seconds(15)
    */
   readonly clientPropagationDelay?: Duration;
   /**
-   * Nodes resynced at the same time.
+   * Nodes resynced (or cleaned up) at the same time.
    * @default 10
    */
   readonly maxConcurrentResyncs?: number;
@@ -112,10 +123,10 @@ export interface AstaireWorkflowProps {
    */
   readonly metricNamespace?: string;
   /**
-   * Entry files of the handlers.
-   * @default - `lambdas/<handler>.ts` (or `.js` when running compiled) of this package
+   * Code of the handlers (each exports `handler` from `index.js`).
+   * @default the prebuilt bundles this package ships (`dist/assets/lambdas/<handler>`, built by `npm run build`)
    */
-  readonly handlerEntries?: Partial<Record<WorkflowHandler, string>>;
+  readonly handlerCode?: Partial<Record<WorkflowHandler, lambda.Code>>;
   /**
    * Retention of the workflow's and handlers' logs.
    * @default logs.RetentionDays.THREE_MONTHS
@@ -125,6 +136,8 @@ export interface AstaireWorkflowProps {
 
 /** Errors SDK clients throw when AWS is briefly unavailable or throttling: a Lambda task retries them. */
 const TRANSIENT_AWS_ERRORS = [
+  // Lambda's own throttle (concurrency limit): LambdaInvoke's default retry list leaves it out.
+  'Lambda.TooManyRequestsException',
   'ThrottlingException',
   'Throttling',
   'TooManyUpdates',
@@ -150,12 +163,14 @@ export const TRANSIENT_SSM_ERRORS = [
  * Normalise → TakeLock (wait while another execution holds it) → PlanMigration →
  * MigrateData (Map of SSM sendCommand.waitForTaskToken, then Commit; in parallel a keep-alive
  * loop that heartbeats the lifecycle action until the migration is no longer running) →
- * ContinueLifecycle. Any failure: RestoreTopology → AbandonLaunch (launches only) →
- * RecordFailure → Fail.
+ * ContinueLifecycle → WaitBeforeCleanup → CleanupNodes (the nodes that lost vbuckets delete
+ * them) → ReleaseLock. Any failure before the commit: RestoreTopology → AbandonLaunch (launches
+ * only) → RecordFailure → Fail. A failed cleanup never touches the committed topology or the
+ * lifecycle action: RecordCleanupFailure → ReleaseLock → CleanupFailed (Fail).
  */
 export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
   readonly stateMachine: sfn.StateMachine;
-  readonly functions: Readonly<Record<WorkflowHandler, nodejs.NodejsFunction>>;
+  readonly functions: Readonly<Record<WorkflowHandler, lambda.Function>>;
   /** The handlers' execution roles: each writes its own log group, plus its statements below. */
   readonly roles: Readonly<Record<WorkflowHandler, iam.Role>>;
   readonly logGroup: logs.LogGroup;
@@ -216,12 +231,12 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
         MEMCACHED_PORT: String(props.memcachedPort ?? 11211),
       },
       releaseLock: { LOCK_PARAMETER_NAME: lockParameterName },
-      commitMigration: {
-        TOPOLOGY_PARAMETER_NAME: props.topologyParameterName,
-        LOCK_PARAMETER_NAME: lockParameterName,
-      },
+      commitMigration: { TOPOLOGY_PARAMETER_NAME: props.topologyParameterName },
       keepAlive: { TOPOLOGY_PARAMETER_NAME: props.topologyParameterName },
-      completeLifecycle: { METRIC_NAMESPACE: this.metricNamespace },
+      completeLifecycle: {
+        METRIC_NAMESPACE: this.metricNamespace,
+        TOPOLOGY_PARAMETER_NAME: props.topologyParameterName,
+      },
       restoreTopology: {
         TOPOLOGY_PARAMETER_NAME: props.topologyParameterName,
         LOCK_PARAMETER_NAME: lockParameterName,
@@ -229,7 +244,7 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
       recordFailure: { METRIC_NAMESPACE: this.metricNamespace },
     };
 
-    const fns = {} as Record<WorkflowHandler, nodejs.NodejsFunction>;
+    const fns = {} as Record<WorkflowHandler, lambda.Function>;
     const roles = {} as Record<WorkflowHandler, iam.Role>;
     for (const handler of Object.keys(WORKFLOW_HANDLERS) as WorkflowHandler[]) {
       const id = pascal(handler);
@@ -245,9 +260,12 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
       });
       logGroup.grantWrite(role);
       roles[handler] = role;
-      fns[handler] = new nodejs.NodejsFunction(this, `${id}Function`, {
-        entry: props.handlerEntries?.[handler] ?? defaultEntry(WORKFLOW_HANDLERS[handler]),
-        handler: 'handler',
+      fns[handler] = new lambda.Function(this, `${id}Function`, {
+        // Prebuilt by `npm run build`: synth bundles nothing, so it needs neither esbuild nor Docker.
+        code:
+          props.handlerCode?.[handler] ??
+          lambda.Code.fromAsset(handlerAssetDirectory(WORKFLOW_HANDLERS[handler])),
+        handler: 'index.handler',
         runtime: lambda.Runtime.NODEJS_22_X,
         architecture: lambda.Architecture.ARM_64,
         memorySize: 256,
@@ -255,7 +273,6 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
         role,
         environment: { ...common, ...env[handler] },
         logGroup,
-        bundling: { minify: true, sourceMap: true, target: 'node22' },
       });
       Validations.of(fns[handler].node.defaultChild!).acknowledge({
         id: 'AwsSolutions-L1',
@@ -311,17 +328,11 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
     );
     allow(
       'releaseLock',
-      'Release the cluster lock when nothing changed',
+      'Release the cluster lock when nothing changed or the cleanup ended',
       ['ssm:GetParameter', 'ssm:DeleteParameter'],
       lockArns.slice(0, 1),
     );
     allow('commitMigration', 'Commit the topology', ['ssm:GetParameter', 'ssm:PutParameter'], [topologyArn]);
-    allow(
-      'commitMigration',
-      'Release the cluster lock',
-      ['ssm:GetParameter', 'ssm:DeleteParameter'],
-      lockArns.slice(0, 1),
-    );
     allow('keepAlive', 'Know whether this migration still runs', ['ssm:GetParameter'], [topologyArn]);
     allow(
       'keepAlive',
@@ -334,6 +345,12 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
       'Complete the lifecycle action',
       ['autoscaling:CompleteLifecycleAction'],
       [groupArn],
+    );
+    allow(
+      'completeLifecycle',
+      'Never abandon an instance the committed topology lists',
+      ['ssm:GetParameter'],
+      [topologyArn],
     );
     allow(
       'restoreTopology',
@@ -413,8 +430,11 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
       return task;
     };
     const request = { 'request.$': '$.request' };
-    const catchTo = (state: sfn.TaskStateBase | sfn.Parallel, next: sfn.IChainable, resultPath: string) =>
-      state.addCatch(next, { errors: [sfn.Errors.ALL], resultPath });
+    const catchTo = (
+      state: sfn.TaskStateBase | sfn.Parallel | sfn.Map,
+      next: sfn.IChainable,
+      resultPath: string,
+    ) => state.addCatch(next, { errors: [sfn.Errors.ALL], resultPath });
 
     // Failure path: every step catches so that the execution always reaches Failed.
     const failed = new sfn.Fail(this, S.Failed, {
@@ -477,47 +497,57 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
     const plan = invoke(S.PlanMigration, 'planMigration', request, '$.plan');
     catchTo(plan, restore, '$.error');
 
-    const resyncNode = new tasks.CallAwsService(this, S.ResyncNode, {
-      stateName: S.ResyncNode,
-      service: 'ssm',
-      action: 'sendCommand',
-      integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
-      parameters: {
-        DocumentName: props.resyncDocumentName,
-        'InstanceIds.$': 'States.Array($.node)',
-        'Comment.$': "States.Format('astaire resync of {} at epoch {}', $.cluster, $.epoch)",
-        // How long SSM tries to deliver the command to an instance that is not reachable yet.
-        TimeoutSeconds: 600,
-        Parameters: {
-          [`${DocParam.taskToken}.$`]: 'States.Array($$.Task.Token)',
-          [`${DocParam.cluster}.$`]: 'States.Array($.cluster)',
-          [`${DocParam.node}.$`]: 'States.Array($.node)',
-          [`${DocParam.epoch}.$`]: "States.Array(States.Format('{}', $.epoch))",
-        },
-      },
-      iamResources: [
-        stack.formatArn({ service: 'ssm', resource: 'document', resourceName: props.resyncDocumentName }),
-      ],
-      additionalIamStatements: [
-        new iam.PolicyStatement({
-          sid: 'RunTheResyncOnlyOnTheClusterInstances',
-          actions: ['ssm:SendCommand'],
-          resources: [stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' })],
-          conditions: {
-            StringEquals: { 'ssm:resourceTag/aws:autoscaling:groupName': props.autoScalingGroupName },
+    // One SSM command per node: the agent runs `mode` (resync or cleanup) and reports on the task token.
+    const agentCommand = (name: string, mode: 'resync' | 'cleanup') => {
+      const task = new tasks.CallAwsService(this, name, {
+        stateName: name,
+        service: 'ssm',
+        action: 'sendCommand',
+        integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+        parameters: {
+          DocumentName: props.resyncDocumentName,
+          'InstanceIds.$': 'States.Array($.node)',
+          'Comment.$': `States.Format('astaire ${mode} of {} at epoch {}', $.cluster, $.epoch)`,
+          // How long SSM tries to deliver the command to an instance that is not reachable yet.
+          TimeoutSeconds: 600,
+          Parameters: {
+            [`${DocParam.taskToken}.$`]: 'States.Array($$.Task.Token)',
+            [`${DocParam.cluster}.$`]: 'States.Array($.cluster)',
+            [`${DocParam.node}.$`]: 'States.Array($.node)',
+            [`${DocParam.epoch}.$`]: "States.Array(States.Format('{}', $.epoch))",
+            [DocParam.mode]: [mode],
           },
-        }),
-      ],
-      taskTimeout: sfn.Timeout.duration(resyncTimeout),
-      heartbeatTimeout: sfn.Timeout.duration(resyncHeartbeat),
-    });
-    resyncNode.addRetry({
-      errors: TRANSIENT_SSM_ERRORS,
-      interval: Duration.seconds(10),
-      backoffRate: 2,
-      maxDelay: Duration.seconds(60),
-      maxAttempts: 12,
-    });
+        },
+        iamResources: [
+          stack.formatArn({ service: 'ssm', resource: 'document', resourceName: props.resyncDocumentName }),
+        ],
+        // Both tasks share this statement: add it once.
+        additionalIamStatements:
+          mode === 'resync'
+            ? [
+                new iam.PolicyStatement({
+                  sid: 'RunTheResyncOnlyOnTheClusterInstances',
+                  actions: ['ssm:SendCommand'],
+                  resources: [stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' })],
+                  conditions: {
+                    StringEquals: { 'ssm:resourceTag/aws:autoscaling:groupName': props.autoScalingGroupName },
+                  },
+                }),
+              ]
+            : undefined,
+        taskTimeout: sfn.Timeout.duration(resyncTimeout),
+        heartbeatTimeout: sfn.Timeout.duration(resyncHeartbeat),
+      });
+      task.addRetry({
+        errors: TRANSIENT_SSM_ERRORS,
+        interval: Duration.seconds(10),
+        backoffRate: 2,
+        maxDelay: Duration.seconds(60),
+        maxAttempts: 12,
+      });
+      return task;
+    };
+    const resyncNode = agentCommand(S.ResyncNode, 'resync');
     const resyncNodes = new sfn.Map(this, S.ResyncNodes, {
       stateName: S.ResyncNodes,
       itemsPath: '$.plan.pulls',
@@ -549,6 +579,10 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
       .otherwise(keepAliveDone);
     keepAliveWait.next(heartbeat);
     heartbeat.next(isRunning);
+    // A heartbeat that fails (throttled, Auto Scaling briefly down) is not a failure of the data move, and
+    // must never fail the Parallel after the commit: the branch just stops. An action that expires for
+    // want of heartbeats is found `gone` at its completion, and counted.
+    heartbeat.addCatch(keepAliveDone, { errors: [sfn.Errors.ALL], resultPath: '$.keepAliveError' });
 
     const migrate = new sfn.Parallel(this, S.MigrateData, {
       stateName: S.MigrateData,
@@ -559,16 +593,63 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
     migrate.branch(keepAliveWait);
     catchTo(migrate, restore, '$.error');
 
+    // After the commit: complete the lifecycle action (nothing waits on the cleanup), then the nodes that
+    // lost vbuckets delete them, then the lock goes. From here on, nothing rolls back or ABANDONs.
     const done = new sfn.Succeed(this, S.Done, { stateName: S.Done });
+    const cleanupFailed = new sfn.Fail(this, S.CleanupFailed, {
+      stateName: S.CleanupFailed,
+      errorPath: '$.cleanupError.Error',
+      causePath: '$.cleanupError.Cause',
+    });
+    const checkOutcome = new sfn.Choice(this, S.CheckOutcome, { stateName: S.CheckOutcome })
+      .when(sfn.Condition.isPresent('$.error'), recordFailure)
+      .when(sfn.Condition.isPresent('$.cleanupError'), cleanupFailed)
+      .otherwise(done);
+    const releaseLock = invoke(S.ReleaseLock, 'releaseLock', request, null);
+    // A lock this execution could not release is broken by the next one once this execution has ended.
+    catchTo(releaseLock, checkOutcome, '$.releaseLockError');
+    releaseLock.next(checkOutcome);
+    const recordCleanupFailure = invoke(
+      S.RecordCleanupFailure,
+      'recordFailure',
+      { 'error.$': '$.cleanupError', 'executionId.$': '$$.Execution.Id', failed: 'cleanup' },
+      null,
+    );
+    catchTo(recordCleanupFailure, releaseLock, '$.recordCleanupFailureError');
+    recordCleanupFailure.next(releaseLock);
+    const cleanupNodes = new sfn.Map(this, S.CleanupNodes, {
+      stateName: S.CleanupNodes,
+      itemsPath: '$.plan.cleanups',
+      itemSelector: {
+        'cluster.$': '$.request.cluster',
+        'epoch.$': '$.migration.commit.epoch',
+        'node.$': '$$.Map.Item.Value.node',
+        'address.$': '$$.Map.Item.Value.address',
+      },
+      maxConcurrency: props.maxConcurrentResyncs ?? 10,
+      resultPath: '$.cleanups',
+    });
+    cleanupNodes.itemProcessor(agentCommand(S.CleanupNode, 'cleanup'));
+    catchTo(cleanupNodes, recordCleanupFailure, '$.cleanupError');
+    cleanupNodes.next(releaseLock);
+    // Clients still on the migration's topology write to the old replicas too: let them move on first.
+    const waitBeforeCleanup = new sfn.Wait(this, S.WaitBeforeCleanup, {
+      stateName: S.WaitBeforeCleanup,
+      time: sfn.WaitTime.duration(props.clientPropagationDelay ?? Duration.seconds(15)),
+    });
+    waitBeforeCleanup.next(cleanupNodes);
+    const hasCleanups = new sfn.Choice(this, S.HasCleanups, { stateName: S.HasCleanups })
+      .when(sfn.Condition.isPresent('$.plan.cleanups[0]'), waitBeforeCleanup)
+      .otherwise(releaseLock);
     const continueLifecycle = invoke(
       S.ContinueLifecycle,
       'completeLifecycle',
       { ...request, result: 'CONTINUE' },
       '$.lifecycle',
     );
-    // The data is in place and committed: never roll back or ABANDON from here.
-    catchTo(continueLifecycle, recordFailure, '$.error');
-    continueLifecycle.next(done);
+    // The data is in place and committed: never roll back or ABANDON from here; clean up, then fail.
+    catchTo(continueLifecycle, hasCleanups, '$.error');
+    continueLifecycle.next(hasCleanups);
     const hasLifecycle = new sfn.Choice(this, S.HasLifecycleAction, { stateName: S.HasLifecycleAction })
       // An event whose instance is not in the state it announces changed nothing: complete nothing for it.
       .when(sfn.Condition.isPresent('$.plan.ignored'), done)
@@ -579,7 +660,7 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
         ),
         continueLifecycle,
       )
-      .otherwise(done);
+      .otherwise(hasCleanups);
     const releaseUnchanged = invoke(S.ReleaseUnchangedLock, 'releaseLock', request, null);
     catchTo(releaseUnchanged, restore, '$.error');
     releaseUnchanged.next(hasLifecycle);
@@ -600,6 +681,9 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
     const definition = normalise.next(takeLock).next(isLockTaken);
 
     this.logGroup = new logs.LogGroup(this, 'StateMachineLogs', {
+      // Step Functions' best practice (bp-cwl): under /aws/vendedlogs/ the log group needs no entry in the
+      // account's CloudWatch Logs resource policy, whose 5,120 characters busy accounts run out of.
+      logGroupName: `/aws/vendedlogs/states/${stateMachineName}-${Names.uniqueResourceName(this, { maxLength: 60 })}`,
       retention,
       removalPolicy: RemovalPolicy.DESTROY,
     });
@@ -610,7 +694,9 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
       queryLanguage: sfn.QueryLanguage.JSON_PATH,
       timeout: workflowTimeout,
       tracingEnabled: true,
-      logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
+      // Every state transition, but no execution data: inputs and outputs carry the task tokens the agents
+      // answer with (anyone who can read the logs could complete or fail a task with one).
+      logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
     });
     const machinePolicy = defaultPolicyOf(this.stateMachine.role);
     for (const handler of Object.keys(WORKFLOW_HANDLERS) as WorkflowHandler[])
@@ -656,11 +742,6 @@ function nagResource(stack: Stack, arn: string): string {
     throw new Error(`AstaireWorkflow: cannot name ${JSON.stringify(v)} in a cdk-nag finding`);
   };
   return render(stack.resolve(arn));
-}
-
-function defaultEntry(file: string): string {
-  const base = path.join(__dirname, '..', 'lambdas', file);
-  return fs.existsSync(`${base}.ts`) ? `${base}.ts` : `${base}.js`;
 }
 
 function pascal(name: string): string {

@@ -15,6 +15,13 @@ export interface NodePull {
   readonly vbuckets: readonly VbucketPull[];
 }
 
+/** What one node staying in the cluster loses: vbuckets it held as an old replica and not as a new one. */
+export interface NodeCleanup {
+  readonly node: string;
+  readonly address: string;
+  readonly vbuckets: readonly number[];
+}
+
 export interface MigrationPlan {
   readonly cluster: string;
   readonly epoch: number;
@@ -33,6 +40,11 @@ export interface MigrationPlan {
   readonly vbucketsLost: readonly number[];
   /** Nodes with something to pull, in newServers order. */
   readonly pulls: readonly NodePull[];
+  /**
+   * Nodes of both servers and newServers that lose vbuckets, in newServers order: once the migration
+   * commits, they delete their copies (a later migration may hand the vbuckets back to them).
+   */
+  readonly cleanups: readonly NodeCleanup[];
 }
 
 /**
@@ -57,16 +69,19 @@ export function planMigration(topology: Topology): MigrationPlan {
     replicas,
   );
   const perNode = new Map<string, VbucketPull[]>(topology.newServers.map((s) => [s.id, []]));
+  const lost = new Map<string, number[]>(topology.newServers.map((s) => [s.id, []]));
   const gone = new Set(topology.migration?.gone ?? []);
   const vbucketsLost: number[] = [];
   let vbucketsMoved = 0;
   let slotsMoved = 0;
   for (let v = 0; v < vbuckets; v++) {
     const oldReplicas = oldPlacement.replicasOf(v);
+    const newReplicas = newPlacement.replicasOf(v);
+    for (const id of oldReplicas) if (!newReplicas.includes(id)) lost.get(id)?.push(v);
     const sources = gone.size > 0 ? oldReplicas.filter((id) => !gone.has(id)) : oldReplicas;
     if (oldReplicas.length > 0 && sources.length === 0) vbucketsLost.push(v);
     let moved = false;
-    for (const id of newPlacement.replicasOf(v)) {
+    for (const id of newReplicas) {
       if (oldReplicas.includes(id)) continue;
       slotsMoved++;
       moved = true;
@@ -87,6 +102,9 @@ export function planMigration(topology: Topology): MigrationPlan {
     pulls: topology.newServers
       .map((s) => ({ node: s.id, address: s.address, vbuckets: perNode.get(s.id)! }))
       .filter((p) => p.vbuckets.length > 0),
+    cleanups: topology.newServers
+      .map((s) => ({ node: s.id, address: s.address, vbuckets: lost.get(s.id)! }))
+      .filter((c) => c.vbuckets.length > 0),
   };
 }
 

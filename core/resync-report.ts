@@ -37,8 +37,11 @@ export interface ResyncReport {
   readonly failedSources?: readonly string[];
   /** Why it failed (status failed). */
   readonly error?: string;
-  /** What ran: a migration's `resync` (the default) or the `heal` of a member that restarted. */
-  readonly mode?: 'resync' | 'heal';
+  /**
+   * What ran: a migration's `resync` (the default), the `heal` of a member that restarted, or the
+   * `cleanup` after a commit (then `vbuckets` counts those the node does not hold, `items` those deleted).
+   */
+  readonly mode?: 'resync' | 'heal' | 'cleanup';
   /**
    * vbuckets whose data no replica holds any more (its only replicas are gone, or all restarted):
    * declared lost, counted and alarmed on, never silently dropped.
@@ -85,7 +88,8 @@ export function parseResyncMessage(input: string | unknown): ResyncProgress | Re
   )
     bad('failedSources', d.failedSources);
   if (d.error !== undefined && typeof d.error !== 'string') bad('error', d.error);
-  if (d.mode !== undefined && d.mode !== 'resync' && d.mode !== 'heal') bad('mode', d.mode);
+  if (d.mode !== undefined && d.mode !== 'resync' && d.mode !== 'heal' && d.mode !== 'cleanup')
+    bad('mode', d.mode);
   if (
     d.vbucketsLost !== undefined &&
     (!Array.isArray(d.vbucketsLost) || !d.vbucketsLost.every(Number.isInteger))

@@ -1,15 +1,13 @@
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { commitMigration } from '../core';
-import { SsmLockStore, SsmTopologyStore } from './adapters/ssm-parameters';
+import { SsmTopologyStore } from './adapters/ssm-parameters';
 import { configuredName } from './env';
 import { MigrationNotOwnedError } from './errors';
-import { releaseIfOwner } from './lock';
-import type { LockStore, TopologyStore } from './ports';
+import type { TopologyStore } from './ports';
 import type { WorkflowRequest } from './request';
 
 export interface CommitMigrationPorts {
   readonly topology: TopologyStore;
-  readonly locks: LockStore;
 }
 
 /** State `CommitMigration` input: the request and the planned target ids (`$.plan.newServers`). */
@@ -24,10 +22,12 @@ export interface CommitResult {
   readonly servers: readonly string[];
   /** True when an earlier invocation had committed already (a retry). */
   readonly alreadyCommitted: boolean;
-  readonly lockReleased: boolean;
 }
 
-/** servers := newServers, epoch + 1, then releases the lock. Idempotent; never commits someone else's migration. */
+/**
+ * servers := newServers, epoch + 1. Idempotent; never commits someone else's migration. The lock stays
+ * held: the nodes that lost vbuckets clean them up before the next migration may start (ReleaseLock).
+ */
 export function createCommitMigrationHandler(ports: CommitMigrationPorts) {
   return async ({ request, newServers }: CommitMigrationInput): Promise<CommitResult> => {
     const { cluster, executionId: me } = request;
@@ -45,8 +45,7 @@ export function createCommitMigrationHandler(ports: CommitMigrationPorts) {
       if (!done) throw new MigrationNotOwnedError(cluster, me, topology.migration?.executionId);
       alreadyCommitted = true;
     }
-    const lockReleased = await releaseIfOwner(ports.locks, cluster, me);
-    return { epoch, servers: newServers, alreadyCommitted, lockReleased };
+    return { epoch, servers: newServers, alreadyCommitted };
   };
 }
 
@@ -55,5 +54,4 @@ let wired: ReturnType<typeof createCommitMigrationHandler> | undefined;
 export const handler = (event: CommitMigrationInput) =>
   (wired ??= createCommitMigrationHandler({
     topology: new SsmTopologyStore(ssm, configuredName('TOPOLOGY_PARAMETER_NAME')),
-    locks: new SsmLockStore(ssm, configuredName('LOCK_PARAMETER_NAME')),
   }))(event);

@@ -2,4 +2,6 @@
 export const MetricNames = {
   migrationFailed: 'MigrationFailed',
   lifecycleActionGone: 'LifecycleActionGone',
+  /** A node could not delete the vbuckets it lost in a committed migration. */
+  cleanupFailed: 'CleanupFailed',
 } as const;

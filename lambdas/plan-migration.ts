@@ -47,6 +47,14 @@ export interface PullItem {
   readonly vbuckets: number;
 }
 
+/** One node that must delete the vbuckets it loses once the migration commits: an item of the CleanupNodes Map. */
+export interface CleanupItem {
+  readonly node: string;
+  readonly address: string;
+  /** How many vbuckets it loses. */
+  readonly vbuckets: number;
+}
+
 /** State `PlanMigration` output (at `$.plan`). */
 export interface PlanResult {
   /** False when the members already match: nothing was written, nothing moves. */
@@ -63,6 +71,7 @@ export interface PlanResult {
   /** Old servers gone from the group (no source): recorded in the migration for the agents. */
   readonly gone: readonly string[];
   readonly pulls: readonly PullItem[];
+  readonly cleanups: readonly CleanupItem[];
   /**
    * Why this lifecycle event changed nothing: its instance is not in the lifecycle state the event
    * claims (a replayed, late or forged event). No lifecycle action is completed for it.
@@ -193,6 +202,11 @@ function result(topology: Topology, changed: boolean, abortedMigrationOf: string
     vbucketsLost: plan?.vbucketsLost.length ?? 0,
     gone: topology.migration?.gone ?? [],
     pulls: changed && topology.newServers ? agentRuns(topology, plan!) : [],
+    cleanups: (plan?.cleanups ?? []).map((c) => ({
+      node: c.node,
+      address: c.address,
+      vbuckets: c.vbuckets.length,
+    })),
     ...(abortedMigrationOf ? { abortedMigrationOf } : {}),
   };
 }

@@ -4,17 +4,34 @@ import { requireEnv } from './env';
 import { MetricNames } from './metric-names';
 import type { Metrics } from './ports';
 
-/** State `RecordFailure` input: the caught error ({Error, Cause}) and $$.Execution.Id. */
+/**
+ * States `RecordFailure` and `RecordCleanupFailure` input: the caught error ({Error, Cause}),
+ * $$.Execution.Id, and what failed: the migration (default) or the cleanup after its commit.
+ */
 export interface RecordFailureInput {
   readonly error?: { readonly Error?: string; readonly Cause?: string };
   readonly executionId: string;
+  readonly failed?: 'migration' | 'cleanup';
 }
 
-/** Counts the failed migration (MigrationFailed) for the cluster's alarm, and logs why. */
+/**
+ * Counts the failure for the cluster's alarm (MigrationFailed, or CleanupFailed: the topology is
+ * committed, but a node may keep copies of vbuckets it lost), and logs why.
+ */
 export function createRecordFailureHandler(ports: { readonly metrics: Metrics; readonly cluster: string }) {
   return async (event: RecordFailureInput): Promise<{ recorded: true }> => {
-    console.error(JSON.stringify({ message: 'migration failed', cluster: ports.cluster, ...event }));
-    await ports.metrics.count(ports.cluster, MetricNames.migrationFailed);
+    const cleanup = event.failed === 'cleanup';
+    console.error(
+      JSON.stringify({
+        message: cleanup ? 'cleanup after commit failed' : 'migration failed',
+        cluster: ports.cluster,
+        ...event,
+      }),
+    );
+    await ports.metrics.count(
+      ports.cluster,
+      cleanup ? MetricNames.cleanupFailed : MetricNames.migrationFailed,
+    );
     return { recorded: true };
   };
 }

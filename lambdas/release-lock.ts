@@ -5,7 +5,10 @@ import { releaseIfOwner } from './lock';
 import type { LockStore } from './ports';
 import type { WorkflowRequest } from './request';
 
-/** State `ReleaseUnchangedLock`: the members already match, nothing to move; let the next execution in. */
+/**
+ * States `ReleaseUnchangedLock` (the members already match, nothing to move) and `ReleaseLock` (the
+ * migration committed and its cleanup ended): let the next execution in.
+ */
 export function createReleaseLockHandler(ports: { readonly locks: LockStore }) {
   return async ({ request }: { request: WorkflowRequest }): Promise<{ released: boolean }> => ({
     released: await releaseIfOwner(ports.locks, request.cluster, request.executionId),

@@ -1,10 +1,10 @@
-import { spawn } from 'node:child_process';
+import { ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { AstaireError, parseResyncMessage, ResyncProgress, ResyncReport } from '../core';
 
 /** A node's resync failed or the agent died: what SendTaskFailure would report on AWS. */
 export class LocalResyncFailedError extends AstaireError {
-  override readonly name = 'ResyncFailed';
+  override readonly name: string = 'ResyncFailed';
   constructor(
     message: string,
     readonly node: string,
@@ -13,6 +13,14 @@ export class LocalResyncFailedError extends AstaireError {
     super(message);
   }
 }
+
+/** A node's cleanup after the commit failed or its agent died (the workflow's Catch matches `CleanupFailed`). */
+export class LocalCleanupFailedError extends LocalResyncFailedError {
+  override readonly name = 'CleanupFailed';
+}
+
+/** What the SSM document's `mode` parameter may ask of the agent (its subcommand). */
+const MODES = ['resync', 'cleanup'] as const;
 
 /** The resolved Parameters of the workflow's `ssm:sendCommand.waitForTaskToken` state. */
 export interface SendCommandInput {
@@ -33,12 +41,18 @@ export interface LocalAgentOptions {
   readonly progressIntervalMs?: number;
   /** Extra agent arguments, e.g. a bytes/s limit. */
   readonly extraArgs?: readonly string[];
+  /**
+   * Holds each agent while it runs, so that whoever ends the execution can stop the agents
+   * still running when it fails (as a failed Map stops its other iterations).
+   */
+  readonly running?: Set<ChildProcess>;
 }
 
 /**
  * The local stand-in for SSM SendCommand + the agent's task-token callback: runs
- * `astaire-agent resync --json` as a child process for the command's instance and resolves
- * with its final report (SendTaskSuccess) or rejects (SendTaskFailure).
+ * `astaire-agent <mode> --json` (the command's `mode` parameter, resync by default) as a child
+ * process for the command's instance and resolves with its final report (SendTaskSuccess) or
+ * rejects (SendTaskFailure).
  */
 export function createLocalResyncTask(
   options: LocalAgentOptions,
@@ -46,14 +60,15 @@ export function createLocalResyncTask(
   return async (input) => {
     const node = input.InstanceIds[0];
     const cluster = input.Parameters.cluster?.[0];
-    if (!node || !cluster)
+    const mode = MODES.find((m) => m === (input.Parameters.mode?.[0] ?? 'resync'));
+    if (!node || !cluster || !mode)
       throw new LocalResyncFailedError(
-        `sendCommand input names no node or cluster: ${JSON.stringify(input)}`,
+        `sendCommand input names no node, cluster or known mode: ${JSON.stringify(input)}`,
         node ?? '?',
       );
     const args = [
       options.agentScript,
-      'resync',
+      mode,
       '--node',
       node,
       '--topology',
@@ -66,6 +81,8 @@ export function createLocalResyncTask(
       ...(options.extraArgs ?? []),
     ];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    options.running?.add(child);
+    child.once('close', () => options.running?.delete(child));
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => {
       stderr = (stderr + chunk.toString()).slice(-4000);
@@ -93,7 +110,15 @@ export function createLocalResyncTask(
       badLine ??
       (stderr.trim().split('\n').pop() || `agent exited with ${signal ?? `code ${code}`} and no report`);
     // The agent's own diagnostics (which source failed and how) go where the handlers log.
-    console.error(JSON.stringify({ message: 'agent failed', node, code, signal, stderr: stderr.trim() }));
+    console.error(
+      JSON.stringify({ message: 'agent failed', mode, node, code, signal, stderr: stderr.trim() }),
+    );
+    if (mode === 'cleanup')
+      throw new LocalCleanupFailedError(
+        `cleanup of ${node} at epoch ${input.Parameters.epoch?.[0] ?? '?'} failed: ${why}; the topology is committed, but the node may keep copies of the vbuckets it lost: run astaire-agent cleanup on it`,
+        node,
+        report,
+      );
     throw new LocalResyncFailedError(`resync of ${node} failed: ${why}`, node, report);
   };
 }

@@ -1,9 +1,10 @@
 import './polyfill';
-import { randomUUID } from 'node:crypto';
+import type { ChildProcess } from 'node:child_process';
 import { appendFileSync, existsSync } from 'node:fs';
 import { format } from 'node:util';
 import { join, resolve } from 'node:path';
 import { StateMachine } from 'aws-local-stepfunctions';
+import { FILE_SOURCE_POLL_INTERVAL_MS } from '../client/topology-source';
 import { emptyTopology, ResyncProgress, ResyncReport, Topology } from '../core';
 import { StateNames as S, WAIT_STATES } from '../cdk/state-names';
 import { createCommitMigrationHandler } from '../lambdas/commit-migration';
@@ -37,9 +38,10 @@ export interface LocalRuntimeOptions {
   /** How long the workflow's lock-retry and keep-alive Wait states last here. @default 200 */
   readonly waitMs?: number;
   /**
-   * The WaitForClients state here: must exceed the local clients' topology poll interval
-   * (the scenario polls every 100 ms), or a client could still write to the old members only.
-   * @default 500
+   * The WaitForClients and WaitBeforeCleanup states here: at least twice the clients' topology
+   * poll interval, or a client could still write to the old members only (or, after a commit,
+   * still to the replicas that are cleaning up). @default 2000 (twice a file source's default
+   * poll, FILE_SOURCE_POLL_INTERVAL_MS)
    */
   readonly clientPropagationMs?: number;
   readonly onProgress?: (progress: ResyncProgress) => void;
@@ -64,9 +66,15 @@ export interface ExecutionOutcome {
   readonly status: 'SUCCEEDED' | 'FAILED';
   readonly output?: unknown;
   readonly error?: string;
+  /** The agents' resync reports (what moved). */
   readonly reports: ResyncReport[];
+  /** The agents' cleanup reports after the commit (items deleted: the vbuckets each node lost). */
+  readonly cleanups: ResyncReport[];
   readonly seconds: number;
 }
+
+/** The rule, locally: wait before agents >= 2 x the clients' default poll of a topology file. */
+export const LOCAL_CLIENT_PROPAGATION_MS = 2 * FILE_SOURCE_POLL_INTERVAL_MS;
 
 const GROUP = 'astaire-local';
 const LAUNCH_HOOK = 'astaire-launch';
@@ -151,19 +159,21 @@ export class LocalRuntime {
 
   /** Runs one workflow execution to its end (it never throws for a failed execution). */
   async execute(input: unknown): Promise<ExecutionOutcome> {
-    const name = randomUUID();
-    const executionId = `arn:aws:states:local:000000000000:execution:astaire-local:${name}`;
+    const { executionId, name } = this.executions.newExecution();
     const reports: ResyncReport[] = [];
+    const cleanups: ResyncReport[] = [];
+    const agents = new Set<ChildProcess>();
     this.reportsByExecution.set(executionId, reports);
     this.executions.running.add(executionId);
     const started = Date.now();
     try {
       const execution = this.machine.run(input as never, {
         overrides: {
-          taskResourceLocalHandlers: this.handlers(reports) as never,
+          taskResourceLocalHandlers: this.handlers(reports, cleanups, agents) as never,
           waitTimeOverrides: {
             ...Object.fromEntries(WAIT_STATES.map((w) => [w, this.options.waitMs ?? 200])),
-            [S.WaitForClients]: this.options.clientPropagationMs ?? 500,
+            [S.WaitForClients]: this.options.clientPropagationMs ?? LOCAL_CLIENT_PROPAGATION_MS,
+            [S.WaitBeforeCleanup]: this.options.clientPropagationMs ?? LOCAL_CLIENT_PROPAGATION_MS,
           },
         },
         context: {
@@ -172,12 +182,34 @@ export class LocalRuntime {
         } as never,
       });
       const output = await execution.result;
-      return { executionId, status: 'SUCCEEDED', output, reports, seconds: (Date.now() - started) / 1000 };
+      return {
+        executionId,
+        status: 'SUCCEEDED',
+        output,
+        reports,
+        cleanups,
+        seconds: (Date.now() - started) / 1000,
+      };
     } catch (error) {
       const e = error as Error & { cause?: { name?: string; message?: string } };
       const why = e.cause?.message ? `${e.cause.name ?? 'Error'}: ${e.cause.message}` : e.message;
-      return { executionId, status: 'FAILED', error: why, reports, seconds: (Date.now() - started) / 1000 };
+      return {
+        executionId,
+        status: 'FAILED',
+        error: why,
+        reports,
+        cleanups,
+        seconds: (Date.now() - started) / 1000,
+      };
     } finally {
+      // A failed execution leaves the agents of its other nodes running (one may wait on a node
+      // that does not answer): they work for a migration that was rolled back, so stop them.
+      for (const agent of agents) {
+        console.warn(
+          JSON.stringify({ message: 'stopping an agent of an ended execution', executionId, pid: agent.pid }),
+        );
+        agent.kill('SIGTERM');
+      }
       this.executions.running.delete(executionId);
       this.reportsByExecution.delete(executionId);
     }
@@ -189,19 +221,25 @@ export class LocalRuntime {
   }
 
   /** Every Task state of the workflow, bound to the same handler code the Lambda functions run. */
-  private handlers(reports: ResyncReport[]): Record<string, (input: never) => Promise<unknown>> {
+  private handlers(
+    reports: ResyncReport[],
+    cleanups: ResyncReport[],
+    agents: Set<ChildProcess>,
+  ): Record<string, (input: never) => Promise<unknown>> {
     const clock = { now: () => new Date() };
     const topology = this.topology;
     const locks = this.locks;
     const lifecycle = this.group;
     const keepAlive = createKeepAliveHandler({ topology, lifecycle });
-    const completeLifecycle = createCompleteLifecycleHandler({ lifecycle, metrics: this.metrics });
-    const resync = createLocalResyncTask({
+    const completeLifecycle = createCompleteLifecycleHandler({ lifecycle, metrics: this.metrics, topology });
+    const recordFailure = createRecordFailureHandler({ metrics: this.metrics, cluster: this.cluster });
+    const agent = createLocalResyncTask({
       agentScript: agentScript(),
       topologyFile: (cluster) => this.topology.path(cluster),
       addressOf: (node) => this.group.address(node),
       onProgress: this.options.onProgress,
       progressIntervalMs: this.options.progressIntervalMs,
+      running: agents,
     });
     return {
       [S.Normalise]: createNormaliseHandler({ cluster: this.cluster, autoScalingGroupName: GROUP }),
@@ -220,16 +258,23 @@ export class LocalRuntime {
         memcachedPort: this.group.port,
       }),
       [S.ReleaseUnchangedLock]: createReleaseLockHandler({ locks }),
-      [S.CommitMigration]: createCommitMigrationHandler({ topology, locks }),
+      [S.CommitMigration]: createCommitMigrationHandler({ topology }),
+      [S.ReleaseLock]: createReleaseLockHandler({ locks }),
+      [S.RecordCleanupFailure]: recordFailure,
       [S.RecordHeartbeat]: keepAlive,
       [S.RecordHeartbeatWhileWaiting]: keepAlive,
       [S.ContinueLifecycle]: completeLifecycle,
       [S.AbandonLaunch]: completeLifecycle,
       [S.RestoreTopology]: createRestoreTopologyHandler({ topology, locks }),
-      [S.RecordFailure]: createRecordFailureHandler({ metrics: this.metrics, cluster: this.cluster }),
+      [S.RecordFailure]: recordFailure,
       [S.ResyncNode]: async (input: never) => {
-        const report = await resync(input);
+        const report = await agent(input);
         reports.push(report);
+        return report;
+      },
+      [S.CleanupNode]: async (input: never) => {
+        const report = await agent(input);
+        cleanups.push(report);
         return report;
       },
     } as Record<string, (input: never) => Promise<unknown>>;

@@ -13,7 +13,10 @@ export const command: Command = {
       valueName: 'FILE',
       description: 'topology document (JSON) with servers and newServers',
     },
-    json: { description: 'print one JSON object: {vbucketsMoved, movedFraction, pulls: [{node, vbuckets}]}' },
+    json: {
+      description:
+        'print one JSON object: {vbucketsMoved, movedFraction, pulls: [{node, vbuckets}], cleanups: [{node, vbuckets}]}',
+    },
   },
   async run({ options, positionals }, io) {
     if (positionals.length) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
@@ -35,6 +38,7 @@ export const command: Command = {
             address: p.address,
             vbuckets: p.vbuckets.map((v) => v.vbucket),
           })),
+          cleanups: plan.cleanups,
         }),
       );
       return EXIT_OK;
@@ -53,6 +57,10 @@ export const command: Command = {
       const from = [...sources].map(([id, n]) => `${id} (${n})`).join(', ');
       io.out(`  ${p.node} ${p.address}: pulls ${p.vbuckets.length} vbuckets; primary sources: ${from}`);
     }
+    for (const c of plan.cleanups)
+      io.out(
+        `  ${c.node} ${c.address}: deletes the ${c.vbuckets.length} vbuckets it loses, after the commit`,
+      );
     return EXIT_OK;
   },
 };

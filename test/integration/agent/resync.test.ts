@@ -308,6 +308,32 @@ describe('astaire-agent resync against real memcached', () => {
       expect(JSON.parse(marker!.value.toString())).toMatchObject({ cluster: 'itest', node: 'node-4' });
     });
 
+    it('when the migration it serves is no longer current, then the resync stops at once and reports why', async () => {
+      cluster = await MemcachedCluster.start(3, MEMCACHED);
+      const old = cluster.servers();
+      await load(old, VBUCKETS, REPLICAS, items);
+      await cluster.add(1, MEMCACHED);
+      const t = topology(old, cluster.servers());
+      const pull = planMigration(t).pulls[0];
+      let checks = 0;
+      const started = Date.now();
+
+      // Throttled to a crawl: without the check it would run for a minute.
+      const report = await runResync({
+        topology: t,
+        node: pull.node,
+        local: pull.address,
+        maxBytesPerSec: 64 * 1024,
+        currentCheckIntervalMs: 200,
+        stillCurrent: async () => (++checks >= 2 ? 'rolled back by the workflow' : undefined),
+      });
+
+      expect(report.status).toBe('failed');
+      expect(report.error).toBe('MigrationSupersededError: rolled back by the workflow');
+      expect(report.markedComplete).toBe(false);
+      expect(Date.now() - started).toBeLessThan(10_000);
+    });
+
     it('when a client writes a key during the resync, then the client value survives it', async () => {
       cluster = await MemcachedCluster.start(3, MEMCACHED);
       const old = cluster.servers();

@@ -23,7 +23,7 @@ export interface SendCommandRequest {
   InstanceIds: string[];
   Comment: string;
   TimeoutSeconds: number;
-  Parameters: { taskToken: string[]; cluster: string[]; node: string[]; epoch: string[] };
+  Parameters: { taskToken: string[]; cluster: string[]; node: string[]; epoch: string[]; mode: string[] };
 }
 
 /**
@@ -48,7 +48,13 @@ export class FakeWorld {
   sendCommands: SendCommandRequest[] = [];
   /** Overridable agent behaviour, per call. */
   agent: (req: SendCommandRequest) => Promise<ResyncReport> = (req) => this.succeedingAgent(req);
+  /** Overridable cleanup agent behaviour, per call (mode cleanup). */
+  cleanupAgent: (req: SendCommandRequest) => Promise<ResyncReport> = (req) => this.succeedingCleanup(req);
   now = new Date('2025-01-01T00:00:00Z');
+  /** When set, CompleteLifecycleAction fails with it (Auto Scaling unavailable). */
+  completeError: Error | undefined;
+  /** When set, every RecordLifecycleActionHeartbeat made after the commit fails with it. */
+  heartbeatAfterCommitError: Error | undefined;
 
   constructor(servers: string[]) {
     this.topology = {
@@ -95,6 +101,30 @@ export class FakeWorld {
     }) as ResyncReport;
   }
 
+  async succeedingCleanup(req: SendCommandRequest): Promise<ResyncReport> {
+    const node = req.Parameters.node[0]!;
+    const epoch = Number(req.Parameters.epoch[0]);
+    const t = this.topology!;
+    if (t.epoch !== epoch || t.newServers || !t.servers.some((s) => s.id === node))
+      throw Object.assign(new Error(`agent ${node}: not a member of the committed topology`), {
+        name: 'CleanupFailed',
+      });
+    this.log.push(`cleaned ${node}@${epoch}${this.lock ? ' locked' : ''}`);
+    return parseResyncMessage({
+      type: 'result',
+      status: 'succeeded',
+      cluster: CLUSTER,
+      node,
+      epoch,
+      vbuckets: 1,
+      vbucketsDone: 1,
+      items: 5,
+      bytes: 0,
+      seconds: 1,
+      bytesPerSec: 0,
+    }) as ResyncReport;
+  }
+
   /** Handlers by Task state name, each the real handler factory over this world's fake ports. */
   handlers(): Record<string, (input: never) => Promise<unknown>> {
     const topology = {
@@ -124,6 +154,7 @@ export class FakeWorld {
     };
     const lifecycle = {
       complete: async (a: LifecycleActionRef, result: 'CONTINUE' | 'ABANDON') => {
+        if (this.completeError) throw this.completeError;
         if (!this.pendingActions.has(a.instanceId)) return 'gone' as const;
         this.pendingActions.delete(a.instanceId);
         this.completed.push({ instanceId: a.instanceId, result });
@@ -135,6 +166,8 @@ export class FakeWorld {
         return 'done' as const;
       },
       heartbeat: async (a: LifecycleActionRef) => {
+        if (this.heartbeatAfterCommitError && !this.topology?.newServers)
+          throw this.heartbeatAfterCommitError;
         this.heartbeats.push(a.instanceId);
         return this.pendingActions.has(a.instanceId) ? ('done' as const) : ('gone' as const);
       },
@@ -142,7 +175,7 @@ export class FakeWorld {
     const metrics = { count: async (_c: string, name: string) => void this.metrics.push(name) };
     const clock = { now: () => this.now };
     const keepAlive = createKeepAliveHandler({ topology, lifecycle });
-    const complete = createCompleteLifecycleHandler({ lifecycle, metrics });
+    const complete = createCompleteLifecycleHandler({ lifecycle, metrics, topology });
     return {
       [S.Normalise]: createNormaliseHandler({ cluster: CLUSTER, autoScalingGroupName: GROUP }),
       [S.TakeLock]: createTakeLockHandler({
@@ -160,7 +193,9 @@ export class FakeWorld {
         memcachedPort: 11211,
       }),
       [S.ReleaseUnchangedLock]: createReleaseLockHandler({ locks }),
-      [S.CommitMigration]: createCommitMigrationHandler({ topology, locks }),
+      [S.CommitMigration]: createCommitMigrationHandler({ topology }),
+      [S.ReleaseLock]: createReleaseLockHandler({ locks }),
+      [S.RecordCleanupFailure]: createRecordFailureHandler({ metrics, cluster: CLUSTER }),
       [S.RecordHeartbeat]: keepAlive,
       [S.RecordHeartbeatWhileWaiting]: keepAlive,
       [S.ContinueLifecycle]: complete,
@@ -170,6 +205,10 @@ export class FakeWorld {
       [S.ResyncNode]: async (req: SendCommandRequest) => {
         this.sendCommands.push(req);
         return this.agent(req);
+      },
+      [S.CleanupNode]: async (req: SendCommandRequest) => {
+        this.sendCommands.push(req);
+        return this.cleanupAgent(req);
       },
     } as Record<string, (input: never) => Promise<unknown>>;
   }

@@ -35,7 +35,14 @@ export async function runLocal(
     overrides: {
       taskResourceLocalHandlers: world.handlers() as never,
       waitTimeOverrides: Object.fromEntries(WAIT_STATES.map((s) => [s, 5])),
-      retryIntervalOverrides: { ResyncNode: 1, TakeLock: 1, Normalise: 1 },
+      retryIntervalOverrides: {
+        ResyncNode: 1,
+        CleanupNode: 1,
+        TakeLock: 1,
+        Normalise: 1,
+        RecordHeartbeat: 1,
+        AbandonLaunch: 1,
+      },
     },
     context: {
       Execution: { Id: id, Name: id.split(':').pop(), Input: input, StartTime: new Date().toISOString() },

@@ -1,5 +1,5 @@
 import { synthesizeWorkflowDefinition, type AslDefinition } from '../../../cdk/definition';
-import { FakeWorld, lifecycleEvent, CLUSTER } from './fake-world';
+import { FakeWorld, ipOf, lifecycleEvent, CLUSTER } from './fake-world';
 import { runLocal } from './run-local';
 
 let definition: AslDefinition;
@@ -37,7 +37,9 @@ describe('the synthesized workflow, run by aws-local-stepfunctions over fake por
     expect(committedWith(world, D)).toBeGreaterThan(world.log.indexOf(`resynced ${D}@2`));
     expect(world.log.indexOf(`CONTINUE ${D}`)).toBeGreaterThan(committedWith(world, D));
     // The SSM task's resolved request: the document's parameters, each a one-element list.
-    expect(world.sendCommands.find((c) => c.InstanceIds[0] === D)).toEqual({
+    expect(
+      world.sendCommands.find((c) => c.InstanceIds[0] === D && c.Parameters.mode[0] === 'resync'),
+    ).toEqual({
       DocumentName: 'astaire-local-resync',
       InstanceIds: [D],
       Comment: 'astaire resync of local at epoch 2',
@@ -47,8 +49,71 @@ describe('the synthesized workflow, run by aws-local-stepfunctions over fake por
         cluster: ['local'],
         node: [D],
         epoch: ['2'],
+        mode: ['resync'],
       },
     });
+  });
+
+  test('given 3 -> 4, when the migration commits, then after CONTINUE each old node cleans up the vbuckets it lost, with the lock held until they are done', async () => {
+    const world = new FakeWorld([A, B, C]);
+    world.launch(D);
+    const run = await runLocal(definition, world, lifecycleEvent('launch', D));
+    expect(run).toEqual(succeeded);
+    const cleanups = world.sendCommands.filter((c) => c.Parameters.mode[0] === 'cleanup');
+    expect(cleanups.map((c) => c.InstanceIds[0]).sort()).toEqual([A, B, C]);
+    // Against the committed topology (epoch 3), never the migration's (epoch 2).
+    expect(cleanups.map((c) => c.Parameters.epoch[0])).toEqual(['3', '3', '3']);
+    expect(cleanups[0]!.Comment).toBe(`astaire cleanup of local at epoch 3`);
+    for (const id of [A, B, C]) {
+      expect(world.log).toContain(`cleaned ${id}@3 locked`);
+      expect(world.log.indexOf(`cleaned ${id}@3 locked`)).toBeGreaterThan(world.log.indexOf(`CONTINUE ${D}`));
+    }
+    expect(world.lock).toBeUndefined();
+    expect(world.metrics).toEqual([]);
+  });
+
+  test('given 4 -> 3, when the node leaves, then nobody cleans up (the others only gain)', async () => {
+    const world = new FakeWorld([A, B, C, D]);
+    world.terminate(D);
+    expect(await runLocal(definition, world, lifecycleEvent('terminate', D))).toEqual(succeeded);
+    expect(world.sendCommands.filter((c) => c.Parameters.mode[0] === 'cleanup')).toEqual([]);
+    expect(world.lock).toBeUndefined();
+  });
+
+  test('given CONTINUE fails after the commit, then the cleanup still runs, the lock is released, nothing is rolled back or ABANDONed and the execution fails with that error', async () => {
+    const world = new FakeWorld([A, B, C]);
+    world.launch(D);
+    world.completeError = Object.assign(new Error('Auto Scaling is down'), { name: 'ServiceDown' });
+    const run = await runLocal(definition, world, lifecycleEvent('launch', D));
+    expect(run).toEqual({ status: 'FAILED', error: 'ServiceDown', cause: 'Auto Scaling is down' });
+    expect(ids(world)).toEqual([A, B, C, D]);
+    expect(world.log.filter((l) => l.startsWith('cleaned '))).toHaveLength(3);
+    expect(world.completed).toEqual([]);
+    expect(world.lock).toBeUndefined();
+    expect(world.metrics).toEqual(['MigrationFailed']);
+  });
+
+  test('given a cleanup that fails after the commit, then the topology stays committed, the launch continues, the lock is released and the execution fails with CleanupFailed', async () => {
+    const world = new FakeWorld([A, B, C]);
+    world.launch(D);
+    world.cleanupAgent = async (req) => {
+      if (req.Parameters.node[0] === B)
+        throw Object.assign(new Error(`cleanup of ${B}: local memcached unreachable`), {
+          name: 'CleanupFailed',
+        });
+      return world.succeedingCleanup(req);
+    };
+    const run = await runLocal(definition, world, lifecycleEvent('launch', D));
+    expect(run).toEqual({
+      status: 'FAILED',
+      error: 'CleanupFailed',
+      cause: `cleanup of ${B}: local memcached unreachable`,
+    });
+    expect(ids(world)).toEqual([A, B, C, D]);
+    expect(world.topology!.newServers).toBeUndefined();
+    expect(world.completed).toEqual([{ instanceId: D, result: 'CONTINUE' }]);
+    expect(world.lock).toBeUndefined();
+    expect(world.metrics).toEqual(['CleanupFailed']);
   });
 
   test('given 4 servers, when one terminates, then the others take its data before its termination continues', async () => {
@@ -250,6 +315,35 @@ describe('the synthesized workflow, run by aws-local-stepfunctions over fake por
     expect(await runLocal(definition, world, lifecycleEvent('launch', D))).toEqual(succeeded);
     expect(ids(world)).toEqual([A, B, C, D]);
     expect(world.completed).toEqual([{ instanceId: D, result: 'CONTINUE' }]);
+  });
+
+  test('given the keep-alive failing after the commit (Lambda TooManyRequests), when a launch runs, then the committed instance is never ABANDONed: it continues', async () => {
+    const world = new FakeWorld([A, B, C]);
+    world.launch(D);
+    world.heartbeatAfterCommitError = Object.assign(new Error('Rate exceeded'), {
+      name: 'Lambda.TooManyRequestsException',
+    });
+    const run = await runLocal(definition, world, lifecycleEvent('launch', D));
+    expect(ids(world)).toEqual([A, B, C, D]);
+    expect(world.completed).toEqual([{ instanceId: D, result: 'CONTINUE' }]);
+    expect(run).toEqual(succeeded);
+  });
+
+  test('given a launch whose data move failed but whose instance a committed topology already lists, when it would be abandoned, then it continues instead', async () => {
+    const world = new FakeWorld([A, B, C]);
+    world.launch(D);
+    // An operator's manual resync committed D meanwhile; this execution's own agent then fails.
+    world.topology = {
+      ...world.topology!,
+      servers: [...world.topology!.servers, { id: D, address: `${ipOf(D)}:11211` }],
+    };
+    world.agent = async () => {
+      throw Object.assign(new Error('agent down'), { name: 'ResyncFailed' });
+    };
+    world.members.push({ instanceId: E, lifecycleState: 'InService' });
+    await runLocal(definition, world, lifecycleEvent('launch', D));
+    expect(world.completed).toEqual([{ instanceId: D, result: 'CONTINUE' }]);
+    expect(world.log.some((l) => l.startsWith('ABANDON'))).toBe(false);
   });
 
   test('given the synthesized definition, when asl-validator checks it, then it reports no error', () => {

@@ -51,6 +51,24 @@ describe('AwsReporter', () => {
     expect(data.find((d) => d.MetricName === 'VbucketsDone')?.Value).toBe(4);
   });
 
+  it('given cleanup mode, when it heartbeats and fails, then the task fails with CleanupFailed and no resync metric is put', async () => {
+    const r = new AwsReporter({
+      sfn: new SFNClient({}),
+      cloudWatch: new CloudWatchClient({}),
+      taskToken: 'tok',
+      mode: 'cleanup',
+    });
+    await r.progress(progress);
+    await r.finish({ ...base, status: 'failed', error: 'LocalMemcachedError: down' });
+    expect(sfn.commandCalls(SendTaskHeartbeatCommand)).toHaveLength(1);
+    expect(sfn.commandCalls(SendTaskFailureCommand)[0].args[0].input).toMatchObject({
+      taskToken: 'tok',
+      error: 'CleanupFailed',
+      cause: expect.stringContaining('LocalMemcachedError: down'),
+    });
+    expect(cw.commandCalls(PutMetricDataCommand)).toHaveLength(0);
+  });
+
   it('when metrics are put, then every name, unit, namespace and dimension is the core/metrics contract the alarms read', async () => {
     await reporter('tok').finish({ ...base, status: 'succeeded' });
     const input = cw.commandCalls(PutMetricDataCommand)[0].args[0].input;

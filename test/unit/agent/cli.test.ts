@@ -5,9 +5,9 @@ import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { SendTaskFailureCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
-import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, main, parseCommandLine } from '../../../agent/cli';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, main, parseCommandLine, supersededBy } from '../../../agent/cli';
 import { UsageError } from '../../../agent/errors';
-import { parseResyncMessage } from '../../../core';
+import { parseResyncMessage, parseTopology } from '../../../core';
 
 const ssm = mockClient(SSMClient);
 const sfnMock = mockClient(SFNClient);
@@ -85,6 +85,48 @@ describe('astaire-agent command line', () => {
     });
   });
 
+  it('given cleanup, when parsed, then it is the cleanup command with its own rate cap; resync flags are refused', () => {
+    expect(
+      parseCommandLine(['cleanup', '--node', 'n', '--topology', 'f', '--max-deletes-per-sec', '500']),
+    ).toMatchObject({ command: 'cleanup', maxDeletesPerSec: 500 });
+    expect(parseCommandLine(['resync', '--node', 'n', '--topology', 'f'])).toMatchObject({
+      command: 'resync',
+    });
+    expect(() =>
+      parseCommandLine(['resync', '--node', 'n', '--topology', 'f', '--max-deletes-per-sec', '5']),
+    ).toThrow(/--max-deletes-per-sec applies to cleanup only/);
+    expect(() =>
+      parseCommandLine(['cleanup', '--node', 'n', '--topology', 'f', '--max-bytes-per-sec', '5']),
+    ).toThrow(/--max-bytes-per-sec applies to resync and heal only/);
+    expect(() => parseCommandLine(['purge', '--node', 'n', '--topology', 'f'])).toThrow(
+      /unknown command: purge/,
+    );
+  });
+
+  it('given a topology with a migration in progress, when cleanup runs, then it exits 2 and says to run it after the commit', async () => {
+    const r = await run([
+      'cleanup',
+      '--node',
+      'n1',
+      '--topology',
+      topologyFile({ cluster: 'c', epoch: 2, servers, newServers: servers }),
+    ]);
+    expect(r.code).toBe(EXIT_USAGE);
+    expect(r.stderr).toMatch(/migration in progress: cleanup runs only against a committed topology/);
+  });
+
+  it('given a node that is not a member, when cleanup runs, then it exits 2 naming the node', async () => {
+    const r = await run([
+      'cleanup',
+      '--node',
+      'n9',
+      '--topology',
+      topologyFile({ cluster: 'c', epoch: 1, servers }),
+    ]);
+    expect(r.code).toBe(EXIT_USAGE);
+    expect(r.stderr).toMatch(/node n9 is not in the servers of cluster c/);
+  });
+
   it('given a topology without newServers, when run, then it exits 2 with a one-line reason', async () => {
     const r = await run([
       'resync',
@@ -151,6 +193,17 @@ describe('astaire-agent command line', () => {
       });
     });
 
+    it('when a cleanup is refused, then the task fails with CleanupFailed, the error the workflow records', async () => {
+      const file = topologyFile({ cluster: 'c', epoch: 2, servers, newServers: servers });
+      const r = await run(['cleanup', '--node', 'n1', '--topology', file], { ASTAIRE_TASK_TOKEN: 'tok' });
+      expect(r.code).toBe(EXIT_USAGE);
+      expect(sfnMock.commandCalls(SendTaskFailureCommand)[0].args[0].input).toMatchObject({
+        taskToken: 'tok',
+        error: 'CleanupFailed',
+        cause: expect.stringMatching(/migration in progress: cleanup runs only against a committed topology/),
+      });
+    });
+
     it('when the node is not in the topology, then the task fails naming it', async () => {
       const file = topologyFile({ cluster: 'c', epoch: 2, servers, newServers: servers });
       const r = await run(['resync', '--node', 'stranger', '--topology', file], {
@@ -161,6 +214,28 @@ describe('astaire-agent command line', () => {
         /node stranger is in neither servers nor newServers/,
       );
     });
+  });
+
+  it('given the topology an agent started with, when the topology moves on, then supersededBy says why; while it stays, nothing', () => {
+    const started = parseTopology(
+      {
+        cluster: 'c',
+        epoch: 5,
+        servers,
+        newServers: servers,
+        migration: { executionId: 'exec-1', startedAt: '2026-11-27T00:00:00Z' },
+      },
+      't',
+    );
+    expect(supersededBy(started, started)).toBeUndefined();
+    expect(
+      supersededBy(started, { ...started, epoch: 6, newServers: undefined, migration: undefined }),
+    ).toMatch(
+      /epoch 5, execution exec-1\) is no longer current: the topology is at epoch 6, with no migration/,
+    );
+    expect(
+      supersededBy(started, { ...started, epoch: 7, migration: { executionId: 'exec-2', startedAt: 'x' } }),
+    ).toMatch(/migrating for exec-2/);
   });
 
   it('given --help, when run, then the usage goes to stdout and it exits 0', async () => {

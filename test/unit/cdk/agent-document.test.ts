@@ -21,6 +21,7 @@ const REALISTIC = {
   cluster: 'web-sessions.eu_1',
   node: 'i-0123456789abcdef0',
   epoch: '42',
+  mode: 'cleanup',
 };
 const HOSTILE = [
   "x'; reboot; echo '",
@@ -69,10 +70,12 @@ describe('AgentDocument', () => {
   test('given the script, when inspected, then no parameter is substituted into it and every variable is expanded inside double quotes', () => {
     const script = content.mainSteps.flatMap((s) => s.inputs.runCommand).join('\n');
     expect(script).not.toContain('{{');
-    const resync = content.mainSteps[0].inputs.runCommand.find((l) => l.includes(' resync '))!;
+    const resync = content.mainSteps[0].inputs.runCommand.find((l) => l.includes(' exec '))!;
+    // The task token reaches the agent in its environment: `ps` shows every user a command line.
     expect(resync).toBe(
-      'exec /usr/local/bin/astaire-agent resync --node "$SSM_node" --parameter "/astaire/$SSM_cluster/topology" --task-token "$SSM_taskToken"',
+      'ASTAIRE_TASK_TOKEN="$SSM_taskToken" exec /usr/local/bin/astaire-agent "$SSM_mode" --node "$SSM_node" --parameter "/astaire/$SSM_cluster/topology"',
     );
+    expect(resync).not.toContain('--task-token');
     // Outside double-quoted strings the command line holds no `$` at all.
     expect(resync.replace(/"[^"]*"/g, '')).not.toContain('$');
   });
@@ -80,8 +83,8 @@ describe('AgentDocument', () => {
   test('given an SSM Agent too old to pass parameters as environment variables, when the script starts, then it fails before running the agent', () => {
     const lines = content.mainSteps[0].inputs.runCommand;
     const check = lines.findIndex((l) => l.startsWith('for v in'));
-    expect(lines[check]).toBe('for v in SSM_taskToken SSM_cluster SSM_node SSM_epoch; do');
-    expect(lines.slice(check).join('\n')).toMatch(/exit 2[\s\S]*exec /);
+    expect(lines[check]).toBe('for v in SSM_taskToken SSM_cluster SSM_node SSM_epoch SSM_mode; do');
+    expect(lines.slice(check).join('\n')).toMatch(/exit 2[\s\S]*ASTAIRE_TASK_TOKEN=\S+ exec /);
   });
 
   test('given a resync timeout, when synthesized, then the shell step gets it; an agent path with shell characters is refused', () => {
@@ -90,6 +93,13 @@ describe('AgentDocument', () => {
     );
     expect(content.mainSteps[0].inputs.timeoutSeconds).toBe(7200);
     expect(() => synthDocument({ agentPath: '/usr/bin/agent; reboot' })).toThrow(/agentPath/);
+  });
+
+  test('given the mode parameter, when checked, then only the two agent subcommands pass', () => {
+    const mode = new RegExp(content.parameters.mode.allowedPattern);
+    expect(['resync', 'cleanup'].filter((m) => mode.test(m))).toEqual(['resync', 'cleanup']);
+    for (const m of ['--help', 'resync --help', 'cleanupx', 'Resync', 'resync\n'])
+      expect({ m, ok: mode.test(m) }).toEqual({ m, ok: false });
   });
 
   test('given the exported patterns, when compared with the template, then they are the ones deployed', () => {

@@ -50,6 +50,20 @@ describe('ClusterAlarms', () => {
     });
   });
 
+  test('given the workflow, when alarms are made, then one CleanupFailed datum it records for the cluster alarms', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'Astaire',
+      MetricName: 'CleanupFailed',
+      Dimensions: [{ Name: 'Cluster', Value: 'web' }],
+      Statistic: 'Sum',
+      Period: 60,
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      AlarmActions: [topicRef(template)],
+      AlarmDescription: Match.stringLikeRegexp('the topology stands'),
+    });
+  });
+
   test('given a workflow publishing to another namespace, when alarms are made, then MigrationFailed is read from there', () => {
     synth({ workflow: workflowMetrics('web', 'Ops') }).template.hasResourceProperties(
       'AWS::CloudWatch::Alarm',
@@ -118,7 +132,7 @@ describe('ClusterAlarms', () => {
   });
 
   test('given no topic, when alarms are made, then a new topic is encrypted with a rotating key CloudWatch may use and refuses plain HTTP', () => {
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 7);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 8);
     template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
     template.hasResourceProperties('AWS::KMS::Key', {
       EnableKeyRotation: true,
@@ -150,7 +164,7 @@ describe('ClusterAlarms', () => {
     const t = Template.fromStack(stack);
     t.resourceCountIs('AWS::SNS::Topic', 0);
     const alarms = Object.values(t.findResources('AWS::CloudWatch::Alarm'));
-    expect(alarms).toHaveLength(7);
+    expect(alarms).toHaveLength(8);
     for (const alarm of alarms)
       expect(alarm.Properties.AlarmActions).toEqual(['arn:aws:sns:eu-west-1:111122223333:ops']);
   });
@@ -182,6 +196,6 @@ describe('ClusterAlarms', () => {
     });
     expect(alarms.alarms).toContain(alarms.undeliveredLifecycleEvents);
     expect(synth().alarms.undeliveredLifecycleEvents).toBeUndefined();
-    expect(Object.keys(template.findResources('AWS::CloudWatch::Alarm'))).toHaveLength(7);
+    expect(Object.keys(template.findResources('AWS::CloudWatch::Alarm'))).toHaveLength(8);
   });
 });

@@ -25,7 +25,8 @@ describe('AstaireWorkflow', () => {
     template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
       StateMachineName: 'astaire-prod',
       TracingConfiguration: { Enabled: true },
-      LoggingConfiguration: Match.objectLike({ Level: 'ALL' }),
+      // No execution data: it would put the agents' task tokens in the logs.
+      LoggingConfiguration: Match.objectLike({ Level: 'ALL', IncludeExecutionData: false }),
       DefinitionString: Match.objectLike({
         'Fn::Join': Match.arrayWith([Match.arrayWith([Match.stringLikeRegexp('"TimeoutSeconds":10800')])]),
       }),
@@ -160,5 +161,118 @@ describe('client propagation delay', () => {
     expect(choice.Choices[0].Next).toBe('WaitForClients');
     expect(definition.States.WaitForClients).toEqual({ Type: 'Wait', Seconds: 12, Next: 'MigrateData' });
     expect(synthesizeWorkflowDefinition().States.WaitForClients).toMatchObject({ Seconds: 15 });
+  });
+});
+
+describe('cleanup after the commit', () => {
+  const { synthesizeWorkflowDefinition } = jest.requireActual(
+    '../../../cdk/definition',
+  ) as typeof import('../../../cdk/definition');
+  const definition = synthesizeWorkflowDefinition({ clientPropagationDelay: Duration.seconds(12) });
+  const state = (name: string) => definition.States[name] as Record<string, unknown>;
+  /** A state anywhere in the definition (inside Parallel branches and Map processors too). */
+  const find = (name: string, states = definition.States): Record<string, unknown> | undefined => {
+    if (states[name]) return states[name];
+    for (const st of Object.values(states))
+      for (const inner of [...((st.Branches as { States: typeof states }[]) ?? []), st.ItemProcessor])
+        if (inner) {
+          const found = find(name, (inner as { States: typeof states }).States);
+          if (found) return found;
+        }
+    return undefined;
+  };
+
+  test('given the commit, when the lifecycle action is completed, then the workflow waits clientPropagationDelay and maps the cleanups, and only then releases the lock', () => {
+    expect(state('MigrateData').Next).toBe('HasLifecycleAction');
+    expect(state('ContinueLifecycle').Next).toBe('HasCleanups');
+    expect(state('HasCleanups')).toMatchObject({
+      Choices: [{ Variable: '$.plan.cleanups[0]', IsPresent: true, Next: 'WaitBeforeCleanup' }],
+      Default: 'ReleaseLock',
+    });
+    expect(state('WaitBeforeCleanup')).toEqual({ Type: 'Wait', Seconds: 12, Next: 'CleanupNodes' });
+    expect(state('CleanupNodes')).toMatchObject({
+      Type: 'Map',
+      ItemsPath: '$.plan.cleanups',
+      ItemSelector: expect.objectContaining({ 'epoch.$': '$.migration.commit.epoch' }),
+      Next: 'ReleaseLock',
+      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.cleanupError', Next: 'RecordCleanupFailure' }],
+    });
+    expect(state('ReleaseLock')).toMatchObject({
+      Next: 'CheckOutcome',
+      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.releaseLockError', Next: 'CheckOutcome' }],
+    });
+  });
+
+  test('given the two SSM tasks, then both send the same document, with mode resync or cleanup', () => {
+    const modeOf = (map: string) => {
+      const processor = find(map)!.ItemProcessor as { States: Record<string, Record<string, unknown>> };
+      const task = Object.values(processor.States)[0];
+      expect(task.Resource).toBe('arn:aws:states:::aws-sdk:ssm:sendCommand.waitForTaskToken');
+      return (task.Parameters as { Parameters: Record<string, unknown> }).Parameters.mode;
+    };
+    expect(modeOf('ResyncNodes')).toEqual(['resync']);
+    expect(modeOf('CleanupNodes')).toEqual(['cleanup']);
+  });
+
+  test('given a failed cleanup, then it is recorded as CleanupFailed, the lock is released, and the execution fails without touching the topology or the lifecycle action', () => {
+    expect(state('RecordCleanupFailure')).toMatchObject({
+      Next: 'ReleaseLock',
+      Parameters: expect.objectContaining({ failed: 'cleanup', 'error.$': '$.cleanupError' }),
+    });
+    expect(state('CheckOutcome')).toMatchObject({
+      Choices: [
+        { Variable: '$.error', IsPresent: true, Next: 'RecordFailure' },
+        { Variable: '$.cleanupError', IsPresent: true, Next: 'CleanupFailed' },
+      ],
+      Default: 'Done',
+    });
+    expect(state('CleanupFailed')).toEqual({
+      Type: 'Fail',
+      ErrorPath: '$.cleanupError.Error',
+      CausePath: '$.cleanupError.Cause',
+    });
+    // Nothing after the commit leads back to RestoreTopology or AbandonLaunch.
+    const after = ['ContinueLifecycle', 'HasCleanups', 'CleanupNodes', 'RecordCleanupFailure', 'ReleaseLock'];
+    for (const name of after)
+      expect(JSON.stringify(state(name))).not.toMatch(/RestoreTopology|AbandonLaunch|IsLaunch/);
+  });
+});
+
+test('given the state machine logs, then their log group is under /aws/vendedlogs/states/ (no CloudWatch Logs resource policy entry)', () => {
+  const groups = Object.values(template.findResources('AWS::Logs::LogGroup')).map(
+    (g) => (g.Properties as { LogGroupName?: string }).LogGroupName,
+  );
+  expect(groups.filter((n) => n?.startsWith('/aws/vendedlogs/states/astaire-prod-'))).toHaveLength(1);
+});
+
+describe('after the commit, nothing rolls back', () => {
+  const { synthesizeWorkflowDefinition } = jest.requireActual(
+    '../../../cdk/definition',
+  ) as typeof import('../../../cdk/definition');
+  const definition = synthesizeWorkflowDefinition();
+  const migrate = definition.States.MigrateData as {
+    Branches: { States: Record<string, Record<string, unknown>> }[];
+  };
+  const keepAlive = migrate.Branches[1].States;
+
+  test('given the keep-alive branch, when a heartbeat fails, then the branch ends instead of failing the Parallel that holds the commit', () => {
+    expect(keepAlive.RecordHeartbeat.Catch).toEqual([
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.keepAliveError', Next: 'KeepAliveDone' },
+    ]);
+  });
+
+  test("given every Lambda task, then Lambda's own throttle (TooManyRequestsException) is retried", () => {
+    const tasks = [
+      ...Object.entries(definition.States),
+      ...migrate.Branches.flatMap((b) => Object.entries(b.States)),
+    ].filter(([, s]) => s.Type === 'Task' && String(s.Resource).includes(':lambda:'));
+    expect(tasks.length).toBeGreaterThan(8);
+    for (const [name, s] of tasks)
+      expect({
+        name,
+        retried: (s.Retry as { ErrorEquals: string[] }[]).some((r) =>
+          r.ErrorEquals.includes('Lambda.TooManyRequestsException'),
+        ),
+      }).toEqual({ name, retried: true });
   });
 });

@@ -36,6 +36,11 @@ describe('astaire plan', () => {
     expect(plan.movedFraction).toBeGreaterThan(0.22);
     expect(plan.movedFraction).toBeLessThan(0.28);
     expect(plan.pulls[0].vbuckets.every((v: unknown) => Number.isInteger(v))).toBe(true);
+    // What the new node pulls, the three old ones lose.
+    expect(plan.cleanups.map((c: { node: string }) => c.node)).toEqual(['node-1', 'node-2', 'node-3']);
+    expect(plan.cleanups.reduce((n: number, c: { vbuckets: number[] }) => n + c.vbuckets.length, 0)).toBe(
+      plan.pulls[0].vbuckets.length,
+    );
   });
 
   it('given a 3 -> 4 topology, when planned as text, then it names the puller and its sources', async () => {

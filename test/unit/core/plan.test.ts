@@ -50,6 +50,34 @@ describe('planMigration', () => {
     expect(plan).toMatchObject({ pulls: [], slots: 0, movedFraction: 0 });
   });
 
+  it('given 3 -> 4 servers, then each old node cleans up exactly the vbuckets it lost to the new one', () => {
+    const plan = planMigration(topo([1, 2, 3], [1, 2, 3, 4]));
+    const old = new Placement(['node-1', 'node-2', 'node-3'], 1024, 2);
+    const next = new Placement(['node-1', 'node-2', 'node-3', 'node-4'], 1024, 2);
+    expect(plan.cleanups.map((c) => c.node)).toEqual(['node-1', 'node-2', 'node-3']);
+    expect(plan.cleanups[0].address).toBe('127.0.0.1:11211');
+    for (const c of plan.cleanups) {
+      const expected = [];
+      for (let v = 0; v < 1024; v++)
+        if (old.replicasOf(v).includes(c.node) && !next.replicasOf(v).includes(c.node)) expected.push(v);
+      expect(c.vbuckets).toEqual(expected);
+      expect(c.vbuckets.length).toBeGreaterThan(0);
+    }
+    // Every slot the new node pulls was lost by exactly one old node.
+    const lost = plan.cleanups.reduce((n, c) => n + c.vbuckets.length, 0);
+    expect(lost).toBe(plan.pulls[0].vbuckets.length);
+  });
+
+  it('given 4 -> 3 servers, then nobody cleans up: the leaving node goes away and the others only gain', () => {
+    expect(planMigration(topo([1, 2, 3, 4], [1, 2, 3])).cleanups).toEqual([]);
+  });
+
+  it('given one node replacing another (1, 2, 3 -> 1, 2, 4), then only staying nodes that lose vbuckets clean up', () => {
+    const plan = planMigration(topo([1, 2, 3], [1, 2, 4]));
+    for (const c of plan.cleanups) expect(['node-1', 'node-2']).toContain(c.node);
+    expect(plan.cleanups.length).toBeGreaterThan(0);
+  });
+
   it('given a node, then pullsFor returns its vbuckets, and nothing for a node with nothing to pull', () => {
     const plan = planMigration(topo([1, 2, 3], [1, 2, 3, 4]));
     expect(pullsFor(plan, 'node-4')).toBe(plan.pulls[0].vbuckets);

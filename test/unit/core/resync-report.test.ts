@@ -29,6 +29,11 @@ describe('parseResyncMessage', () => {
     expect(parseResyncMessage(healed)).toEqual(healed);
   });
 
+  it('given a cleanup report, then its mode passes validation', () => {
+    const cleaned = { ...result, mode: 'cleanup', bytes: 0, bytesPerSec: 0 };
+    expect(parseResyncMessage(cleaned)).toEqual(cleaned);
+  });
+
   it.each([
     ['not json', /not JSON/],
     [[], /field document/],

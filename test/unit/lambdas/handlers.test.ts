@@ -3,6 +3,7 @@ import { createCommitMigrationHandler } from '../../../lambdas/commit-migration'
 import { createCompleteLifecycleHandler } from '../../../lambdas/complete-lifecycle';
 import { MigrationNotOwnedError } from '../../../lambdas/errors';
 import { createPlanMigrationHandler } from '../../../lambdas/plan-migration';
+import { createRecordFailureHandler } from '../../../lambdas/record-failure';
 import type { LockRecord } from '../../../lambdas/ports';
 import type { WorkflowRequest } from '../../../lambdas/request';
 import { createRestoreTopologyHandler } from '../../../lambdas/restore-topology';
@@ -118,6 +119,9 @@ describe('plan-migration', () => {
     const plan = await createPlanMigrationHandler(p)({ request: request() });
     expect(plan).toMatchObject({ changed: true, epoch: 6, added: ['i-3'], removed: [] });
     expect(plan.pulls.map((x) => x.node)).toEqual(['i-3']);
+    // Both old nodes give vbuckets to the new one and delete them once it commits.
+    expect(plan.cleanups.map((x) => x.node)).toEqual(['i-1', 'i-2']);
+    expect(plan.cleanups.every((x) => x.vbuckets > 0 && x.address.startsWith('10.1.0.'))).toBe(true);
     expect(written[0]!.newServers!.map((s) => s.address)).toEqual([
       '10.1.0.1:11211',
       '10.1.0.2:11211',
@@ -226,7 +230,7 @@ describe('plan-migration', () => {
     const t = { ...topo([]), servers: [{ id: 'i-1', address: '10.1.0.1:11211' }] };
     expect(
       await createPlanMigrationHandler(ports(t, [['i-1', 'InService']], written))({ request: request() }),
-    ).toMatchObject({ changed: false, pulls: [] });
+    ).toMatchObject({ changed: false, pulls: [], cleanups: [] });
     expect(written).toEqual([]);
   });
 });
@@ -243,14 +247,13 @@ describe('commit-migration', () => {
     });
     const handler = createCommitMigrationHandler({
       topology: { read: async () => t, write: async (x) => void writes.push(x) },
-      locks: memoryLocks(),
     });
     await expect(handler({ request: request(), newServers: ['a', 'b'] })).rejects.toThrow(
       MigrationNotOwnedError,
     );
     expect(writes).toEqual([]);
   });
-  test('given our migration, when committing, then servers := newServers, epoch + 1 and our lock is released', async () => {
+  test('given our migration, when committing, then servers := newServers, epoch + 1 (the lock stays: the cleanup comes first)', async () => {
     const writes: Topology[] = [];
     const t = topo(['a'], {
       newServers: [
@@ -259,15 +262,28 @@ describe('commit-migration', () => {
       ],
       migration: { executionId: 'me', startedAt: now.toISOString() },
     });
-    const locks = memoryLocks({ owner: 'me', acquiredAt: '', expiresAt: '' });
     const out = await createCommitMigrationHandler({
       topology: { read: async () => t, write: async (x) => void writes.push(x) },
-      locks,
     })({ request: request(), newServers: ['a', 'b'] });
-    expect(out).toEqual({ epoch: 6, servers: ['a', 'b'], alreadyCommitted: false, lockReleased: true });
+    expect(out).toEqual({ epoch: 6, servers: ['a', 'b'], alreadyCommitted: false });
     expect(writes[0]!.servers.map((s) => s.id)).toEqual(['a', 'b']);
     expect(writes[0]!.newServers).toBeUndefined();
-    expect(locks.state.lock).toBeUndefined();
+  });
+});
+
+describe('record-failure', () => {
+  test('given a failed cleanup, when recorded, then CleanupFailed is counted, not MigrationFailed', async () => {
+    const counted: string[] = [];
+    const handler = createRecordFailureHandler({
+      metrics: { count: async (_c, n) => void counted.push(n) },
+      cluster: 'c',
+    });
+    const error = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    await handler({ executionId: 'x', failed: 'cleanup', error: { Error: 'CleanupFailed', Cause: 'down' } });
+    await handler({ executionId: 'x', error: { Error: 'ResyncFailed', Cause: 'no source' } });
+    expect(error.mock.calls[0]![0]).toMatch(/cleanup after commit failed/);
+    error.mockRestore();
+    expect(counted).toEqual(['CleanupFailed', 'MigrationFailed']);
   });
 });
 

@@ -37,7 +37,7 @@ export interface LocalRuntimeOptions {
   /** How long the workflow's lock-retry and keep-alive Wait states last here. @default 200 */
   readonly waitMs?: number;
   /**
-   * The WaitForClients and WaitBeforeCleanup states here: must exceed the local clients' topology
+   * The WaitForClients, WaitBeforeCleanup and WaitBeforeRollbackCleanup states here: must exceed the local clients' topology
    * poll interval (the scenario polls every 100 ms), or a client could still write to the old
    * members only (or, after a commit, still to the replicas that are cleaning up).
    * @default 500
@@ -67,7 +67,10 @@ export interface ExecutionOutcome {
   readonly error?: string;
   /** The agents' resync reports (what moved). */
   readonly reports: ResyncReport[];
-  /** The agents' cleanup reports after the commit (items deleted: the vbuckets each node lost). */
+  /**
+   * The agents' cleanup reports (items deleted): after the commit, the vbuckets each node lost; after a
+   * rollback, the vbuckets the restored members that pulled do not hold.
+   */
   readonly cleanups: ResyncReport[];
   readonly seconds: number;
 }
@@ -170,6 +173,7 @@ export class LocalRuntime {
             ...Object.fromEntries(WAIT_STATES.map((w) => [w, this.options.waitMs ?? 200])),
             [S.WaitForClients]: this.options.clientPropagationMs ?? 500,
             [S.WaitBeforeCleanup]: this.options.clientPropagationMs ?? 500,
+            [S.WaitBeforeRollbackCleanup]: this.options.clientPropagationMs ?? 500,
           },
         },
         context: {
@@ -251,14 +255,21 @@ export class LocalRuntime {
       [S.RecordHeartbeatWhileWaiting]: keepAlive,
       [S.ContinueLifecycle]: completeLifecycle,
       [S.AbandonLaunch]: completeLifecycle,
-      [S.RestoreTopology]: createRestoreTopologyHandler({ topology, locks }),
+      [S.RestoreTopology]: createRestoreTopologyHandler({ topology }),
       [S.RecordFailure]: recordFailure,
+      [S.RecordRollbackCleanupFailure]: recordFailure,
+      [S.ReleaseLockAfterRollback]: createReleaseLockHandler({ locks }),
       [S.ResyncNode]: async (input: never) => {
         const report = await agent(input);
         reports.push(report);
         return report;
       },
       [S.CleanupNode]: async (input: never) => {
+        const report = await agent(input);
+        cleanups.push(report);
+        return report;
+      },
+      [S.RollbackCleanupNode]: async (input: never) => {
         const report = await agent(input);
         cleanups.push(report);
         return report;

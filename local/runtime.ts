@@ -15,7 +15,7 @@ import { createRecordFailureHandler } from '../lambdas/record-failure';
 import { createReleaseLockHandler } from '../lambdas/release-lock';
 import { createRestoreTopologyHandler } from '../lambdas/restore-topology';
 import { createTakeLockHandler } from '../lambdas/take-lock';
-import { createLocalResyncTask } from './agent-runner';
+import { createLocalResyncTask, type SendCommandInput } from './agent-runner';
 import { FileLockStore, FileTopologyStore } from './file-stores';
 import { LocalExecutions, LocalMetrics } from './local-metrics';
 import { freePort } from './memcached-process';
@@ -58,6 +58,11 @@ export interface LocalRuntimeOptions {
   readonly group?: GroupState;
   /** Called after every change of the group's membership or lifecycle states. */
   readonly onGroupChange?: (state: GroupState) => void;
+  /**
+   * Fault injection for tests: called when a node's resync agent has reported success, before its
+   * task succeeds; a rejection fails the task as the agent's own failure would (SendTaskFailure).
+   */
+  readonly afterResync?: (node: string) => Promise<void>;
 }
 
 export interface ExecutionOutcome {
@@ -259,9 +264,10 @@ export class LocalRuntime {
       [S.RecordFailure]: recordFailure,
       [S.RecordRollbackCleanupFailure]: recordFailure,
       [S.ReleaseLockAfterRollback]: createReleaseLockHandler({ locks }),
-      [S.ResyncNode]: async (input: never) => {
+      [S.ResyncNode]: async (input: SendCommandInput) => {
         const report = await agent(input);
         reports.push(report);
+        await this.options.afterResync?.(input.InstanceIds[0]!);
         return report;
       },
       [S.CleanupNode]: async (input: never) => {

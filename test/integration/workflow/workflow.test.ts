@@ -319,6 +319,17 @@ describe('the synthesized workflow, run by aws-local-stepfunctions over fake por
     expect(world.metrics).toEqual(['CleanupFailed', 'MigrationFailed']);
   });
 
+  test('given a failure before the plan was written (no topology), when it rolls back, then nothing is cleaned and the lock is released', async () => {
+    const world = new FakeWorld([A, B, C]);
+    world.topology = undefined;
+    world.launch(D);
+    const run = await runLocal(definition, world, lifecycleEvent('launch', D));
+    expect(run).toEqual(expect.objectContaining({ status: 'FAILED', error: 'TopologyNotFoundError' }));
+    expect(world.sendCommands).toEqual([]);
+    expect(world.lock).toBeUndefined();
+    expect(world.metrics).toEqual(['MigrationFailed']);
+  });
+
   test('given SSM rejects the command while the agent registers, when it then succeeds, then the retry carries the launch through', async () => {
     const world = new FakeWorld([A, B, C]);
     world.launch(D);

@@ -1,35 +1,22 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { AssetHashType, DockerImage } from 'aws-cdk-lib';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import { Construct } from 'constructs';
-
-/** The repository root (holds the package.json named astaire-aws), from `cdk/` or `dist/cdk/`. */
-export function repoRoot(from: string = __dirname): string {
-  for (let dir = resolve(from); ; dir = dirname(dir)) {
-    const manifest = join(dir, 'package.json');
-    if (
-      existsSync(manifest) &&
-      (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'astaire-aws'
-    )
-      return dir;
-    if (dirname(dir) === dir) throw new Error(`cannot find the astaire-aws package root above ${from}`);
-  }
-}
+import { agentAssetDirectory } from './assets';
 
 export interface AgentPackageProps {
   /**
-   * The agent's CLI entry file, bundled with its dependencies (AWS SDK included) into one file.
-   * @default agent/cli.ts of this repository
+   * A folder holding the agent bundle as `astaire-agent.js` (one file, its dependencies inside).
+   * @default the bundle this package ships (`dist/assets/agent`, built by `npm run build`)
    */
-  readonly entry?: string;
+  readonly bundleDirectory?: string;
 }
 
 /**
- * The node agent as one esbuild bundle in an S3 asset. Bundling runs locally with the esbuild
- * devDependency (no Docker), so synth works offline; the node fetches the asset at boot.
+ * The node agent as one prebuilt bundle in an S3 asset: synth bundles nothing, so it needs neither
+ * esbuild nor Docker. The node fetches the asset at boot.
  */
 export class AgentPackage extends Construct {
   readonly asset: s3assets.Asset;
@@ -38,37 +25,10 @@ export class AgentPackage extends Construct {
 
   constructor(scope: Construct, id: string, props: AgentPackageProps = {}) {
     super(scope, id);
-    const entry = props.entry ?? join(repoRoot(), 'agent', 'cli.ts');
-    if (!existsSync(entry))
-      throw new Error(`the agent entry ${entry} does not exist: build the agent first or pass agentEntry`);
-    this.asset = new s3assets.Asset(this, 'Bundle', {
-      path: dirname(entry),
-      // The bundle includes core/ and the SDK: hash what ships, not the agent folder.
-      assetHashType: AssetHashType.OUTPUT,
-      bundling: {
-        // Only used when local bundling fails, which it cannot while esbuild is installed.
-        image: DockerImage.fromRegistry('public.ecr.aws/docker/library/node:22-slim'),
-        local: {
-          tryBundle(outputDir) {
-            // eslint-disable-next-line @typescript-eslint/no-require-imports
-            const esbuild = require('esbuild') as typeof import('esbuild');
-            esbuild.buildSync({
-              entryPoints: [entry],
-              outfile: join(outputDir, AgentPackage.BUNDLE_FILE),
-              bundle: true,
-              platform: 'node',
-              // The nodes run Debian 12's nodejs package, Node.js 18.
-              target: 'node18',
-              format: 'cjs',
-              minify: false,
-              sourcemap: false,
-              logLevel: 'error',
-            });
-            return true;
-          },
-        },
-      },
-    });
+    const directory = props.bundleDirectory ?? agentAssetDirectory();
+    if (!existsSync(join(directory, AgentPackage.BUNDLE_FILE)))
+      throw new Error(`AgentPackage: ${directory} holds no ${AgentPackage.BUNDLE_FILE}`);
+    this.asset = new s3assets.Asset(this, 'Bundle', { path: directory });
   }
 
   /** Lets the node download exactly this bundle object and nothing else in the assets bucket. */

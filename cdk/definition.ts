@@ -1,5 +1,11 @@
 import { App, Stack } from 'aws-cdk-lib';
-import { AstaireWorkflow, type AstaireWorkflowProps } from './workflow';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import {
+  AstaireWorkflow,
+  WORKFLOW_HANDLERS,
+  type AstaireWorkflowProps,
+  type WorkflowHandler,
+} from './workflow';
 
 /** The Amazon States Language document (JSONPath), as Step Functions receives it. */
 export type AslDefinition = { StartAt: string; States: Record<string, Record<string, unknown>> } & Record<
@@ -34,8 +40,9 @@ export function extractDefinition(stack: Stack): AslDefinition {
 }
 
 /**
- * Synthesizes AstaireWorkflow in an in-memory stack (Lambda bundling skipped) and returns its
- * definition. Local mode runs exactly this document. Props default to a cluster named `local`.
+ * Synthesizes AstaireWorkflow in an in-memory stack and returns its definition. Local mode runs
+ * exactly this document. Props default to a cluster named `local`. The handlers' code does not
+ * reach the definition, so stand-ins replace it: this needs no build.
  */
 export function synthesizeWorkflowDefinition(props: Partial<AstaireWorkflowProps> = {}): AslDefinition {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
@@ -49,10 +56,15 @@ export function synthesizeWorkflowDefinition(props: Partial<AstaireWorkflowProps
     topologyParameterArn: `arn:aws:ssm:${PLACEHOLDER_REGION}:${PLACEHOLDER_ACCOUNT}:parameter/astaire/${cluster}/topology`,
     autoScalingGroupName: `astaire-${cluster}`,
     resyncDocumentName: `astaire-${cluster}-resync`,
+    handlerCode: Object.fromEntries(
+      (Object.keys(WORKFLOW_HANDLERS) as WorkflowHandler[]).map((h) => [h, STAND_IN_CODE]),
+    ),
     ...props,
   });
   return extractDefinition(stack);
 }
+
+const STAND_IN_CODE = lambda.Code.fromInline('exports.handler = async () => ({});');
 
 function resolve(value: unknown): string {
   if (typeof value === 'string') return value;

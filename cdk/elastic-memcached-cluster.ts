@@ -41,6 +41,46 @@ const AGENT_PATH = '/usr/local/bin/astaire-agent';
 export function debianAmiParameterName(debianArch: 'amd64' | 'arm64'): string {
   return `/aws/service/debian/release/bookworm/latest/${debianArch}`;
 }
+/**
+ * What the SSM Agent itself calls to register the node and take Run Command messages (ec2messages;
+ * ssmmessages on newer agents, and for Session Manager): the SSM Agent statements of
+ * AmazonSSMManagedInstanceCore, without its ssm:GetParameter(s), GetDocument, association and
+ * inventory grants on every resource of the account.
+ */
+function ssmAgentPolicy(): iam.PolicyDocument {
+  return new iam.PolicyDocument({
+    statements: [
+      new iam.PolicyStatement({
+        // The agent registers the node and reports its status: Run Command only targets registered nodes.
+        actions: ['ssm:UpdateInstanceInformation'],
+        resources: ['*'],
+      }),
+      new iam.PolicyStatement({
+        // The agent's control and data channels (Run Command on agents 3.3 and later, Session Manager).
+        actions: [
+          'ssmmessages:CreateControlChannel',
+          'ssmmessages:CreateDataChannel',
+          'ssmmessages:OpenControlChannel',
+          'ssmmessages:OpenDataChannel',
+        ],
+        resources: ['*'],
+      }),
+      new iam.PolicyStatement({
+        // The agent receives the resync command and replies with its result.
+        actions: [
+          'ec2messages:AcknowledgeMessage',
+          'ec2messages:DeleteMessage',
+          'ec2messages:FailMessage',
+          'ec2messages:GetEndpoint',
+          'ec2messages:GetMessages',
+          'ec2messages:SendReply',
+        ],
+        resources: ['*'],
+      }),
+    ],
+  });
+}
+
 /** The construct id aws-cdk-lib gives the singleton function behind every AwsCustomResource. */
 const AWS_CUSTOM_RESOURCE_PROVIDER_ID = 'AWS679f53fac002430cb0da5b7982bd2287';
 
@@ -78,6 +118,34 @@ export interface ElasticMemcachedClusterProps {
    * @default t3.medium (2 vCPU, 4 GiB)
    */
   readonly instanceType?: ec2.InstanceType;
+  /**
+   * The nodes' image. The boot script uses apt and Debian's memcached 1.6 and systemd unit: give a
+   * Debian 12 (bookworm) image of the instance type's architecture, for example a hardened copy.
+   * @default the latest Debian 12 AMI of the architecture, resolved at deploy time from Debian's public SSM parameter
+   */
+  readonly machineImage?: ec2.IMachineImage;
+  /**
+   * The nodes' security group. The construct adds memcached between nodes to it; allow clients
+   * with `connections`.
+   * @default a new group with all outbound traffic allowed and memcached open between its members
+   */
+  readonly securityGroup?: ec2.ISecurityGroup;
+  /**
+   * The nodes' role. The construct adds what the SSM Agent and the Astaire agent need (see
+   * `ElasticMemcachedCluster`); anything else attached to it is yours.
+   * @default a new role with only those statements
+   */
+  readonly role?: iam.IRole;
+  /**
+   * Key pair for SSH to the nodes.
+   * @default none: reach a node with SSM Session Manager
+   */
+  readonly keyPair?: ec2.IKeyPair;
+  /**
+   * Size of each node's encrypted gp3 root volume (the OS, Node.js and the agent's spill files).
+   * @default Size.gibibytes(16)
+   */
+  readonly rootVolumeSize?: Size;
   /**
    * Fewest nodes. Keep it at least `replicas`, or a vbucket has fewer copies than configured.
    * @default 2
@@ -135,10 +203,10 @@ export interface ElasticMemcachedClusterProps {
    */
   readonly workflowOptions?: AstaireWorkflowOptions;
   /**
-   * The agent's CLI entry file, bundled for the nodes.
-   * @default agent/cli.ts of this repository
+   * A folder holding the agent bundle (`astaire-agent.js`) the nodes download at boot.
+   * @default the bundle this package ships, built by `npm run build`
    */
-  readonly agentEntry?: string;
+  readonly agentBundleDirectory?: string;
 }
 
 /**
@@ -150,8 +218,15 @@ export class ElasticMemcachedCluster extends Construct implements ec2.IConnectab
   readonly clusterName: string;
   readonly vpc: ec2.IVpc;
   readonly autoScalingGroup: autoscaling.AutoScalingGroup;
+  /** Clients reach memcached through these: `cluster.connections.allowDefaultPortFrom(app)`. */
   readonly connections: ec2.Connections;
+  /** The nodes' security group. */
+  readonly securityGroup: ec2.ISecurityGroup;
+  /** The nodes' role. */
+  readonly role: iam.IRole;
+  /** Where clients read the members: `/astaire/<cluster>/topology`. */
   readonly topologyParameterName: string;
+  readonly topologyParameterArn: string;
   /** Parameter Store name holding the state machine ARN (read by `astaire resync` and `wait-sync`). */
   readonly stateMachineArnParameterName: string;
   readonly agentDocument: AgentDocument;
@@ -206,6 +281,11 @@ export class ElasticMemcachedCluster extends Construct implements ec2.IConnectab
 
     this.clusterName = cluster;
     this.topologyParameterName = parameterName(cluster);
+    this.topologyParameterArn = Stack.of(this).formatArn({
+      service: 'ssm',
+      resource: 'parameter',
+      resourceName: this.topologyParameterName.slice(1),
+    });
     this.stateMachineArnParameterName = stateMachineArnParameterName(cluster);
     this.vpc = props.vpc ?? this.createVpc();
     // A fixed name lets the workflow, the rule and IAM refer to the group before it exists, so the
@@ -264,22 +344,35 @@ export class ElasticMemcachedCluster extends Construct implements ec2.IConnectab
       ],
     });
 
-    const role = new iam.Role(this, 'NodeRole', {
-      assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
-      description: `Astaire ${cluster}: memcached nodes and their agent`,
-      // SSM Run Command delivers the resync command to the node's SSM Agent.
-      managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore')],
+    // Not AmazonSSMManagedInstanceCore: it also grants ssm:GetParameter* on every parameter of the
+    // account. Inline in our own role, so the node has it from its first boot.
+    const ownRole = props.role
+      ? undefined
+      : new iam.Role(this, 'NodeRole', {
+          assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
+          description: `Astaire ${cluster}: memcached nodes and their agent`,
+          inlinePolicies: { SsmAgent: ssmAgentPolicy() },
+        });
+    const role: iam.IRole = props.role ?? ownRole!;
+    this.role = role;
+    const ssmAgentPolicyOfGivenRole = props.role
+      ? new iam.Policy(this, 'SsmAgentPolicy', { roles: [props.role], document: ssmAgentPolicy() })
+      : undefined;
+    const clusterParametersArn = Stack.of(this).formatArn({
+      service: 'ssm',
+      resource: 'parameter',
+      resourceName: `astaire/${cluster}/*`,
     });
-    const agentPackage = new AgentPackage(this, 'Agent', { entry: props.agentEntry });
+    const agentPackage = new AgentPackage(this, 'Agent', { bundleDirectory: props.agentBundleDirectory });
     agentPackage.grantDownload(role);
     // A separate policy: it names the state machine, which the group must not depend on through the role.
     const agentPolicy = new iam.Policy(this, 'AgentPolicy', {
       roles: [role],
       statements: [
         new iam.PolicyStatement({
-          // The agent reads the topology it resyncs against.
+          // The agent reads the topology it resyncs against (and only its own cluster's parameters).
           actions: ['ssm:GetParameter'],
-          resources: [topology.parameterArn],
+          resources: [clusterParametersArn],
         }),
         new iam.PolicyStatement({
           // The agent reports its resync result and heartbeats on the task token of this workflow.
@@ -295,12 +388,15 @@ export class ElasticMemcachedCluster extends Construct implements ec2.IConnectab
       ],
     });
 
-    const securityGroup = new ec2.SecurityGroup(this, 'NodeSecurityGroup', {
-      vpc: this.vpc,
-      description: `Astaire ${cluster}: memcached nodes (clients and peers on ${MEMCACHED_PORT})`,
-      // Outbound: package repositories, S3, SSM, Step Functions and CloudWatch endpoints.
-      allowAllOutbound: true,
-    });
+    const securityGroup =
+      props.securityGroup ??
+      new ec2.SecurityGroup(this, 'NodeSecurityGroup', {
+        vpc: this.vpc,
+        description: `Astaire ${cluster}: memcached nodes (clients and peers on ${MEMCACHED_PORT})`,
+        // Outbound: package repositories, S3, SSM, Step Functions and CloudWatch endpoints.
+        allowAllOutbound: true,
+      });
+    this.securityGroup = securityGroup;
     this.connections = new ec2.Connections({
       securityGroups: [securityGroup],
       defaultPort: ec2.Port.tcp(MEMCACHED_PORT),
@@ -312,6 +408,9 @@ export class ElasticMemcachedCluster extends Construct implements ec2.IConnectab
       'allowInternally also adds the egress half of the rule; all outbound traffic is allowed already.',
     );
 
+    const rootVolumeGiB = (props.rootVolumeSize ?? Size.gibibytes(16)).toGibibytes();
+    if (!Number.isInteger(rootVolumeGiB) || rootVolumeGiB < 8)
+      throw new Error(`rootVolumeSize must be a whole number of GiB, at least 8, got ${rootVolumeGiB}`);
     const instanceType =
       props.instanceType ?? ec2.InstanceType.of(ec2.InstanceClass.T3, ec2.InstanceSize.MEDIUM);
     // Debian's names for the two architectures an instance type can have.
@@ -330,17 +429,19 @@ export class ElasticMemcachedCluster extends Construct implements ec2.IConnectab
       // (DEVELOPERS.md). Debian publishes the latest AMI of each release as a public SSM parameter
       // per architecture; it is resolved at deploy time (a CloudFormation parameter), so synth
       // needs no lookup and stays offline.
-      machineImage: ec2.MachineImage.fromSsmParameter(debianAmiParameterName(debianArch)),
+      machineImage:
+        props.machineImage ?? ec2.MachineImage.fromSsmParameter(debianAmiParameterName(debianArch)),
       instanceType,
       role,
       securityGroup,
+      keyPair: props.keyPair,
       userData,
       requireImdsv2: true,
       detailedMonitoring: true,
       blockDevices: [
         {
           deviceName: '/dev/xvda',
-          volume: autoscaling.BlockDeviceVolume.ebs(16, {
+          volume: autoscaling.BlockDeviceVolume.ebs(rootVolumeGiB, {
             encrypted: true,
             volumeType: autoscaling.EbsDeviceVolumeType.GP3,
           }),
@@ -379,6 +480,7 @@ export class ElasticMemcachedCluster extends Construct implements ec2.IConnectab
     // Lifecycle events of the first instances are only handled once the rule, the workflow, the
     // agent's permissions and the topology exist.
     this.autoScalingGroup.node.addDependency(this.lifecycleRule, agentPolicy, topology.resource);
+    if (ssmAgentPolicyOfGivenRole) this.autoScalingGroup.node.addDependency(ssmAgentPolicyOfGivenRole);
 
     this.alarms = new ClusterAlarms(this, 'Alarms', {
       clusterName: cluster,
@@ -395,16 +497,23 @@ export class ElasticMemcachedCluster extends Construct implements ec2.IConnectab
       alarms: this.alarms.alarms,
     });
 
-    Validations.of(role).acknowledge({
-      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]',
-      reason:
-        'AmazonSSMManagedInstanceCore is the AWS-maintained minimum for an SSM-managed node (Run Command delivers the resync).',
-    });
-    Validations.of(agentPolicy).acknowledge({
+    Validations.of(ssmAgentPolicyOfGivenRole ?? ownRole!).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:
-        'cloudwatch:PutMetricData supports no resource ARN; the statement is limited to the Astaire namespace by condition.',
+        "The SSM Agent's own calls (ssm:UpdateInstanceInformation, ssmmessages, ec2messages) name no resource the node could know in advance; AWS documents them with Resource * (AmazonSSMManagedInstanceCore, whose parameter and document reads are left out).",
     });
+    Validations.of(agentPolicy).acknowledge(
+      {
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason:
+          'cloudwatch:PutMetricData supports no resource ARN; the statement is limited to the Astaire namespace by condition.',
+      },
+      {
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/astaire/${cluster}/*]`,
+        reason:
+          "The agent reads its own cluster's parameters only (the topology, and its parts when a large one is split).",
+      },
+    );
     Validations.of(this.lifecycleDeadLetters).acknowledge({
       id: 'AwsSolutions-SQS3',
       reason:
@@ -414,6 +523,19 @@ export class ElasticMemcachedCluster extends Construct implements ec2.IConnectab
       id: 'AwsSolutions-AS3',
       reason:
         'Every launch and terminate goes through a lifecycle hook to the scaling workflow via EventBridge; its failures and timeouts raise the cluster alarms, which is where operators are notified.',
+    });
+  }
+
+  /**
+   * Lets an application read the topology (`ssm:GetParameter` on this cluster's topology parameter),
+   * which `ParameterStoreTopologySource` of `astaire-aws/client` needs. Network access is separate:
+   * `cluster.connections.allowDefaultPortFrom(app)`.
+   */
+  grantReadTopology(grantee: iam.IGrantable): iam.Grant {
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['ssm:GetParameter'],
+      resourceArns: [this.topologyParameterArn],
     });
   }
 
@@ -530,11 +652,7 @@ export class ElasticMemcachedCluster extends Construct implements ec2.IConnectab
    * the empty one whenever its template value changed. Deleting the cluster deletes it.
    */
   private createTopologyParameter(initial: string): { resource: cr.AwsCustomResource; parameterArn: string } {
-    const parameterArn = Stack.of(this).formatArn({
-      service: 'ssm',
-      resource: 'parameter',
-      resourceName: this.topologyParameterName.slice(1),
-    });
+    const parameterArn = this.topologyParameterArn;
     const resource = new cr.AwsCustomResource(this, 'Topology', {
       onCreate: {
         service: 'SSM',

@@ -1,5 +1,3 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import {
   ArnFormat,
   CfnElement,
@@ -13,11 +11,11 @@ import {
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { handlerAssetDirectory } from './assets';
 import { ResyncDocumentParameters as DocParam, StateNames as S } from './state-names';
 
 /** The workflow's Lambda handlers, one function (and one entry file under `lambdas/`) each. */
@@ -125,10 +123,10 @@ export interface AstaireWorkflowProps {
    */
   readonly metricNamespace?: string;
   /**
-   * Entry files of the handlers.
-   * @default - `lambdas/<handler>.ts` (or `.js` when running compiled) of this package
+   * Code of the handlers (each exports `handler` from `index.js`).
+   * @default the prebuilt bundles this package ships (`dist/assets/lambdas/<handler>`, built by `npm run build`)
    */
-  readonly handlerEntries?: Partial<Record<WorkflowHandler, string>>;
+  readonly handlerCode?: Partial<Record<WorkflowHandler, lambda.Code>>;
   /**
    * Retention of the workflow's and handlers' logs.
    * @default logs.RetentionDays.THREE_MONTHS
@@ -174,7 +172,7 @@ export const TRANSIENT_SSM_ERRORS = [
  */
 export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
   readonly stateMachine: sfn.StateMachine;
-  readonly functions: Readonly<Record<WorkflowHandler, nodejs.NodejsFunction>>;
+  readonly functions: Readonly<Record<WorkflowHandler, lambda.Function>>;
   /** The handlers' execution roles: each writes its own log group, plus its statements below. */
   readonly roles: Readonly<Record<WorkflowHandler, iam.Role>>;
   readonly logGroup: logs.LogGroup;
@@ -245,7 +243,7 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
       recordFailure: { METRIC_NAMESPACE: this.metricNamespace },
     };
 
-    const fns = {} as Record<WorkflowHandler, nodejs.NodejsFunction>;
+    const fns = {} as Record<WorkflowHandler, lambda.Function>;
     const roles = {} as Record<WorkflowHandler, iam.Role>;
     for (const handler of Object.keys(WORKFLOW_HANDLERS) as WorkflowHandler[]) {
       const id = pascal(handler);
@@ -261,9 +259,12 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
       });
       logGroup.grantWrite(role);
       roles[handler] = role;
-      fns[handler] = new nodejs.NodejsFunction(this, `${id}Function`, {
-        entry: props.handlerEntries?.[handler] ?? defaultEntry(WORKFLOW_HANDLERS[handler]),
-        handler: 'handler',
+      fns[handler] = new lambda.Function(this, `${id}Function`, {
+        // Prebuilt by `npm run build`: synth bundles nothing, so it needs neither esbuild nor Docker.
+        code:
+          props.handlerCode?.[handler] ??
+          lambda.Code.fromAsset(handlerAssetDirectory(WORKFLOW_HANDLERS[handler])),
+        handler: 'index.handler',
         runtime: lambda.Runtime.NODEJS_22_X,
         architecture: lambda.Architecture.ARM_64,
         memorySize: 256,
@@ -271,7 +272,6 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
         role,
         environment: { ...common, ...env[handler] },
         logGroup,
-        bundling: { minify: true, sourceMap: true, target: 'node22' },
       });
       Validations.of(fns[handler].node.defaultChild!).acknowledge({
         id: 'AwsSolutions-L1',
@@ -777,11 +777,6 @@ function nagResource(stack: Stack, arn: string): string {
     throw new Error(`AstaireWorkflow: cannot name ${JSON.stringify(v)} in a cdk-nag finding`);
   };
   return render(stack.resolve(arn));
-}
-
-function defaultEntry(file: string): string {
-  const base = path.join(__dirname, '..', 'lambdas', file);
-  return fs.existsSync(`${base}.ts`) ? `${base}.ts` : `${base}.js`;
 }
 
 function pascal(name: string): string {

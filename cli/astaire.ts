@@ -46,9 +46,30 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
       return EXIT_USAGE;
     }
     const e = error as Error;
+    const missing = missingModule(e);
+    if (missing) {
+      io.err(
+        `astaire ${name}: needs ${missing}, an optional peer dependency of astaire-aws; run npm install ${LOCAL_MODE_PACKAGES.join(' ')}`,
+      );
+      return EXIT_FAILED;
+    }
     io.err(`astaire ${name}: ${e.name && e.name !== 'Error' ? `${e.name}: ` : ''}${e.message}`);
     return EXIT_FAILED;
   }
+}
+
+/** Optional peer dependencies of the package that `astaire local` loads (an app using only the client skips them). */
+const LOCAL_MODE_PACKAGES = [
+  'aws-local-stepfunctions',
+  '@aws-sdk/client-auto-scaling',
+  '@aws-sdk/client-cloudwatch',
+  '@aws-sdk/client-ec2',
+];
+
+/** The package a failed require named, when it is one of the optional ones. */
+function missingModule(error: Error & { code?: string }): string | undefined {
+  if (error.code !== 'MODULE_NOT_FOUND') return undefined;
+  return LOCAL_MODE_PACKAGES.find((p) => error.message.includes(`'${p}'`));
 }
 
 /** The version in package.json: one level up from cli/, two from dist/cli/ (nothing is copied into dist/). */

@@ -32,6 +32,7 @@ import {
   getRequest,
   MAX_RELATIVE_TTL,
   maxTtl,
+  arithmeticRequest,
   peekRequest,
   repairTtl,
   setRequest,
@@ -41,10 +42,16 @@ import {
 } from './meta-request';
 import { TopologySource } from './topology-source';
 
+/** The poll interval for a source that states none (Parameter Store: its 40 TPS quota is shared). */
+export const DEFAULT_POLL_INTERVAL_MS = 5000;
+
 export interface AstaireClientOptions {
   /** Where the topology comes from: Parameter Store, a file or an in-memory value. */
   readonly source: TopologySource;
-  /** How often to re-read the source; 0 turns polling off. @default 5000 */
+  /**
+   * How often to re-read the source; 0 turns polling off. @default the source's
+   * `defaultPollIntervalMs`: 5000 for Parameter Store, 1000 for a file
+   */
   readonly pollIntervalMs?: number;
   /** A request not answered this long after it was written fails (that replica only). @default 1000 */
   readonly requestTimeoutMs?: number;
@@ -82,6 +89,23 @@ export interface WriteOptions {
 }
 
 export type Value = Buffer | Uint8Array | string;
+
+export interface ArithmeticOptions {
+  /** Create a missing key holding this value (the delta is not applied then). @default a missing key stays missing */
+  readonly initial?: number | bigint;
+  /** TTL in seconds of a key created from `initial`; 0 never expires. @default 0 */
+  readonly ttl?: number;
+}
+
+const MAX_COUNTER = (1n << 64n) - 1n;
+
+/** A memcached counter operand: an unsigned 64-bit integer. */
+function counter(value: number | bigint, name: string): bigint {
+  const big = typeof value === 'bigint' ? value : Number.isSafeInteger(value) ? BigInt(value) : -1n;
+  if (big < 0n || big > MAX_COUNTER)
+    throw new InvalidOptionError(`${name} must be an integer from 0 to 2^64-1, got ${String(value)}`);
+  return big;
+}
 
 export interface SetItem extends WriteOptions {
   readonly key: Key;
@@ -173,7 +197,12 @@ export class AstaireClient extends EventEmitter<AstaireClientEvents> {
     super();
     this.source = options.source;
     this.options = {
-      pollIntervalMs: positiveInt(options.pollIntervalMs, 5000, 'pollIntervalMs', 0),
+      pollIntervalMs: positiveInt(
+        options.pollIntervalMs,
+        options.source.defaultPollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS,
+        'pollIntervalMs',
+        0,
+      ),
       requestTimeoutMs: positiveInt(options.requestTimeoutMs, 1000, 'requestTimeoutMs'),
       connectTimeoutMs: positiveInt(options.connectTimeoutMs, 1000, 'connectTimeoutMs'),
       retryDelayMs: positiveInt(options.retryDelayMs, 1000, 'retryDelayMs', 0),
@@ -269,6 +298,90 @@ export class AstaireClient extends EventEmitter<AstaireClientEvents> {
       return replace.type === 'HD';
     });
     return results.find((r) => r !== undefined) as boolean;
+  }
+
+  /**
+   * Stores the value only where the key holds a value (not a tombstone), on every replica, each
+   * guarded by the CAS it read; true when some replica replaced it. During a migration a new
+   * replica may not hold the key yet: the agent's later copy carries the replaced value from the
+   * old replicas.
+   */
+  async replace(key: Key, value: Value, options: WriteOptions = {}): Promise<boolean> {
+    const epoch = this.current();
+    const route = this.route(epoch, key);
+    const bytes = this.valueBytes(value);
+    const flags = this.flags(options.flags);
+    const ttl = this.ttl(options.ttl);
+    const results = await this.fanOut('replace', route, async (server) => {
+      // A write between our peek and our set changes the CAS: look again (bounded).
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const peek = await this.call(server, peekRequest(route.key));
+        if (peek.type === 'EN') return false;
+        if (peek.type !== 'HD') throw this.unexpected(server, peek, 'replace');
+        if (isTombstone(Number(flagValue(peek.flags, 'f')), Number(flagValue(peek.flags, 's')))) return false;
+        const cas = flagValue(peek.flags, 'c');
+        const reply = await this.call(server, setRequest(route.key, bytes, flags, ttl, 'set', cas), value);
+        if (reply.type === 'HD') return true;
+        if (reply.type === 'NF') return false;
+        if (reply.type !== 'EX') throw this.unexpected(server, reply, 'replace');
+      }
+      throw new ServerProtocolError(server, 'replace: the item kept changing under 5 attempts');
+    });
+    return results.some((r) => r === true);
+  }
+
+  /**
+   * Adds `delta` (an unsigned 64-bit counter, as memcached keeps it) on every replica and returns
+   * the new value, or undefined when no replica holds the key and `initial` is not given. With
+   * `initial`, a missing key is created holding it, with `ttl`. During a migration the new
+   * replicas the agent fills are not created from `initial` (the agent copies the counter there),
+   * and the answer comes from a replica that already held it.
+   */
+  async increment(
+    key: Key,
+    delta: number | bigint,
+    options: ArithmeticOptions = {},
+  ): Promise<bigint | undefined> {
+    return this.arithmetic('increment', key, delta, options);
+  }
+
+  /** Subtracts `delta` like {@link increment}; memcached stops a counter at 0. */
+  async decrement(
+    key: Key,
+    delta: number | bigint,
+    options: ArithmeticOptions = {},
+  ): Promise<bigint | undefined> {
+    return this.arithmetic('decrement', key, delta, options);
+  }
+
+  private async arithmetic(
+    direction: 'increment' | 'decrement',
+    key: Key,
+    delta: number | bigint,
+    options: ArithmeticOptions,
+  ): Promise<bigint | undefined> {
+    const amount = counter(delta, 'delta');
+    const initial = options.initial === undefined ? undefined : counter(options.initial, 'initial');
+    const ttl = this.ttl(options.ttl);
+    const epoch = this.current();
+    const route = this.route(epoch, key);
+    const results = await this.fanOut(direction, route, async (server) => {
+      const create = initial !== undefined && !route.tombstoneIds.has(server.id);
+      const reply = await this.call(
+        server,
+        arithmeticRequest(route.key, direction, amount, initial ?? 0n, create ? ttl : undefined),
+      );
+      if (reply.type === 'NF' || reply.type === 'EN') return undefined;
+      if (reply.type === 'CLIENT_ERROR')
+        throw new InvalidOptionError(`${direction} ${route.key.display}: the value is not a counter`);
+      if (reply.type !== 'VA') throw this.unexpected(server, reply, direction);
+      return BigInt(reply.value.toString('latin1'));
+    });
+    const answers = route.servers.map((s, i) => ({ server: s, value: results[i] }));
+    const settled =
+      answers.find((a) => a.value !== undefined && !route.tombstoneIds.has(a.server.id)) ??
+      answers.find((a) => a.value !== undefined);
+    return settled?.value;
   }
 
   /**

@@ -72,6 +72,9 @@ class Queue<T> {
  * ERROR/CLIENT_ERROR or unparsable bytes also drop the socket, since memcached may have
  * read part of a request as a command and the stream can no longer be trusted.
  */
+/** memcached's CLIENT_ERROR text for arithmetic on a value that is not a counter. */
+const NON_NUMERIC = 'cannot increment or decrement non-numeric value';
+
 export class MetaConnection {
   private socket?: Socket;
   private connected = false;
@@ -225,7 +228,9 @@ export class MetaConnection {
     if (this.socket !== socket) return;
     const p = this.inFlight.shift();
     if (!p) throw new MetaProtocolError(`reply ${reply.type} to no request`);
-    if (reply.type === 'ERROR' || reply.type === 'CLIENT_ERROR') {
+    // memcached read the whole `ma` line before refusing a non-counter: the stream is intact.
+    const nonNumeric = reply.type === 'CLIENT_ERROR' && reply.message.startsWith(NON_NUMERIC);
+    if ((reply.type === 'ERROR' || reply.type === 'CLIENT_ERROR') && !nonNumeric) {
       const text = reply.type === 'ERROR' ? 'ERROR' : `CLIENT_ERROR ${reply.message}`;
       if (!p.abandoned) p.reject(new ServerProtocolError(this.server, `server answered ${text}`));
       this.fail(new ServerProtocolError(this.server, `connection reset after ${text}`), socket, false);

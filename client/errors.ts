@@ -138,3 +138,8 @@ export class MetaProtocolError extends AstaireError {
 }
 
 export { TopologySourceError } from '../core';
+
+/** `flush` through the memjs-compatible client: refused, it would empty every node of the cluster. */
+export class FlushRefusedError extends AstaireError {
+  override readonly name = 'FlushRefusedError';
+}

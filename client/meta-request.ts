@@ -103,6 +103,22 @@ export function tombstoneRequest(key: EncodedKey, ttlSeconds: number, cas?: stri
   return setRequest(key, TOMBSTONE, TOMBSTONE_FLAGS, ttlSeconds, 'set', cas);
 }
 
+/**
+ * Meta arithmetic: `VA <len>` then the new value. With `autovivifyTtl`, a missing key is created
+ * holding `initial` (the delta is not applied, as memcached's binary incr does); without it a
+ * missing key answers `NF`. A non-numeric value answers `CLIENT_ERROR`.
+ */
+export function arithmeticRequest(
+  key: EncodedKey,
+  direction: 'increment' | 'decrement',
+  delta: bigint,
+  initial: bigint,
+  autovivifyTtl: number | undefined,
+): Buffer[] {
+  const create = autovivifyTtl === undefined ? '' : ` N${autovivifyTtl} J${initial}`;
+  return [line('ma', key, ` D${delta} M${direction === 'increment' ? 'I' : 'D'}${create} v`)];
+}
+
 /** Meta delete: `HD` deleted, `NF` not found. */
 export function deleteRequest(key: EncodedKey): Buffer[] {
   return [line('md', key, '')];

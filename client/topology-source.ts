@@ -13,13 +13,25 @@ export interface TopologySource {
   /** For messages: `parameter /astaire/x/topology`, `file ./t.json`, `in-memory topology`. */
   readonly description: string;
   read(): Promise<Topology>;
+  /**
+   * How often a client polls this source when it sets no `pollIntervalMs`: what one read costs
+   * decides it (a file read is cheap; Parameter Store has a request quota). @default 5000
+   */
+  readonly defaultPollIntervalMs?: number;
   /** Calls `listener` after each change; returns the function that stops it. */
   watch?(listener: () => void): () => void;
 }
 
-/** A topology file (JSON), re-read on every poll. */
+/**
+ * A file source's default poll interval. Local mode's wait before agents start
+ * (local/runtime.ts) is at least twice this, so a client at its defaults cannot miss a migration.
+ */
+export const FILE_SOURCE_POLL_INTERVAL_MS = 1000;
+
+/** A topology file (JSON), re-read on every poll (every second by default: a file read is cheap). */
 export class FileTopologySource implements TopologySource {
   readonly description: string;
+  readonly defaultPollIntervalMs = FILE_SOURCE_POLL_INTERVAL_MS;
   constructor(readonly path: string) {
     this.description = `file ${path}`;
   }

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { AstaireError, parseResyncMessage, ResyncProgress, ResyncReport } from '../core';
 
@@ -41,6 +41,11 @@ export interface LocalAgentOptions {
   readonly progressIntervalMs?: number;
   /** Extra agent arguments, e.g. a bytes/s limit. */
   readonly extraArgs?: readonly string[];
+  /**
+   * Holds each agent while it runs, so that whoever ends the execution can stop the agents
+   * still running when it fails (as a failed Map stops its other iterations).
+   */
+  readonly running?: Set<ChildProcess>;
 }
 
 /**
@@ -76,6 +81,8 @@ export function createLocalResyncTask(
       ...(options.extraArgs ?? []),
     ];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    options.running?.add(child);
+    child.once('close', () => options.running?.delete(child));
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => {
       stderr = (stderr + chunk.toString()).slice(-4000);

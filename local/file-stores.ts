@@ -1,7 +1,9 @@
+import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseTopology, serializeTopology, Topology } from '../core';
 import { TopologyNotFoundError } from '../lambdas/errors';
+import { encodeLock } from '../lambdas/adapters/ssm-parameters';
 import type { LockRecord, LockStore, TopologyStore } from '../lambdas/ports';
 
 /**
@@ -35,7 +37,11 @@ export class FileTopologyStore implements TopologyStore {
   }
 }
 
-/** The cluster lock as a file: `wx` (O_CREAT|O_EXCL) makes creation atomic, like Overwrite=false. */
+/**
+ * The cluster lock as a file shared by every `astaire local` process: `wx` (O_CREAT|O_EXCL) makes
+ * creation atomic, like Overwrite=false; its owner is a local execution whose id names its process
+ * (LocalExecutions), so another process can tell a live owner from a dead one.
+ */
 export class FileLockStore implements LockStore {
   constructor(private readonly dir: string) {
     mkdirSync(dir, { recursive: true });
@@ -64,10 +70,20 @@ export class FileLockStore implements LockStore {
     }
   }
 
-  // Read-compare-replace is atomic here because local mode runs every execution in one process.
+  /**
+   * Safe across processes, like the SSM adapter: of several breakers of one stale record, only
+   * the one that creates the break marker named after that record (O_EXCL) replaces it.
+   */
   async replaceStale(cluster: string, stale: LockRecord, fresh: LockRecord): Promise<boolean> {
+    const digest = createHash('sha256').update(encodeLock(stale)).digest('hex').slice(0, 32);
+    try {
+      writeFileSync(`${this.path(cluster)}.break-${digest}`, encodeLock(fresh), { flag: 'wx' });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw error;
+    }
     const current = await this.read(cluster);
-    if (!current || JSON.stringify(current) !== JSON.stringify(stale)) return false;
+    if (!current || encodeLock(current) !== encodeLock(stale)) return false;
     writeAtomically(this.path(cluster), JSON.stringify(fresh));
     return true;
   }

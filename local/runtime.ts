@@ -1,9 +1,10 @@
 import './polyfill';
-import { randomUUID } from 'node:crypto';
+import type { ChildProcess } from 'node:child_process';
 import { appendFileSync, existsSync } from 'node:fs';
 import { format } from 'node:util';
 import { join, resolve } from 'node:path';
 import { StateMachine } from 'aws-local-stepfunctions';
+import { FILE_SOURCE_POLL_INTERVAL_MS } from '../client/topology-source';
 import { emptyTopology, ResyncProgress, ResyncReport, Topology } from '../core';
 import { StateNames as S, WAIT_STATES } from '../cdk/state-names';
 import { createCommitMigrationHandler } from '../lambdas/commit-migration';
@@ -37,10 +38,10 @@ export interface LocalRuntimeOptions {
   /** How long the workflow's lock-retry and keep-alive Wait states last here. @default 200 */
   readonly waitMs?: number;
   /**
-   * The WaitForClients, WaitBeforeCleanup and WaitBeforeRollbackCleanup states here: must exceed the local clients' topology
-   * poll interval (the scenario polls every 100 ms), or a client could still write to the old
-   * members only (or, after a commit, still to the replicas that are cleaning up).
-   * @default 500
+   * The WaitForClients, WaitBeforeCleanup and WaitBeforeRollbackCleanup states here: at least
+   * twice the clients' topology poll interval, or a client could still write to the old members
+   * only (or, after a commit or a rollback, still to the replicas that are cleaning up). @default 2000 (twice a file source's default
+   * poll, FILE_SOURCE_POLL_INTERVAL_MS)
    */
   readonly clientPropagationMs?: number;
   readonly onProgress?: (progress: ResyncProgress) => void;
@@ -79,6 +80,9 @@ export interface ExecutionOutcome {
   readonly cleanups: ResyncReport[];
   readonly seconds: number;
 }
+
+/** The rule, locally: wait before agents >= 2 x the clients' default poll of a topology file. */
+export const LOCAL_CLIENT_PROPAGATION_MS = 2 * FILE_SOURCE_POLL_INTERVAL_MS;
 
 const GROUP = 'astaire-local';
 const LAUNCH_HOOK = 'astaire-launch';
@@ -163,22 +167,22 @@ export class LocalRuntime {
 
   /** Runs one workflow execution to its end (it never throws for a failed execution). */
   async execute(input: unknown): Promise<ExecutionOutcome> {
-    const name = randomUUID();
-    const executionId = `arn:aws:states:local:000000000000:execution:astaire-local:${name}`;
+    const { executionId, name } = this.executions.newExecution();
     const reports: ResyncReport[] = [];
     const cleanups: ResyncReport[] = [];
+    const agents = new Set<ChildProcess>();
     this.reportsByExecution.set(executionId, reports);
     this.executions.running.add(executionId);
     const started = Date.now();
     try {
       const execution = this.machine.run(input as never, {
         overrides: {
-          taskResourceLocalHandlers: this.handlers(reports, cleanups) as never,
+          taskResourceLocalHandlers: this.handlers(reports, cleanups, agents) as never,
           waitTimeOverrides: {
             ...Object.fromEntries(WAIT_STATES.map((w) => [w, this.options.waitMs ?? 200])),
-            [S.WaitForClients]: this.options.clientPropagationMs ?? 500,
-            [S.WaitBeforeCleanup]: this.options.clientPropagationMs ?? 500,
-            [S.WaitBeforeRollbackCleanup]: this.options.clientPropagationMs ?? 500,
+            [S.WaitForClients]: this.options.clientPropagationMs ?? LOCAL_CLIENT_PROPAGATION_MS,
+            [S.WaitBeforeCleanup]: this.options.clientPropagationMs ?? LOCAL_CLIENT_PROPAGATION_MS,
+            [S.WaitBeforeRollbackCleanup]: this.options.clientPropagationMs ?? LOCAL_CLIENT_PROPAGATION_MS,
           },
         },
         context: {
@@ -207,6 +211,14 @@ export class LocalRuntime {
         seconds: (Date.now() - started) / 1000,
       };
     } finally {
+      // A failed execution leaves the agents of its other nodes running (one may wait on a node
+      // that does not answer): they work for a migration that was rolled back, so stop them.
+      for (const agent of agents) {
+        console.warn(
+          JSON.stringify({ message: 'stopping an agent of an ended execution', executionId, pid: agent.pid }),
+        );
+        agent.kill('SIGTERM');
+      }
       this.executions.running.delete(executionId);
       this.reportsByExecution.delete(executionId);
     }
@@ -221,6 +233,7 @@ export class LocalRuntime {
   private handlers(
     reports: ResyncReport[],
     cleanups: ResyncReport[],
+    agents: Set<ChildProcess>,
   ): Record<string, (input: never) => Promise<unknown>> {
     const clock = { now: () => new Date() };
     const topology = this.topology;
@@ -235,6 +248,7 @@ export class LocalRuntime {
       addressOf: (node) => this.group.address(node),
       onProgress: this.options.onProgress,
       progressIntervalMs: this.options.progressIntervalMs,
+      running: agents,
     });
     return {
       [S.Normalise]: createNormaliseHandler({ cluster: this.cluster, autoScalingGroupName: GROUP }),

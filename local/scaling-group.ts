@@ -31,6 +31,11 @@ export interface LifecycleEvent {
   };
 }
 
+const WAIT_STATES: Record<string, 'launch' | 'terminate' | undefined> = {
+  'Pending:Wait': 'launch',
+  'Terminating:Wait': 'terminate',
+};
+
 interface Instance {
   readonly id: string;
   readonly ip: string;
@@ -118,6 +123,20 @@ export class LocalScalingGroup implements GroupMembers, InstanceAddresses, Lifec
         address: `${i.ip}:${this.options.port}`,
         lifecycleState: i.lifecycleState,
       }));
+  }
+
+  /**
+   * Lifecycle actions still waiting (Pending:Wait or Terminating:Wait with an action token), as the
+   * workflow's manual input that re-drives each (without cluster: the caller's).
+   */
+  pendingActions(): { action: 'launch' | 'terminate'; instanceId: string; lifecycleHookName: string }[] {
+    return [...this.instances.values()]
+      .filter((i) => i.actionToken && WAIT_STATES[i.lifecycleState])
+      .map((i) => {
+        const action = WAIT_STATES[i.lifecycleState]!;
+        const hook = action === 'launch' ? this.options.launchHookName : this.options.terminateHookName;
+        return { action, instanceId: i.id, lifecycleHookName: hook };
+      });
   }
 
   address(id: string): string {

@@ -73,11 +73,8 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioSum
     const boot = await runtime.bootstrap(3);
     if (boot.status !== 'SUCCEEDED') throw new Error(`bootstrap execution failed: ${boot.error}`);
 
-    // Polled every 100 ms: the stand-in for Parameter Store polling (5 s by default on AWS).
-    const app = await AstaireClient.open({
-      source: new FileTopologySource(runtime.topologyFile),
-      pollIntervalMs: 100,
-    });
+    // At its defaults, as an application would run it: the workflow's wait covers its poll interval.
+    const app = await AstaireClient.open({ source: new FileTopologySource(runtime.topologyFile) });
     client = app;
     const ledger = new Ledger(items);
 

@@ -1,8 +1,9 @@
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ResyncProgress } from '../core';
 import { writeAtomically } from './file-stores';
 import { answersVersion, isAlive, stopPid } from './memcached-process';
+import { ProcessLock } from './process-lock';
 import { ExecutionOutcome, LocalRuntime } from './runtime';
 import type { GroupState } from './scaling-group';
 
@@ -23,10 +24,22 @@ export interface SessionState {
   }[];
   /** The `astaire local scale` process running executions, if any. */
   scalingPid?: number;
+  /** The background heal watcher (`astaire local watch`) that `up` started. */
+  healerPid?: number;
 }
 
 export class NoLocalClusterError extends Error {
   override readonly name = 'NoLocalClusterError';
+}
+
+/** True when `pid` is an `astaire local watch` (a pid reused by another process is left alone). */
+function isWatcher(pid: number): boolean {
+  try {
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return argv.includes('local') && argv.includes('watch');
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -123,8 +136,48 @@ export class LocalSession {
     this.save();
   }
 
+  /**
+   * Only the process holding the session lock (sessionLock) saves the group and the executions;
+   * `load` may have raised `items` meanwhile without it, so the larger count is kept.
+   */
   save(): void {
-    writeAtomically(LocalSession.file(this.stateDir), JSON.stringify(this.state, null, 2));
+    const file = LocalSession.file(this.stateDir);
+    try {
+      const saved = JSON.parse(readFileSync(file, 'utf8')) as Partial<SessionState>;
+      if (typeof saved.items === 'number') this.state.items = Math.max(this.state.items, saved.items);
+    } catch {
+      // first save, or a state directory being removed
+    }
+    writeAtomically(file, JSON.stringify(this.state, null, 2));
+  }
+
+  /**
+   * The lock that the commands changing a cluster (up, scale, resync, redrive) hold from before
+   * they read the session until after they saved it: a second one waits, then reads what the
+   * first left.
+   */
+  static lock(stateDir: string): ProcessLock {
+    mkdirSync(stateDir, { recursive: true });
+    return new ProcessLock(join(stateDir, 'session.lock'));
+  }
+
+  /**
+   * Runs every lifecycle action left waiting (an interrupted run, a failed execution) through the
+   * workflow again, one at a time, as the console's manual input: each completes or is abandoned.
+   */
+  async redrive(
+    onOutcome: (action: { action: string; instanceId: string }, outcome: ExecutionOutcome) => void,
+    only?: string,
+  ): Promise<ExecutionOutcome[]> {
+    const outcomes: ExecutionOutcome[] = [];
+    for (const pending of this.runtime.group.pendingActions()) {
+      if (only !== undefined && pending.instanceId !== only) continue;
+      const outcome = await this.runtime.execute({ cluster: this.state.cluster, ...pending });
+      this.record(`redrive ${pending.action} ${pending.instanceId}`, outcome);
+      onOutcome(pending, outcome);
+      outcomes.push(outcome);
+    }
+    return outcomes;
   }
 
   /** Changes the saved state in place (for commands that start nothing, such as load). */
@@ -141,6 +194,8 @@ export class LocalSession {
     for (const instance of state.group.instances)
       if (instance.pid && (await stopPid(instance.pid))) stopped++;
     if (state.scalingPid && isAlive(state.scalingPid)) process.kill(state.scalingPid, 'SIGTERM');
+    if (state.healerPid && isAlive(state.healerPid) && isWatcher(state.healerPid))
+      process.kill(state.healerPid, 'SIGTERM');
     rmSync(stateDir, { recursive: true, force: true });
     return stopped;
   }

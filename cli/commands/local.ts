@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import type { ResyncProgress } from '../../core';
+import type { LocalSession } from '../../local/session';
 import { intOption, UsageError } from '../args';
 import { Command, CommandIo, EXIT_FAILED, EXIT_OK } from '../command';
 
@@ -8,6 +9,10 @@ const SUBCOMMANDS: Record<string, readonly string[]> = {
   scenario: ['items', 'json', 'state-dir'],
   up: ['nodes', 'state-dir'],
   scale: ['state-dir'],
+  resync: ['state-dir'],
+  redrive: ['state-dir'],
+  heal: ['state-dir'],
+  watch: ['state-dir'],
   status: ['json', 'state-dir'],
   'wait-sync': ['timeout', 'state-dir'],
   load: ['items', 'state-dir'],
@@ -22,6 +27,9 @@ export const command: Command = {
     'astaire local scenario [--items N] [--json]     the main job (npm start)',
     '       astaire local up [--nodes N]                      start N nodes (default 3)',
     '       astaire local scale N                             launch or terminate nodes until N are in service',
+    '       astaire local resync                              make the topology match the live nodes (manual resync)',
+    '       astaire local redrive [INSTANCE-ID]               re-drive lifecycle actions left waiting (all, or one)',
+    '       astaire local heal                                refill every member whose memcached restarted or was flushed',
     '       astaire local status [--json]                     topology, epoch, nodes, recent executions',
     '       astaire local wait-sync [--timeout S]             wait until no migration runs; exit 1 if the last one failed',
     '       astaire local load [--items N]                    write N items (default 100000) through the client',
@@ -38,6 +46,19 @@ export const command: Command = {
     'up/scale/... keep a cluster between commands: nodes are memcached processes on 127.0.1.N, and the topology',
     '(the stand-in for /astaire/local/topology), the lock and the group live in the state directory. Handler',
     "logs go to <state-dir>/workflow.log. All of it needs Debian's memcached (apt-get install -y memcached).",
+    '',
+    'up, scale, resync and redrive change the cluster: one runs at a time per state directory, a second one',
+    'waits for the first (it says for which process) and then reads what the first left. scale first re-drives',
+    'every lifecycle action left waiting (a run that was interrupted or failed), then launches or terminates.',
+    'resync is the console\'s manual {"cluster":"local","action":"resync"}: it makes the topology match the',
+    "group's live nodes, moving data as needed, and completes no lifecycle action. redrive runs the manual",
+    '{"action":"launch"|"terminate","instanceId":...,"lifecycleHookName":...} for each instance still in',
+    'Pending:Wait or Terminating:Wait (or only INSTANCE-ID): the action completes, or a launch is abandoned.',
+    '',
+    'Self-heal: up also starts a background watcher (astaire local watch, its log in <state-dir>/heal.log,',
+    "stopped by down) that checks every member once a second, as the AWS nodes' astaire-heal timer does: a",
+    'member whose memcached answers without its completeness marker (it restarted or was flushed) is refilled',
+    'from the other replicas by astaire-agent heal. heal runs that check once, now, and says what it did.',
   ].join('\n'),
   options: {
     items: { value: true, valueName: 'N', description: 'items to load (scenario: 200000; load: 100000)' },
@@ -58,8 +79,10 @@ export const command: Command = {
     for (const name of Object.keys(options))
       if (options[name] !== undefined && !allowed.includes(name))
         throw new UsageError(`--${name} does not apply to local ${sub}`);
-    if (sub !== 'scale' && rest.length)
+    if (sub !== 'scale' && sub !== 'redrive' && rest.length)
       throw new UsageError(`unexpected argument ${JSON.stringify(rest[0])}`);
+    if (sub === 'redrive' && rest.length > 1)
+      throw new UsageError(`redrive takes at most one instance id (got ${rest.length} arguments)`);
     const stateDir = resolve(typeof options['state-dir'] === 'string' ? options['state-dir'] : '.astaire');
     const { memcachedBinary } = await import('../../local/memcached-process');
     if (sub !== 'status' && sub !== 'down' && sub !== 'wait-sync') memcachedBinary(); // the install instruction first
@@ -71,12 +94,25 @@ export const command: Command = {
           intOption(options.items, 'items', { min: 1, max: 5_000_000 }) ?? 200_000,
           !!options.json,
         );
-      case 'up':
-        return up(io, stateDir, intOption(options.nodes, 'nodes', { min: 1, max: 100 }) ?? 3);
+      case 'up': {
+        const nodes = intOption(options.nodes, 'nodes', { min: 1, max: 100 }) ?? 3;
+        return exclusively(io, stateDir, `up --nodes ${nodes}`, () => up(io, stateDir, nodes));
+      }
       case 'scale': {
         if (rest.length !== 1) throw new UsageError('scale takes one argument: the number of nodes');
-        return scale(io, stateDir, intOption(rest[0], 'N', { min: 1, max: 100 })!);
+        const target = intOption(rest[0], 'N', { min: 1, max: 100 })!;
+        return exclusively(io, stateDir, `scale ${target}`, () => scale(io, stateDir, target));
       }
+      case 'resync':
+        return exclusively(io, stateDir, 'resync', () => resync(io, stateDir));
+      case 'redrive':
+        return exclusively(io, stateDir, `redrive ${rest.join(' ')}`.trim(), () =>
+          redrive(io, stateDir, rest[0]),
+        );
+      case 'heal':
+        return exclusively(io, stateDir, 'heal', () => heal(io, stateDir));
+      case 'watch':
+        return watch(io, stateDir);
       case 'status':
         return status(io, stateDir, !!options.json);
       case 'wait-sync':
@@ -104,8 +140,12 @@ async function definition(stateDir?: string): Promise<Record<string, unknown>> {
   const cached = stateDir && resolve(stateDir, 'definition.asl.json');
   if (cached && existsSync(cached))
     return JSON.parse(readFileSync(cached, 'utf8')) as Record<string, unknown>;
-  const { synthesizeWorkflowDefinition } = await import('../../cdk/definition');
-  const synthesized = synthesizeWorkflowDefinition({ clusterName: 'local' });
+  // The definition `npm run build` synthesized ships in the package: an installed astaire runs
+  // locally without aws-cdk-lib. A source checkout that was not built synthesizes it now.
+  const { shippedWorkflowDefinition } = await import('../../cdk/assets');
+  const synthesized =
+    shippedWorkflowDefinition() ??
+    (await import('../../cdk/definition')).synthesizeWorkflowDefinition({ clusterName: 'local' });
   if (cached) {
     const { writeAtomically } = await import('../../local/file-stores');
     mkdirSync(stateDir, { recursive: true });
@@ -153,7 +193,84 @@ async function up(io: CommandIo, stateDir: string, nodes: number): Promise<numbe
     return EXIT_FAILED;
   }
   io.out(`${nodes} nodes in service; topology in ${session.runtime.topologyFile}`);
+  const watcher = await startWatcher(stateDir);
+  LocalSession.update(stateDir, (s) => (s.healerPid = watcher));
+  io.out(`heal watcher running (pid ${watcher}, log ${resolve(stateDir, 'heal.log')})`);
   return status(io, stateDir, false);
+}
+
+/** Starts `astaire local watch` in the background, detached like the nodes; resolves with its pid. */
+async function startWatcher(stateDir: string): Promise<number> {
+  const { spawn } = await import('node:child_process');
+  const { openSync, closeSync } = await import('node:fs');
+  const log = openSync(resolve(stateDir, 'heal.log'), 'a');
+  try {
+    const child = spawn(
+      process.execPath,
+      [resolve(__dirname, '..', 'astaire.js'), 'local', 'watch', '--state-dir', stateDir],
+      { detached: true, stdio: ['ignore', log, log] },
+    );
+    child.unref();
+    return child.pid!;
+  } finally {
+    closeSync(log);
+  }
+}
+
+/** One check of every member now; heals those whose memcached restarted or was flushed. */
+async function heal(io: CommandIo, stateDir: string): Promise<number> {
+  const { LocalSession } = await import('../../local/session');
+  const { FileTopologyStore } = await import('../../local/file-stores');
+  const { HealWatcher } = await import('../../local/heal-watcher');
+  const { agentScript } = await import('../../local/runtime');
+  const state = LocalSession.read(stateDir);
+  const watcher = new HealWatcher({
+    topologyFile: new FileTopologyStore(stateDir).path(state.cluster),
+    agentScript: agentScript(),
+    onProgress: progressLine(io),
+    log: (line) => io.out(line),
+  });
+  const outcomes = await watcher.checkOnce();
+  if (outcomes.length === 0) io.out('every member that answers is a complete replica: nothing to heal');
+  for (const o of outcomes) {
+    const r = o.report;
+    const lost = r?.vbucketsLost?.length ? `, ${r.vbucketsLost.length} vbuckets declared lost` : '';
+    io.out(
+      o.status === 'succeeded'
+        ? `  ${o.node}: healed, ${(r?.items ?? 0).toLocaleString('en')} items in ${(r?.seconds ?? 0).toFixed(1)} s${lost}`
+        : `  ${o.node}: heal FAILED: ${o.error}`,
+    );
+  }
+  return outcomes.every((o) => o.status === 'succeeded') ? EXIT_OK : EXIT_FAILED;
+}
+
+/** The background watcher `up` starts: checks every member each second until the cluster is gone. */
+async function watch(io: CommandIo, stateDir: string): Promise<number> {
+  const { existsSync } = await import('node:fs');
+  const { LocalSession } = await import('../../local/session');
+  const { FileTopologyStore } = await import('../../local/file-stores');
+  const { HealWatcher } = await import('../../local/heal-watcher');
+  const { agentScript } = await import('../../local/runtime');
+  const state = LocalSession.read(stateDir);
+  const topologyFile = new FileTopologyStore(stateDir).path(state.cluster);
+  const stamp = (line: string) => io.out(`${new Date().toISOString()} ${line}`);
+  const watcher = new HealWatcher({
+    topologyFile,
+    agentScript: agentScript(),
+    intervalMs: 1000,
+    log: stamp,
+    onHeal: (o) =>
+      stamp(
+        `${o.node}: heal ${o.status}${o.report ? `, ${o.report.items} items` : ''}${o.error ? ` (${o.error})` : ''}`,
+      ),
+  });
+  stamp(`watching the members of ${topologyFile}`);
+  watcher.start();
+  // The cluster is gone (astaire local down removed the state): stop.
+  while (existsSync(topologyFile)) await new Promise((r) => setTimeout(r, 1000));
+  await watcher.stop();
+  stamp('the local cluster is gone: stopping');
+  return EXIT_OK;
 }
 
 async function scale(io: CommandIo, stateDir: string, target: number): Promise<number> {
@@ -163,10 +280,11 @@ async function scale(io: CommandIo, stateDir: string, target: number): Promise<n
   session.state.scalingPid = process.pid;
   session.save();
   try {
+    const redriven = await redrivePending(io, session);
     const inService = runtime.group.members().filter((m) => m.lifecycleState === 'InService');
     if (target === inService.length) {
-      io.out(`${target} nodes already in service: nothing to do`);
-      return EXIT_OK;
+      io.out(`${target} nodes ${redriven.length ? 'in service' : 'already in service: nothing to do'}`);
+      return redriven.every((o) => o.status === 'SUCCEEDED') ? EXIT_OK : EXIT_FAILED;
     }
     const events =
       target > inService.length
@@ -179,13 +297,100 @@ async function scale(io: CommandIo, stateDir: string, target: number): Promise<n
       events.map(async (event) => {
         const outcome = await runtime.execute(event);
         session.record(`${event['detail-type']} ${event.detail.EC2InstanceId}`, outcome);
-        const moved = outcome.reports.reduce((n, r) => n + r.items, 0);
-        io.out(
-          `  ${event.detail.EC2InstanceId}: ${outcome.status} in ${outcome.seconds.toFixed(1)} s, ${moved.toLocaleString('en')} items moved${outcome.error ? ` (${outcome.error})` : ''}`,
-        );
+        io.out(outcomeLine(event.detail.EC2InstanceId, outcome));
         return outcome;
       }),
     );
+    const topology = await runtime.readTopology();
+    io.out(`topology epoch ${topology.epoch}, ${topology.servers.length} servers`);
+    return [...redriven, ...outcomes].every((o) => o.status === 'SUCCEEDED') ? EXIT_OK : EXIT_FAILED;
+  } finally {
+    session.state.scalingPid = undefined;
+    session.save();
+    await runtime.stop();
+  }
+}
+
+/**
+ * Runs `body` holding the state directory's session lock: a second command that changes the
+ * cluster waits for the first, as a second scaling event waits for the workflow's lock on AWS.
+ */
+async function exclusively(
+  io: CommandIo,
+  stateDir: string,
+  command: string,
+  body: () => Promise<number>,
+): Promise<number> {
+  const { LocalSession } = await import('../../local/session');
+  const release = await LocalSession.lock(stateDir).acquire(`astaire local ${command}`, (holder) =>
+    io.out(
+      `astaire local ${command}: waiting for pid ${holder.pid} (${holder.command}, since ${holder.since || '?'}) to finish`,
+    ),
+  );
+  try {
+    return await body();
+  } finally {
+    release();
+  }
+}
+
+/** Completes or abandons every lifecycle action left waiting, printing each outcome. */
+async function redrivePending(io: CommandIo, session: LocalSession, only?: string) {
+  const pending = session.runtime.group.pendingActions().filter((p) => !only || p.instanceId === only);
+  if (pending.length)
+    io.out(
+      `re-driving ${pending.length} lifecycle action(s) left waiting: ${pending.map((p) => `${p.action} ${p.instanceId}`).join(', ')}`,
+    );
+  return session.redrive((action, outcome) => io.out(outcomeLine(action.instanceId, outcome)), only);
+}
+
+function outcomeLine(
+  what: string,
+  outcome: { status: string; seconds: number; error?: string; reports: { items: number }[] },
+): string {
+  const moved = outcome.reports.reduce((n, r) => n + r.items, 0);
+  return `  ${what}: ${outcome.status} in ${outcome.seconds.toFixed(1)} s, ${moved.toLocaleString('en')} items moved${outcome.error ? ` (${outcome.error})` : ''}`;
+}
+
+async function resync(io: CommandIo, stateDir: string): Promise<number> {
+  const { LocalSession } = await import('../../local/session');
+  const session = await LocalSession.open(stateDir, await definition(stateDir), progressLine(io));
+  const { runtime } = session;
+  session.state.scalingPid = process.pid;
+  session.save();
+  try {
+    const outcome = await runtime.execute({ cluster: session.state.cluster, action: 'resync' });
+    session.record('resync', outcome);
+    io.out(outcomeLine('resync', outcome));
+    const topology = await runtime.readTopology();
+    io.out(`topology epoch ${topology.epoch}, ${topology.servers.length} servers`);
+    return outcome.status === 'SUCCEEDED' ? EXIT_OK : EXIT_FAILED;
+  } finally {
+    session.state.scalingPid = undefined;
+    session.save();
+    await runtime.stop();
+  }
+}
+
+async function redrive(io: CommandIo, stateDir: string, instanceId: string | undefined): Promise<number> {
+  const { LocalSession } = await import('../../local/session');
+  const session = await LocalSession.open(stateDir, await definition(stateDir), progressLine(io));
+  const { runtime } = session;
+  try {
+    const pending = runtime.group.pendingActions();
+    if (instanceId !== undefined && !pending.some((p) => p.instanceId === instanceId)) {
+      const member = runtime.group.members().find((m) => m.id === instanceId);
+      throw new UsageError(
+        `instance ${instanceId} has no lifecycle action waiting (${member ? `it is ${member.lifecycleState}` : 'no such instance in the group'}); see astaire local status`,
+      );
+    }
+    if (!pending.length) {
+      io.out('no lifecycle action is pending: nothing to re-drive');
+      return EXIT_OK;
+    }
+    session.state.scalingPid = process.pid;
+    session.save();
+    const outcomes = await redrivePending(io, session, instanceId);
     const topology = await runtime.readTopology();
     io.out(`topology epoch ${topology.epoch}, ${topology.servers.length} servers`);
     return outcomes.every((o) => o.status === 'SUCCEEDED') ? EXIT_OK : EXIT_FAILED;
@@ -215,12 +420,27 @@ async function status(io: CommandIo, stateDir: string, json: boolean): Promise<n
     );
   for (const n of nodes)
     io.out(`  ${n.id}  ${n.address.padEnd(21)}  ${n.lifecycleState.padEnd(16)}  ${n.up ? 'up' : 'DOWN'}`);
+  const waiting = waitingActions(state);
+  if (waiting.length)
+    io.out(`lifecycle actions left waiting: ${waiting.join(', ')} (astaire local redrive re-drives them)`);
+  const holder = LocalSession.lock(stateDir).holder();
+  if (holder) io.out(`running: ${holder.command} (pid ${holder.pid}, since ${holder.since})`);
   const last = state.executions.at(-1);
   if (last)
     io.out(
       `last execution: ${last.trigger}: ${last.status}${last.error ? ` (${last.error})` : ''} at ${last.finishedAt}`,
     );
   return EXIT_OK;
+}
+
+/** `terminate i-...` for each instance whose lifecycle action waits, from the saved state. */
+function waitingActions(state: {
+  group: { instances: readonly { id: string; lifecycleState: string; actionToken?: string }[] };
+}): string[] {
+  const kinds: Record<string, string> = { 'Pending:Wait': 'launch', 'Terminating:Wait': 'terminate' };
+  return state.group.instances
+    .filter((i) => i.actionToken && kinds[i.lifecycleState])
+    .map((i) => `${kinds[i.lifecycleState]} ${i.id}`);
 }
 
 async function waitSync(io: CommandIo, stateDir: string, timeoutSeconds: number): Promise<number> {
@@ -236,8 +456,15 @@ async function waitSync(io: CommandIo, stateDir: string, timeoutSeconds: number)
     if (!topology.newServers && !scaling) {
       const failed = state.executions.filter((e) => e.status !== 'SUCCEEDED');
       const last = state.executions.at(-1);
+      const waiting = waitingActions(state);
       if (last && last.status !== 'SUCCEEDED') {
-        io.err(`the last migration failed: ${last.error ?? last.status}`);
+        io.err(
+          `the last migration failed: ${last.error ?? last.status}${waiting.length ? `; lifecycle actions left waiting (${waiting.join(', ')}): fix the cause, then run astaire local redrive` : ''}`,
+        );
+        return EXIT_FAILED;
+      }
+      if (waiting.length) {
+        io.err(`lifecycle actions left waiting (${waiting.join(', ')}): run astaire local redrive`);
         return EXIT_FAILED;
       }
       io.out(
@@ -247,7 +474,7 @@ async function waitSync(io: CommandIo, stateDir: string, timeoutSeconds: number)
     }
     if (topology.newServers && !scaling) {
       io.err(
-        `a migration is recorded (owner ${topology.migration?.executionId ?? '?'}) but no astaire local scale is running: it was interrupted; run astaire local scale again`,
+        `a migration is recorded (owner ${topology.migration?.executionId ?? '?'}) but no astaire local scale is running: it was interrupted; run astaire local scale again (it re-drives what was left waiting first)`,
       );
       return EXIT_FAILED;
     }

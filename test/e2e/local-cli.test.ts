@@ -1,8 +1,12 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { parseTopology, Placement, vbucketOf } from '../../core';
+import { flagsOf, keyOf, valueOf } from '../../local/dataset';
+import { MemcachedProcess } from '../../local/memcached-process';
+import { Found, readAll } from '../integration/agent/support';
 
 // `astaire local up / load / scale / wait-sync / verify / status / down`, run as a user runs them:
 // separate processes sharing a state directory (needs `npm run build`, which npm test runs first).
@@ -25,12 +29,14 @@ async function astaire(...args: string[]): Promise<{ code: number; stdout: strin
   }
 }
 
+let restarted: MemcachedProcess | undefined;
 afterAll(async () => {
   if (existsSync(join(stateDir, 'session.json'))) await astaire('down');
+  await restarted?.stop();
 });
 
 describe('astaire local, command by command', () => {
-  it('given a cluster of 2 with 5000 items, when scaled to 3 and back to 2, then every item reads back and down stops everything', async () => {
+  it('given a cluster of 2 with 5000 items, when scaled to 3 and back to 2, then every item reads back; a node restarted empty is healed by the watcher; down stops everything', async () => {
     expect((await astaire('up', '--nodes', '2')).code).toBe(0);
     expect((await astaire('load', '--items', '5000')).stdout).toMatch(/loaded 5,000 items/);
 
@@ -57,8 +63,52 @@ describe('astaire local, command by command', () => {
       ),
     ).toBe(true);
 
+    // Self-heal: a node's memcached killed and started again empty on its address, as systemd would.
+    const session = JSON.parse(readFileSync(join(stateDir, 'session.json'), 'utf8'));
+    const victim = session.group.instances.find(
+      (i: { lifecycleState: string }) => i.lifecycleState === 'InService',
+    );
+    process.kill(victim.pid, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 200));
+    restarted = await MemcachedProcess.start({ host: victim.ip, port: session.group.port });
+    const since = Date.now();
+    let marker: Found | undefined;
+    while (!marker && Date.now() - since < 60_000) {
+      await new Promise((r) => setTimeout(r, 250));
+      [marker] = await readAll(restarted.address, [Buffer.from('astaire:complete')]);
+    }
+    process.stderr.write(
+      `local watcher healed ${victim.id} ${((Date.now() - since) / 1000).toFixed(1)} s after its restart\n`,
+    );
+    expect(marker).toBeDefined();
+    const topology = parseTopology(readFileSync(join(stateDir, 'local.topology.json'), 'utf8'), 't');
+    const placement = new Placement(
+      topology.servers.map((x) => x.id),
+      topology.vbuckets,
+      topology.replicas,
+    );
+    const mine = [...Array(5000).keys()].filter((i) =>
+      placement.replicasOf(vbucketOf(keyOf(i), topology.vbuckets)).includes(victim.id),
+    );
+    const held = await readAll(
+      restarted.address,
+      mine.map((i) => Buffer.from(keyOf(i))),
+    );
+    expect(mine.length).toBeGreaterThan(1000);
+    expect(
+      held.filter((g, n) => !g || !g.value.equals(valueOf(mine[n], 0)) || g.flags !== flagsOf(mine[n])),
+    ).toEqual([]);
+    const healAgain = await astaire('heal');
+    expect(healAgain.code).toBe(0);
+    expect(healAgain.stdout).toMatch(/nothing to heal/);
+
     const addresses: string[] = status.nodes.map((n: { address: string }) => n.address);
-    expect((await astaire('down')).stdout).toMatch(/stopped 2 nodes/);
+    expect((await astaire('down')).stdout).toMatch(/stopped 1 nodes/);
+    await restarted.stop();
+    // The watcher went with the cluster.
+    const { isAlive } = await import('../../local/memcached-process');
+    for (let i = 0; i < 50 && isAlive(session.healerPid); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(isAlive(session.healerPid)).toBe(false);
     const after = await astaire('status');
     expect(after.code).toBe(1);
     expect(after.stderr).toMatch(/no local cluster in .*: start one with astaire local up/);

@@ -166,6 +166,38 @@ describe('a member whose memcached restarted empty (local mode)', () => {
     expect(await problems(await runtime.readTopology())).toEqual([]);
   });
 
+  it('given a terminate event for an InService node (replayed or forged), when it runs, then nothing changes and no action completes', async () => {
+    const before = await runtime.readTopology();
+    const [victim] = inService();
+    const forged = {
+      version: '0',
+      id: '6a7e8feb-b491-4cf7-a9f1-bf3703467718',
+      'detail-type': 'EC2 Instance-terminate Lifecycle Action',
+      source: 'aws.autoscaling',
+      account: '000000000000',
+      time: new Date().toISOString(),
+      region: 'local',
+      resources: [],
+      detail: {
+        LifecycleActionToken: '87654321-4321-4321-4321-210987654321',
+        AutoScalingGroupName: 'astaire-local',
+        LifecycleHookName: 'astaire-terminate',
+        EC2InstanceId: victim.id,
+        LifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING',
+      },
+    };
+
+    const outcome = await runtime.execute(forged);
+
+    expect(outcome.status).toBe('SUCCEEDED');
+    expect((outcome.output as { plan: { ignored?: string } }).plan.ignored).toMatch(
+      /is InService, not Terminating:Wait/,
+    );
+    expect(await runtime.readTopology()).toEqual(before);
+    expect(inService().map((m) => m.id)).toContain(victim.id);
+    expect(await problems(before)).toEqual([]);
+  });
+
   it('given the healed cluster, when it scales in and out again, then every key is on every replica', async () => {
     const [first] = inService();
     const [terminate] = runtime.group.terminate([first.id]);

@@ -159,6 +159,43 @@ describe('AstaireClient during a migration (agent not run)', () => {
     await cluster.stop();
   });
 
+  it('given a counter and a value written before, when a node is being added, then increment continues the old count, replace updates the old replicas, and neither creates the key on the node the agent fills', async () => {
+    cluster = await MemcachedCluster.start(3);
+    const all = cluster.servers();
+    const old = all.slice(0, 2);
+    const newcomer = all[2];
+    const source = new InMemoryTopologySource(topologyOf(old, 1));
+    const c = (client = await AstaireClient.open({ source, pollIntervalMs: 0 }));
+    expect(await c.increment('visits', 5, { initial: 10 })).toBe(10n);
+    expect(await c.increment('visits', 5)).toBe(15n);
+    expect(await c.increment('absent', 1)).toBeUndefined();
+    await c.set('profile', 'v1');
+    expect(await c.replace('nobody', 'x')).toBe(false);
+
+    // With two old servers and two replicas, the newcomer becomes a new replica of about 2/3 of the
+    // vbuckets: pick keys it gains, written before the migration starts.
+    const gained = (prefix: string) =>
+      Array.from({ length: 50 }, (_, i) => `${prefix}-${i}`).find((k) =>
+        replicasOf(all, k).some((s) => s.id === newcomer.id),
+      )!;
+    const counter = gained('count');
+    const profile = gained('profile');
+    await Promise.all([c.set(counter, '41'), c.set(profile, 'v1')]);
+    source.set(topologyOf(old, 2, all));
+    await waitForEpoch(c, 2);
+
+    expect(await c.increment(counter, 1, { initial: 0 })).toBe(42n);
+    expect(await c.decrement(counter, 2)).toBe(40n);
+    expect(await c.replace(profile, 'v2')).toBe(true);
+    const onNewcomer = async (key: string) => (await metaRaw(newcomer.address, `mg ${key} v\r\n`)).toString();
+    expect(await onNewcomer(counter)).toBe('EN\r\n');
+    expect(await onNewcomer(profile)).toBe('EN\r\n');
+    for (const server of old.filter((s) => replicasOf(old, profile).some((r) => r.id === s.id)))
+      expect((await metaRaw(server.address, `mg ${profile} v\r\n`)).toString()).toBe('VA 2\r\nv2\r\n');
+    expect((await c.get(profile))?.value.toString()).toBe('v2');
+    await expect(c.increment(profile, 1)).rejects.toThrow(/not a counter/);
+  });
+
   it('given keys written before, when a node is being added, then all stay readable, and keys written during survive the commit', async () => {
     cluster = await MemcachedCluster.start(4);
     const all = cluster.servers();

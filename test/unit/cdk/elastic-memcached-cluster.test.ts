@@ -1,6 +1,9 @@
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { App, Duration, Size, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { ElasticMemcachedCluster, LIFECYCLE_DETAIL_TYPES } from '../../../cdk/elastic-memcached-cluster';
 import { emptyTopology, serializeTopology } from '../../../core/topology';
@@ -306,15 +309,53 @@ describe('ElasticMemcachedCluster: nodes', () => {
 });
 
 describe('ElasticMemcachedCluster: least privilege', () => {
-  test('given the node role, when synthesized, then it is an SSM-managed instance and nothing more is attached as a managed policy', () => {
+  /** Every statement any policy grants the node role: its inline policies and the policies attached to it. */
+  const nodeStatements = (): Statement[] => {
+    const roleId = logicalId('AWS::IAM::Role', 'NodeRole');
+    const inline = (
+      (resources[roleId].Properties.Policies ?? []) as { PolicyDocument: { Statement: Statement[] } }[]
+    ).flatMap((p) => p.PolicyDocument.Statement);
+    const attached = Object.values(template.findResources('AWS::IAM::Policy'))
+      .filter((p) => JSON.stringify(p.Properties.Roles).includes(`"${roleId}"`))
+      .flatMap((p) => (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement);
+    return [...inline, ...attached];
+  };
+
+  test('given the node role, when synthesized, then no AWS-managed policy is attached (they grant ssm:GetParameter* on every parameter)', () => {
     const role = resources[logicalId('AWS::IAM::Role', 'NodeRole')];
-    expect(role.Properties.ManagedPolicyArns).toEqual([
-      {
-        'Fn::Join': [
-          '',
-          ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/AmazonSSMManagedInstanceCore'],
-        ],
-      },
+    expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+    const managed = Object.values(template.findResources('AWS::IAM::ManagedPolicy'));
+    expect(managed.filter((p) => JSON.stringify(p.Properties.Roles ?? []).includes('NodeRole'))).toEqual([]);
+  });
+
+  test('given the node role, when synthesized, then it may read parameters under /astaire/<cluster>/ only', () => {
+    const reads = nodeStatements().filter((s) =>
+      actions(s).some((a) => /^ssm:(GetParameter|\*|Get\*)/.test(a) || a === '*'),
+    );
+    expect(reads.length).toBeGreaterThanOrEqual(1);
+    for (const s of reads) {
+      const resourcesOf = Array.isArray(s.Resource) ? s.Resource : [s.Resource];
+      for (const r of resourcesOf)
+        expect(flatten(r)).toMatch(/^arn:<token>:ssm:<token>:<token>:parameter\/astaire\/web\/[^*]*\*?$/);
+    }
+  });
+
+  test('given the SSM Agent, when the node registers and takes Run Command messages, then its statements are the documented minimum', () => {
+    const agent = nodeStatements().filter((s) =>
+      actions(s).some((a) => /^(ssmmessages|ec2messages):|^ssm:UpdateInstanceInformation$/.test(a)),
+    );
+    expect(agent.flatMap(actions).sort()).toEqual([
+      'ec2messages:AcknowledgeMessage',
+      'ec2messages:DeleteMessage',
+      'ec2messages:FailMessage',
+      'ec2messages:GetEndpoint',
+      'ec2messages:GetMessages',
+      'ec2messages:SendReply',
+      'ssm:UpdateInstanceInformation',
+      'ssmmessages:CreateControlChannel',
+      'ssmmessages:CreateDataChannel',
+      'ssmmessages:OpenControlChannel',
+      'ssmmessages:OpenDataChannel',
     ]);
   });
 
@@ -324,7 +365,7 @@ describe('ElasticMemcachedCluster: least privilege', () => {
     expect(statements).toHaveLength(3);
     const by = (action: string) => statements.find((s) => actions(s).includes(action))!;
     expect(flatten(by('ssm:GetParameter').Resource)).toBe(
-      'arn:<token>:ssm:<token>:<token>:parameter/astaire/web/topology',
+      'arn:<token>:ssm:<token>:<token>:parameter/astaire/web/*',
     );
     expect(actions(by('states:SendTaskSuccess')).sort()).toEqual([
       'states:SendTaskFailure',
@@ -374,6 +415,136 @@ describe('ElasticMemcachedCluster: least privilege', () => {
         if (s.Resource === '*')
           expect({ id, actions: actions(s) }).toEqual({ id, actions: ['cloudwatch:PutMetricData'] });
       }
+  });
+
+  test('given the node role inline policies, when synthesized, then "*" resources are the SSM Agent calls only', () => {
+    const roleId = logicalId('AWS::IAM::Role', 'NodeRole');
+    const inline = (resources[roleId].Properties.Policies as { PolicyDocument: { Statement: Statement[] } }[])
+      .flatMap((p) => p.PolicyDocument.Statement)
+      .filter((s) => s.Resource === '*');
+    expect(inline.flatMap(actions).filter((a) => !/^(ssmmessages|ec2messages):/.test(a))).toEqual([
+      'ssm:UpdateInstanceInformation',
+    ]);
+  });
+});
+
+describe('ElasticMemcachedCluster: bring your own', () => {
+  test('given a VPC, subnets, image, instance type, security group, role, key pair, root volume and alarm topic, when synthesized, then the nodes use them and none is created', () => {
+    const s = new Stack(unbundledApp(), 'Byo');
+    const vpc = new ec2.Vpc(s, 'AppVpc', {
+      maxAzs: 2,
+      natGateways: 0,
+      subnetConfiguration: [{ name: 'Cache', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 }],
+    });
+    const securityGroup = new ec2.SecurityGroup(s, 'AppCacheGroup', { vpc });
+    const role = new iam.Role(s, 'AppNodeRole', { assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com') });
+    const keyPair = ec2.KeyPair.fromKeyPairName(s, 'Key', 'ops-key');
+    const alarmTopic = new sns.Topic(s, 'OpsTopic');
+    const cluster = new ElasticMemcachedCluster(s, 'C', {
+      ...fixtureClusterProps(),
+      vpc,
+      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+      machineImage: ec2.MachineImage.genericLinux({ 'us-east-1': 'ami-0123456789abcdef0' }),
+      instanceType: new ec2.InstanceType('r7g.large'),
+      securityGroup,
+      role,
+      keyPair,
+      rootVolumeSize: Size.gibibytes(40),
+      alarmTopic,
+    });
+    const t = Template.fromStack(s);
+    // What the construct adds to the given role is as clean as its own role.
+    const report = new AwsSolutionsChecks().validateScope(s);
+    expect(
+      report.violations.flatMap((v) =>
+        v.violatingResources
+          .filter((r) => r.constructPath?.includes('Byo/C/') && !r.constructPath.includes('/Workflow/'))
+          .map((r) => `${v.ruleName} at ${r.constructPath}`),
+      ),
+    ).toEqual([]);
+    t.resourceCountIs('AWS::EC2::VPC', 1);
+    t.resourceCountIs('AWS::EC2::SecurityGroup', 1);
+    t.resourceCountIs('AWS::SNS::Topic', 1);
+    expect(Object.keys(t.findResources('AWS::IAM::Role')).filter((id) => id.includes('NodeRole'))).toEqual([
+      expect.stringMatching(/^AppNodeRole/),
+    ]);
+    expect(cluster.securityGroup).toBe(securityGroup);
+    expect(cluster.role).toBe(role);
+    const lt = Object.values(t.findResources('AWS::EC2::LaunchTemplate'))[0].Properties
+      .LaunchTemplateData as Record<string, unknown>;
+    expect(lt).toMatchObject({
+      InstanceType: 'r7g.large',
+      KeyName: 'ops-key',
+      SecurityGroupIds: [{ 'Fn::GetAtt': [expect.stringMatching(/^AppCacheGroup/), 'GroupId'] }],
+      BlockDeviceMappings: [{ Ebs: { VolumeSize: 40, Encrypted: true, VolumeType: 'gp3' } }],
+    });
+    expect(JSON.stringify(lt.ImageId)).toContain('CLaunchTemplateAmiMap');
+    expect(JSON.stringify(t.toJSON().Mappings)).toContain('ami-0123456789abcdef0');
+    const group = Object.values(t.findResources('AWS::AutoScaling::AutoScalingGroup'))[0].Properties;
+    expect(JSON.stringify(group.VPCZoneIdentifier)).toContain('AppVpcCacheSubnet');
+    for (const alarm of Object.values(t.findResources('AWS::CloudWatch::Alarm')))
+      expect(JSON.stringify(alarm.Properties.AlarmActions)).toContain('OpsTopic');
+    // The given role still gets the SSM Agent's statements, and no managed policy.
+    const onRole = Object.values(t.findResources('AWS::IAM::Policy')).filter((p) =>
+      JSON.stringify(p.Properties.Roles).includes('AppNodeRole'),
+    );
+    const granted = onRole.flatMap(
+      (p) => (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement,
+    );
+    expect(granted.flatMap(actions)).toEqual(
+      expect.arrayContaining([
+        'ssm:UpdateInstanceInformation',
+        'ec2messages:GetMessages',
+        'ssm:GetParameter',
+      ]),
+    );
+    expect(
+      Object.values(t.findResources('AWS::IAM::Role')).every(
+        (r) =>
+          r.Properties.ManagedPolicyArns === undefined ||
+          !JSON.stringify(r.Properties.ManagedPolicyArns).includes('AmazonSSM'),
+      ),
+    ).toBe(true);
+  });
+
+  test('given an application function, when granted the topology and allowed in, then it may read the topology parameter only and reach port 11211 only', () => {
+    const s = new Stack(unbundledApp(), 'App');
+    const cluster = new ElasticMemcachedCluster(s, 'C', fixtureClusterProps());
+    const fn = new lambda.Function(s, 'Api', {
+      runtime: lambda.Runtime.NODEJS_22_X,
+      handler: 'index.handler',
+      code: lambda.Code.fromInline('exports.handler = async () => ({});'),
+      vpc: cluster.vpc,
+    });
+    cluster.grantReadTopology(fn);
+    cluster.connections.allowDefaultPortFrom(fn);
+    const t = Template.fromStack(s);
+    const policy = Object.entries(t.findResources('AWS::IAM::Policy')).find(([id]) =>
+      id.startsWith('ApiServiceRole'),
+    )!;
+    const statements = (policy[1].Properties.PolicyDocument as { Statement: Statement[] }).Statement;
+    expect(statements.map((st) => ({ actions: actions(st), resource: flatten(st.Resource) }))).toEqual([
+      {
+        actions: ['ssm:GetParameter'],
+        resource: 'arn:<token>:ssm:<token>:<token>:parameter/astaire/web/topology',
+      },
+    ]);
+    expect(cluster.topologyParameterName).toBe('/astaire/web/topology');
+    const ingress = Object.values(t.findResources('AWS::EC2::SecurityGroupIngress'))
+      .map((r) => r.Properties)
+      .filter((p) => JSON.stringify(p.SourceSecurityGroupId).includes('ApiSecurityGroup'));
+    expect(ingress).toEqual([expect.objectContaining({ IpProtocol: 'tcp', FromPort: 11211, ToPort: 11211 })]);
+  });
+
+  test('given a root volume below 8 GiB, when built, then it fails naming the setting', () => {
+    expect(
+      () =>
+        new ElasticMemcachedCluster(
+          new Stack(unbundledApp()),
+          'C',
+          fixtureClusterProps({ rootVolumeSize: Size.gibibytes(4) }),
+        ),
+    ).toThrow(/rootVolumeSize must be a whole number of GiB, at least 8, got 4/);
   });
 });
 

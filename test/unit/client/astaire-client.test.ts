@@ -3,6 +3,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import {
   AstaireClient,
   ClientClosedError,
+  FileTopologySource,
   InMemoryTopologySource,
   InvalidKeyError,
   InvalidOptionError,
@@ -11,7 +12,8 @@ import {
   ParameterStoreTopologySource,
   ValueTooLargeError,
 } from '../../../client';
-import { Topology, TopologyValidationError } from '../../../core';
+import { parseTopology, Topology, TopologyValidationError } from '../../../core';
+import { LOCAL_CLIENT_PROPAGATION_MS } from '../../../local/runtime';
 
 // No request here reaches a server: every case fails validation before any I/O,
 // and the address is a reserved port nobody listens on.
@@ -85,6 +87,57 @@ describe('AstaireClient topology', () => {
     ]);
     expect(client.topology.epoch).toBe(7);
     ssm.restore();
+  });
+});
+
+describe('AstaireClient default poll interval', () => {
+  let client: AstaireClient | undefined;
+  afterEach(async () => {
+    await client?.close();
+    client = undefined;
+    jest.useRealTimers();
+  });
+
+  /** A source that states its own default poll interval, as FileTopologySource does. */
+  const sourceWith = (defaultPollIntervalMs: number | undefined, epoch: { value: number }) => ({
+    description: 'test source',
+    defaultPollIntervalMs,
+    read: async () => parseTopology(doc(epoch.value), 'test source'),
+  });
+
+  it('given a source with a default poll of 1 s and no pollIntervalMs, then a new epoch is seen within 1 s', async () => {
+    jest.useFakeTimers();
+    const epoch = { value: 1 };
+    client = await AstaireClient.open({ source: sourceWith(1000, epoch) });
+    epoch.value = 2;
+    await jest.advanceTimersByTimeAsync(900);
+    expect(client.topology.epoch).toBe(1);
+    await jest.advanceTimersByTimeAsync(200);
+    expect(client.topology.epoch).toBe(2);
+  });
+
+  it('given a source that states none, then the client polls every 5 s; an explicit pollIntervalMs wins over the source', async () => {
+    jest.useFakeTimers();
+    const epoch = { value: 1 };
+    client = await AstaireClient.open({ source: sourceWith(undefined, epoch) });
+    const explicit = await AstaireClient.open({ source: sourceWith(1000, epoch), pollIntervalMs: 3000 });
+    try {
+      epoch.value = 2;
+      await jest.advanceTimersByTimeAsync(2900);
+      expect([client.topology.epoch, explicit.topology.epoch]).toEqual([1, 1]);
+      await jest.advanceTimersByTimeAsync(200);
+      expect([client.topology.epoch, explicit.topology.epoch]).toEqual([1, 2]);
+      await jest.advanceTimersByTimeAsync(2000);
+      expect(client.topology.epoch).toBe(2);
+    } finally {
+      await explicit.close();
+    }
+  });
+
+  it('given the defaults, then local mode waits at least twice the poll interval of a file client before agents start', () => {
+    expect(LOCAL_CLIENT_PROPAGATION_MS).toBeGreaterThanOrEqual(
+      2 * new FileTopologySource('/nonexistent').defaultPollIntervalMs,
+    );
   });
 });
 

@@ -18,15 +18,19 @@ export const StateNames = {
   // SSM tasks (inside the Maps): sendCommand.waitForTaskToken
   ResyncNode: 'ResyncNode',
   CleanupNode: 'CleanupNode',
+  RollbackCleanupNode: 'RollbackCleanupNode',
   // Lambda tasks (failure path)
   RestoreTopology: 'RestoreTopology',
   AbandonLaunch: 'AbandonLaunch',
+  RecordRollbackCleanupFailure: 'RecordRollbackCleanupFailure',
+  ReleaseLockAfterRollback: 'ReleaseLockAfterRollback',
   RecordFailure: 'RecordFailure',
   // Wait states
   WaitForLock: 'WaitForLock',
   WaitForClients: 'WaitForClients',
   KeepAliveWait: 'KeepAliveWait',
   WaitBeforeCleanup: 'WaitBeforeCleanup',
+  WaitBeforeRollbackCleanup: 'WaitBeforeRollbackCleanup',
   // Flow
   IsLockTaken: 'IsLockTaken',
   IsChangeNeeded: 'IsChangeNeeded',
@@ -39,6 +43,8 @@ export const StateNames = {
   CleanupNodes: 'CleanupNodes',
   CheckOutcome: 'CheckOutcome',
   IsLaunch: 'IsLaunch',
+  HasRollbackCleanups: 'HasRollbackCleanups',
+  RollbackCleanupNodes: 'RollbackCleanupNodes',
   Done: 'Done',
   Failed: 'Failed',
   CleanupFailed: 'CleanupFailed',
@@ -60,6 +66,8 @@ export const LAMBDA_TASK_STATES = [
   StateNames.RecordCleanupFailure,
   StateNames.RestoreTopology,
   StateNames.AbandonLaunch,
+  StateNames.RecordRollbackCleanupFailure,
+  StateNames.ReleaseLockAfterRollback,
   StateNames.RecordFailure,
 ] as const;
 
@@ -69,6 +77,7 @@ export const WAIT_STATES = [
   StateNames.WaitForClients,
   StateNames.KeepAliveWait,
   StateNames.WaitBeforeCleanup,
+  StateNames.WaitBeforeRollbackCleanup,
 ] as const;
 
 /**
@@ -86,7 +95,7 @@ export const ResyncDocumentParameters = {
   node: 'node',
   /**
    * Epoch of the topology the agent works on, as a decimal string: with newServers for a resync,
-   * the committed one for a cleanup.
+   * the committed one for a cleanup (after a rollback: the restored one).
    */
   epoch: 'epoch',
   /** What the agent runs: `resync` (pull the vbuckets it gains) or `cleanup` (delete those it lost). */

@@ -165,8 +165,10 @@ export const TRANSIENT_SSM_ERRORS = [
  * loop that heartbeats the lifecycle action until the migration is no longer running) →
  * ContinueLifecycle → WaitBeforeCleanup → CleanupNodes (the nodes that lost vbuckets delete
  * them) → ReleaseLock. Any failure before the commit: RestoreTopology → AbandonLaunch (launches
- * only) → RecordFailure → Fail. A failed cleanup never touches the committed topology or the
- * lifecycle action: RecordCleanupFailure → ReleaseLock → CleanupFailed (Fail).
+ * only) → WaitBeforeRollbackCleanup → RollbackCleanupNodes (the restored members that pulled delete
+ * what they do not hold) → ReleaseLockAfterRollback → RecordFailure → Fail. A failed cleanup never
+ * touches the committed topology or the lifecycle action: RecordCleanupFailure → ReleaseLock →
+ * CleanupFailed (Fail).
  */
 export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
   readonly stateMachine: sfn.StateMachine;
@@ -237,10 +239,7 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
         METRIC_NAMESPACE: this.metricNamespace,
         TOPOLOGY_PARAMETER_NAME: props.topologyParameterName,
       },
-      restoreTopology: {
-        TOPOLOGY_PARAMETER_NAME: props.topologyParameterName,
-        LOCK_PARAMETER_NAME: lockParameterName,
-      },
+      restoreTopology: { TOPOLOGY_PARAMETER_NAME: props.topologyParameterName },
       recordFailure: { METRIC_NAMESPACE: this.metricNamespace },
     };
 
@@ -328,7 +327,7 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
     );
     allow(
       'releaseLock',
-      'Release the cluster lock when nothing changed or the cleanup ended',
+      'Release the cluster lock when nothing changed or the cleanup or rollback ended',
       ['ssm:GetParameter', 'ssm:DeleteParameter'],
       lockArns.slice(0, 1),
     );
@@ -357,12 +356,6 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
       'Restore the old topology',
       ['ssm:GetParameter', 'ssm:PutParameter'],
       [topologyArn],
-    );
-    allow(
-      'restoreTopology',
-      'Release the cluster lock',
-      ['ssm:GetParameter', 'ssm:DeleteParameter'],
-      lockArns.slice(0, 1),
     );
     for (const h of ['completeLifecycle', 'recordFailure'] as const)
       allow(h, 'Put workflow metrics in the Astaire namespace only', ['cloudwatch:PutMetricData'], ['*'], {
@@ -450,17 +443,58 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
     );
     catchTo(recordFailure, failed, '$.recordFailureError');
     recordFailure.next(failed);
+    // The lock is released only after the rollback cleanup, so that no later migration publishes while a
+    // restored member still holds copies of vbuckets it does not hold (it would serve them as current).
+    const releaseAfterRollback = invoke(S.ReleaseLockAfterRollback, 'releaseLock', request, null);
+    // A lock this execution could not release is broken by the next one once this execution has ended.
+    catchTo(releaseAfterRollback, recordFailure, '$.releaseLockError');
+    releaseAfterRollback.next(recordFailure);
+    const recordRollbackCleanupFailure = invoke(
+      S.RecordRollbackCleanupFailure,
+      'recordFailure',
+      { 'error.$': '$.rollbackCleanupError', 'executionId.$': '$$.Execution.Id', failed: 'rollback-cleanup' },
+      null,
+    );
+    catchTo(recordRollbackCleanupFailure, releaseAfterRollback, '$.recordRollbackCleanupFailureError');
+    recordRollbackCleanupFailure.next(releaseAfterRollback);
+    const rollbackCleanupNodes = new sfn.Map(this, S.RollbackCleanupNodes, {
+      stateName: S.RollbackCleanupNodes,
+      itemsPath: '$.restore.cleanups',
+      itemSelector: {
+        'cluster.$': '$.request.cluster',
+        'epoch.$': '$.restore.epoch',
+        'node.$': '$$.Map.Item.Value.node',
+        'address.$': '$$.Map.Item.Value.address',
+      },
+      maxConcurrency: props.maxConcurrentResyncs ?? 10,
+      resultPath: '$.rollbackCleanups',
+    });
+    catchTo(rollbackCleanupNodes, recordRollbackCleanupFailure, '$.rollbackCleanupError');
+    rollbackCleanupNodes.next(releaseAfterRollback);
+    // Clients still on the migration's topology write to its new replicas too: let them move on first.
+    const waitBeforeRollbackCleanup = new sfn.Wait(this, S.WaitBeforeRollbackCleanup, {
+      stateName: S.WaitBeforeRollbackCleanup,
+      time: sfn.WaitTime.duration(props.clientPropagationDelay ?? Duration.seconds(15)),
+    });
+    waitBeforeRollbackCleanup.next(rollbackCleanupNodes);
+    // Absent when nothing was restored (a failure before PlanMigration wrote, or RestoreTopology failed).
+    const hasRollbackCleanups = new sfn.Choice(this, S.HasRollbackCleanups, {
+      stateName: S.HasRollbackCleanups,
+    })
+      .when(sfn.Condition.isPresent('$.restore.cleanups[0]'), waitBeforeRollbackCleanup)
+      .otherwise(releaseAfterRollback);
     const abandonLaunch = invoke(
       S.AbandonLaunch,
       'completeLifecycle',
       { ...request, result: 'ABANDON' },
       '$.lifecycle',
     );
-    catchTo(abandonLaunch, recordFailure, '$.abandonError');
-    abandonLaunch.next(recordFailure);
+    catchTo(abandonLaunch, hasRollbackCleanups, '$.abandonError');
+    abandonLaunch.next(hasRollbackCleanups);
+    // A launch is ABANDONed before the cleanup: its lifecycle action does not wait on it.
     const isLaunch = new sfn.Choice(this, S.IsLaunch, { stateName: S.IsLaunch })
       .when(sfn.Condition.stringEquals('$.request.action', 'launch'), abandonLaunch)
-      .otherwise(recordFailure);
+      .otherwise(hasRollbackCleanups);
     const restore = invoke(
       S.RestoreTopology,
       'restoreTopology',
@@ -548,6 +582,7 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
       return task;
     };
     const resyncNode = agentCommand(S.ResyncNode, 'resync');
+    rollbackCleanupNodes.itemProcessor(agentCommand(S.RollbackCleanupNode, 'cleanup'));
     const resyncNodes = new sfn.Map(this, S.ResyncNodes, {
       stateName: S.ResyncNodes,
       itemsPath: '$.plan.pulls',

@@ -1,29 +1,38 @@
 import { SSMClient } from '@aws-sdk/client-ssm';
-import { abortMigration } from '../core';
-import { SsmLockStore, SsmTopologyStore } from './adapters/ssm-parameters';
+import { abortMigration, planMigration, type Topology } from '../core';
+import { SsmTopologyStore } from './adapters/ssm-parameters';
 import { configuredName } from './env';
 import { TopologyNotFoundError } from './errors';
-import { releaseIfOwner } from './lock';
-import type { LockStore, TopologyStore } from './ports';
+import type { CleanupItem } from './plan-migration';
+import type { TopologyStore } from './ports';
 import type { WorkflowRequest } from './request';
 
 export interface RestoreTopologyPorts {
   readonly topology: TopologyStore;
-  readonly locks: LockStore;
 }
 
 /** State `RestoreTopology` output (at `$.restore`). */
 export interface RestoreResult {
   /** True when this execution's uncommitted migration was rolled back to the old servers. */
   readonly restored: boolean;
-  readonly lockReleased: boolean;
+  /** Epoch of the restored topology (present when `restored`): the rollback cleanup runs against it. */
+  readonly epoch?: number;
+  /**
+   * The members of the restored topology that were planned to pull (items of the RollbackCleanupNodes
+   * Map): they may keep partial copies of vbuckets they do not hold, which a later migration handing
+   * those vbuckets back would serve. Empty when nothing was restored. `vbuckets` counts what each was
+   * planned to pull.
+   */
+  readonly cleanups: readonly CleanupItem[];
 }
 
 /**
  * Failure path: if the topology still holds this execution's migration (not committed), go
- * back to the old servers (abortMigration; clients wrote to both sets, so nothing is lost);
- * then release the lock if this execution holds it. Touches nothing that belongs to another
- * execution, so it is safe from any failed state, including before the lock was taken.
+ * back to the old servers (abortMigration; clients wrote to both sets, so nothing is lost), and
+ * name the restored members that were planned to pull: they clean up before the lock is released
+ * (state ReleaseLockAfterRollback), so that no later migration publishes while they hold copies.
+ * Touches nothing that belongs to another execution, so it is safe from any failed state,
+ * including before the lock was taken.
  */
 export function createRestoreTopologyHandler(ports: RestoreTopologyPorts) {
   return async ({
@@ -34,20 +43,36 @@ export function createRestoreTopologyHandler(ports: RestoreTopologyPorts) {
     error?: unknown;
   }): Promise<RestoreResult> => {
     const { cluster, executionId: me } = request;
-    let restored = false;
+    let result: RestoreResult = { restored: false, cleanups: [] };
     try {
       const topology = await ports.topology.read(cluster);
       if (topology.migration?.executionId === me) {
-        await ports.topology.write(abortMigration(topology));
-        restored = true;
+        const restored = abortMigration(topology);
+        await ports.topology.write(restored);
+        result = { restored: true, epoch: restored.epoch, cleanups: stayersThatPulled(topology) };
       }
     } catch (e) {
       if (!(e instanceof TopologyNotFoundError)) throw e;
     }
-    const lockReleased = await releaseIfOwner(ports.locks, cluster, me);
-    console.warn(JSON.stringify({ message: 'rolled back', cluster, restored, lockReleased, error }));
-    return { restored, lockReleased };
+    console.warn(
+      JSON.stringify({
+        message: 'rolled back',
+        cluster,
+        restored: result.restored,
+        cleanups: result.cleanups.map((c) => c.node),
+        error,
+      }),
+    );
+    return result;
   };
+}
+
+/** The old servers that stay in `migrating`'s newServers and gain vbuckets: those its agents pull into. */
+function stayersThatPulled(migrating: Topology): CleanupItem[] {
+  const old = new Set(migrating.servers.map((s) => s.id));
+  return planMigration(migrating)
+    .pulls.filter((p) => old.has(p.node))
+    .map((p) => ({ node: p.node, address: p.address, vbuckets: p.vbuckets.length }));
 }
 
 const ssm = new SSMClient({});
@@ -55,5 +80,4 @@ let wired: ReturnType<typeof createRestoreTopologyHandler> | undefined;
 export const handler = (event: { request: WorkflowRequest; error?: unknown }) =>
   (wired ??= createRestoreTopologyHandler({
     topology: new SsmTopologyStore(ssm, configuredName('TOPOLOGY_PARAMETER_NAME')),
-    locks: new SsmLockStore(ssm, configuredName('LOCK_PARAMETER_NAME')),
   }))(event);

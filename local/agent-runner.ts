@@ -115,7 +115,7 @@ export function createLocalResyncTask(
     );
     if (mode === 'cleanup')
       throw new LocalCleanupFailedError(
-        `cleanup of ${node} at epoch ${input.Parameters.epoch?.[0] ?? '?'} failed: ${why}; the topology is committed, but the node may keep copies of the vbuckets it lost: run astaire-agent cleanup on it`,
+        `cleanup of ${node} at epoch ${input.Parameters.epoch?.[0] ?? '?'} failed: ${why}; the topology stands, but the node may keep copies of vbuckets it does not hold: run astaire-agent cleanup on it`,
         node,
         report,
       );

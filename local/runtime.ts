@@ -16,7 +16,7 @@ import { createRecordFailureHandler } from '../lambdas/record-failure';
 import { createReleaseLockHandler } from '../lambdas/release-lock';
 import { createRestoreTopologyHandler } from '../lambdas/restore-topology';
 import { createTakeLockHandler } from '../lambdas/take-lock';
-import { createLocalResyncTask } from './agent-runner';
+import { createLocalResyncTask, type SendCommandInput } from './agent-runner';
 import { FileLockStore, FileTopologyStore } from './file-stores';
 import { LocalExecutions, LocalMetrics } from './local-metrics';
 import { freePort } from './memcached-process';
@@ -38,9 +38,9 @@ export interface LocalRuntimeOptions {
   /** How long the workflow's lock-retry and keep-alive Wait states last here. @default 200 */
   readonly waitMs?: number;
   /**
-   * The WaitForClients and WaitBeforeCleanup states here: at least twice the clients' topology
-   * poll interval, or a client could still write to the old members only (or, after a commit,
-   * still to the replicas that are cleaning up). @default 2000 (twice a file source's default
+   * The WaitForClients, WaitBeforeCleanup and WaitBeforeRollbackCleanup states here: at least
+   * twice the clients' topology poll interval, or a client could still write to the old members
+   * only (or, after a commit or a rollback, still to the replicas that are cleaning up). @default 2000 (twice a file source's default
    * poll, FILE_SOURCE_POLL_INTERVAL_MS)
    */
   readonly clientPropagationMs?: number;
@@ -59,6 +59,11 @@ export interface LocalRuntimeOptions {
   readonly group?: GroupState;
   /** Called after every change of the group's membership or lifecycle states. */
   readonly onGroupChange?: (state: GroupState) => void;
+  /**
+   * Fault injection for tests: called when a node's resync agent has reported success, before its
+   * task succeeds; a rejection fails the task as the agent's own failure would (SendTaskFailure).
+   */
+  readonly afterResync?: (node: string) => Promise<void>;
 }
 
 export interface ExecutionOutcome {
@@ -68,7 +73,10 @@ export interface ExecutionOutcome {
   readonly error?: string;
   /** The agents' resync reports (what moved). */
   readonly reports: ResyncReport[];
-  /** The agents' cleanup reports after the commit (items deleted: the vbuckets each node lost). */
+  /**
+   * The agents' cleanup reports (items deleted): after the commit, the vbuckets each node lost; after a
+   * rollback, the vbuckets the restored members that pulled do not hold.
+   */
   readonly cleanups: ResyncReport[];
   readonly seconds: number;
 }
@@ -174,6 +182,7 @@ export class LocalRuntime {
             ...Object.fromEntries(WAIT_STATES.map((w) => [w, this.options.waitMs ?? 200])),
             [S.WaitForClients]: this.options.clientPropagationMs ?? LOCAL_CLIENT_PROPAGATION_MS,
             [S.WaitBeforeCleanup]: this.options.clientPropagationMs ?? LOCAL_CLIENT_PROPAGATION_MS,
+            [S.WaitBeforeRollbackCleanup]: this.options.clientPropagationMs ?? LOCAL_CLIENT_PROPAGATION_MS,
           },
         },
         context: {
@@ -265,14 +274,22 @@ export class LocalRuntime {
       [S.RecordHeartbeatWhileWaiting]: keepAlive,
       [S.ContinueLifecycle]: completeLifecycle,
       [S.AbandonLaunch]: completeLifecycle,
-      [S.RestoreTopology]: createRestoreTopologyHandler({ topology, locks }),
+      [S.RestoreTopology]: createRestoreTopologyHandler({ topology }),
       [S.RecordFailure]: recordFailure,
-      [S.ResyncNode]: async (input: never) => {
+      [S.RecordRollbackCleanupFailure]: recordFailure,
+      [S.ReleaseLockAfterRollback]: createReleaseLockHandler({ locks }),
+      [S.ResyncNode]: async (input: SendCommandInput) => {
         const report = await agent(input);
         reports.push(report);
+        await this.options.afterResync?.(input.InstanceIds[0]!);
         return report;
       },
       [S.CleanupNode]: async (input: never) => {
+        const report = await agent(input);
+        cleanups.push(report);
+        return report;
+      },
+      [S.RollbackCleanupNode]: async (input: never) => {
         const report = await agent(input);
         cleanups.push(report);
         return report;

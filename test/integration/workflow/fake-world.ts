@@ -200,13 +200,19 @@ export class FakeWorld {
       [S.RecordHeartbeatWhileWaiting]: keepAlive,
       [S.ContinueLifecycle]: complete,
       [S.AbandonLaunch]: complete,
-      [S.RestoreTopology]: createRestoreTopologyHandler({ topology, locks }),
+      [S.RestoreTopology]: createRestoreTopologyHandler({ topology }),
       [S.RecordFailure]: createRecordFailureHandler({ metrics, cluster: CLUSTER }),
+      [S.RecordRollbackCleanupFailure]: createRecordFailureHandler({ metrics, cluster: CLUSTER }),
+      [S.ReleaseLockAfterRollback]: createReleaseLockHandler({ locks }),
       [S.ResyncNode]: async (req: SendCommandRequest) => {
         this.sendCommands.push(req);
         return this.agent(req);
       },
       [S.CleanupNode]: async (req: SendCommandRequest) => {
+        this.sendCommands.push(req);
+        return this.cleanupAgent(req);
+      },
+      [S.RollbackCleanupNode]: async (req: SendCommandRequest) => {
         this.sendCommands.push(req);
         return this.cleanupAgent(req);
       },

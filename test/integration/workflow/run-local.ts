@@ -38,6 +38,7 @@ export async function runLocal(
       retryIntervalOverrides: {
         ResyncNode: 1,
         CleanupNode: 1,
+        RollbackCleanupNode: 1,
         TakeLock: 1,
         Normalise: 1,
         RecordHeartbeat: 1,

@@ -252,6 +252,82 @@ describe('the synthesized workflow, run by aws-local-stepfunctions over fake por
     expect(world.lock).toBeUndefined();
     expect(world.completed).toEqual([{ instanceId: D, result: 'ABANDON' }]);
     expect(world.metrics).toEqual(['MigrationFailed']);
+    // A scale-out moves vbuckets onto the new node only: no staying node pulled, none cleans up.
+    expect(world.sendCommands.filter((c) => c.Parameters.mode[0] === 'cleanup')).toEqual([]);
+  });
+
+  /** 4 servers, C vanished from the group, E launching: A, B and D pull C's vbuckets; E's agent fails last. */
+  const launchFailingAfterStayersPulled = () => {
+    const world = new FakeWorld([A, B, C, D]);
+    world.members.splice(
+      world.members.findIndex((m) => m.instanceId === C),
+      1,
+    );
+    world.launch(E);
+    const agent = world.agent;
+    world.agent = async (req) => {
+      if (req.Parameters.node[0] !== E) return agent(req);
+      await new Promise((r) => setTimeout(r, 100));
+      throw Object.assign(new Error('vbuckets 3, 9 had no source'), { name: 'ResyncFailed' });
+    };
+    return world;
+  };
+
+  test('given a launch whose agent fails after staying nodes pulled, when it rolls back, then each staying node that pulled cleans up against the restored topology before the lock is released, and the launch is ABANDONed', async () => {
+    const world = launchFailingAfterStayersPulled();
+    const run = await runLocal(definition, world, lifecycleEvent('launch', E));
+    expect(run).toEqual({ status: 'FAILED', error: 'ResyncFailed', cause: 'vbuckets 3, 9 had no source' });
+    expect(ids(world)).toEqual([A, B, C, D]);
+    expect(world.topology!.newServers).toBeUndefined();
+    const restoredAt = world.log.indexOf(`topology@3 servers=${[A, B, C, D].join(',')}`);
+    expect(restoredAt).toBeGreaterThan(-1);
+    const stayersThatPulled = world.sendCommands
+      .filter((c) => c.Parameters.mode[0] === 'resync' && c.InstanceIds[0] !== E)
+      .map((c) => c.InstanceIds[0]!)
+      .sort();
+    expect(stayersThatPulled.length).toBeGreaterThan(0);
+    for (const id of stayersThatPulled) expect(world.log).toContain(`resynced ${id}@2`);
+    const cleanups = world.sendCommands.filter((c) => c.Parameters.mode[0] === 'cleanup');
+    // Only the staying nodes that were planned to pull; never E (terminated by the ABANDON) nor C.
+    expect(cleanups.map((c) => c.InstanceIds[0]).sort()).toEqual(stayersThatPulled);
+    expect(cleanups.map((c) => c.Parameters.epoch[0])).toEqual(stayersThatPulled.map(() => '3'));
+    for (const id of stayersThatPulled)
+      expect(world.log.indexOf(`cleaned ${id}@3 locked`)).toBeGreaterThan(restoredAt);
+    expect(world.completed).toEqual([{ instanceId: E, result: 'ABANDON' }]);
+    expect(world.lock).toBeUndefined();
+    expect(world.metrics).toEqual(['MigrationFailed']);
+  });
+
+  test('given a rollback whose cleanup fails, then the failure is counted, the launch is still ABANDONed, the lock released and the execution fails with the migration error', async () => {
+    const world = launchFailingAfterStayersPulled();
+    let failing: string | undefined;
+    world.cleanupAgent = async (req) => {
+      failing ??= req.Parameters.node[0];
+      if (req.Parameters.node[0] === failing)
+        throw Object.assign(new Error(`cleanup of ${failing}: local memcached unreachable`), {
+          name: 'CleanupFailed',
+        });
+      return world.succeedingCleanup(req);
+    };
+    const run = await runLocal(definition, world, lifecycleEvent('launch', E));
+    expect(failing).toBeDefined();
+    expect(run).toEqual({ status: 'FAILED', error: 'ResyncFailed', cause: 'vbuckets 3, 9 had no source' });
+    expect(world.sendCommands.some((c) => c.Parameters.mode[0] === 'cleanup')).toBe(true);
+    expect(ids(world)).toEqual([A, B, C, D]);
+    expect(world.completed).toEqual([{ instanceId: E, result: 'ABANDON' }]);
+    expect(world.lock).toBeUndefined();
+    expect(world.metrics).toEqual(['CleanupFailed', 'MigrationFailed']);
+  });
+
+  test('given a failure before the plan was written (no topology), when it rolls back, then nothing is cleaned and the lock is released', async () => {
+    const world = new FakeWorld([A, B, C]);
+    world.topology = undefined;
+    world.launch(D);
+    const run = await runLocal(definition, world, lifecycleEvent('launch', D));
+    expect(run).toEqual(expect.objectContaining({ status: 'FAILED', error: 'TopologyNotFoundError' }));
+    expect(world.sendCommands).toEqual([]);
+    expect(world.lock).toBeUndefined();
+    expect(world.metrics).toEqual(['MigrationFailed']);
   });
 
   test('given SSM rejects the command while the agent registers, when it then succeeds, then the retry carries the launch through', async () => {

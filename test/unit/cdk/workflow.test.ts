@@ -238,6 +238,123 @@ describe('cleanup after the commit', () => {
   });
 });
 
+describe('cleanup after a rollback', () => {
+  const { synthesizeWorkflowDefinition } = jest.requireActual(
+    '../../../cdk/definition',
+  ) as typeof import('../../../cdk/definition');
+  const definition = synthesizeWorkflowDefinition({ clientPropagationDelay: Duration.seconds(12) });
+  type State = Record<string, unknown> & {
+    Next?: string;
+    Default?: string;
+    Choices?: { Next: string }[];
+    Catch?: { Next: string }[];
+  };
+  const state = (name: string) => definition.States[name] as State;
+  const successors = (name: string): string[] => {
+    const s = state(name);
+    return [
+      s.Next,
+      s.Default,
+      ...(s.Choices ?? []).map((c) => c.Next),
+      ...(s.Catch ?? []).map((c) => c.Next),
+    ].filter((n): n is string => typeof n === 'string');
+  };
+
+  test('given a rollback, when the old topology is restored, then a launch is ABANDONed, the workflow waits clientPropagationDelay and maps the restored members that pulled, and only then releases the lock', () => {
+    expect(state('RestoreTopology')).toMatchObject({
+      Next: 'IsLaunch',
+      ResultPath: '$.restore',
+      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.restoreError', Next: 'IsLaunch' }],
+    });
+    expect(state('IsLaunch')).toMatchObject({
+      Choices: [{ Next: 'AbandonLaunch' }],
+      Default: 'HasRollbackCleanups',
+    });
+    expect(state('AbandonLaunch')).toMatchObject({
+      Next: 'HasRollbackCleanups',
+      Catch: [{ ErrorEquals: ['States.ALL'], Next: 'HasRollbackCleanups' }],
+    });
+    // Absent when nothing was restored: a failure before PlanMigration wrote, or RestoreTopology failed.
+    expect(state('HasRollbackCleanups')).toMatchObject({
+      Choices: [{ Variable: '$.restore.cleanups[0]', IsPresent: true, Next: 'WaitBeforeRollbackCleanup' }],
+      Default: 'ReleaseLockAfterRollback',
+    });
+    expect(state('WaitBeforeRollbackCleanup')).toEqual({
+      Type: 'Wait',
+      Seconds: 12,
+      Next: 'RollbackCleanupNodes',
+    });
+    expect(state('RollbackCleanupNodes')).toMatchObject({
+      Type: 'Map',
+      ItemsPath: '$.restore.cleanups',
+      ItemSelector: expect.objectContaining({ 'epoch.$': '$.restore.epoch' }),
+      Next: 'ReleaseLockAfterRollback',
+      Catch: [
+        {
+          ErrorEquals: ['States.ALL'],
+          ResultPath: '$.rollbackCleanupError',
+          Next: 'RecordRollbackCleanupFailure',
+        },
+      ],
+    });
+    const processor = state('RollbackCleanupNodes').ItemProcessor as {
+      States: Record<string, { Resource: string; Parameters: Record<string, unknown> }>;
+    };
+    const task = processor.States.RollbackCleanupNode!;
+    expect(task.Resource).toBe('arn:aws:states:::aws-sdk:ssm:sendCommand.waitForTaskToken');
+    expect(task.Parameters).toMatchObject({ Parameters: expect.objectContaining({ mode: ['cleanup'] }) });
+    expect(state('RecordRollbackCleanupFailure')).toMatchObject({
+      Next: 'ReleaseLockAfterRollback',
+      Parameters: expect.objectContaining({
+        failed: 'rollback-cleanup',
+        'error.$': '$.rollbackCleanupError',
+      }),
+      Catch: [{ ErrorEquals: ['States.ALL'], Next: 'ReleaseLockAfterRollback' }],
+    });
+    expect(state('ReleaseLockAfterRollback')).toMatchObject({
+      Next: 'RecordFailure',
+      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.releaseLockError', Next: 'RecordFailure' }],
+    });
+  });
+
+  test('given any path from RestoreTopology, then it passes ReleaseLockAfterRollback before it can end', () => {
+    const seen = new Set<string>();
+    const todo = ['RestoreTopology'];
+    while (todo.length) {
+      const name = todo.pop()!;
+      if (seen.has(name) || name === 'ReleaseLockAfterRollback') continue;
+      seen.add(name);
+      expect({ name, type: state(name).Type }).not.toEqual({ name, type: 'Fail' });
+      expect({ name, type: state(name).Type }).not.toEqual({ name, type: 'Succeed' });
+      todo.push(...successors(name));
+    }
+    expect([...seen].sort()).toEqual(
+      [
+        'AbandonLaunch',
+        'HasRollbackCleanups',
+        'IsLaunch',
+        'RecordRollbackCleanupFailure',
+        'RestoreTopology',
+        'RollbackCleanupNodes',
+        'WaitBeforeRollbackCleanup',
+      ].sort(),
+    );
+  });
+});
+
+test('given the restore-topology handler, then it may no longer touch the lock (ReleaseLockAfterRollback does)', () => {
+  const restoreRole = Object.entries(template.findResources('AWS::IAM::Role')).find(([id]) =>
+    id.includes('RestoreTopologyRole'),
+  )![0];
+  const restoreStatements = Object.values(template.findResources('AWS::IAM::Policy'))
+    .filter((p) => (p.Properties.Roles as Array<{ Ref: string }>).some((r) => r.Ref === restoreRole))
+    .flatMap(
+      (p) => p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[],
+    );
+  expect(restoreStatements.length).toBeGreaterThan(0);
+  expect(JSON.stringify(restoreStatements)).not.toMatch(/lock|ssm:DeleteParameter/);
+});
+
 test('given the state machine logs, then their log group is under /aws/vendedlogs/states/ (no CloudWatch Logs resource policy entry)', () => {
   const groups = Object.values(template.findResources('AWS::Logs::LogGroup')).map(
     (g) => (g.Properties as { LogGroupName?: string }).LogGroupName,

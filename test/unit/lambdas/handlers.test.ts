@@ -288,22 +288,52 @@ describe('record-failure', () => {
 });
 
 describe('restore-topology', () => {
-  test("given another execution's lock and migration, when restoring, then neither is touched", async () => {
+  test("given another execution's migration, when restoring, then it is not touched and nothing is to clean", async () => {
     const writes: Topology[] = [];
     const t = topo(['a'], {
       newServers: [{ id: 'b', address: '10.0.0.2:11211' }],
       migration: { executionId: 'other', startedAt: now.toISOString() },
     });
-    const lock = { owner: 'other', acquiredAt: '', expiresAt: '' };
-    const locks = memoryLocks(lock);
     expect(
       await createRestoreTopologyHandler({
         topology: { read: async () => t, write: async (x) => void writes.push(x) },
-        locks,
       })({ request: request() }),
-    ).toEqual({ restored: false, lockReleased: false });
+    ).toEqual({ restored: false, cleanups: [] });
     expect(writes).toEqual([]);
-    expect(locks.state.lock).toBe(lock);
+  });
+
+  test('given its own scale-in, when restoring, then the old servers come back and the staying ones that pulled are named for the rollback cleanup', async () => {
+    const writes: Topology[] = [];
+    const t = topo(['a', 'b', 'c'], {
+      newServers: topo(['a', 'b']).servers,
+      migration: { executionId: 'me', startedAt: now.toISOString() },
+    });
+    const result = await createRestoreTopologyHandler({
+      topology: { read: async () => t, write: async (x) => void writes.push(x) },
+    })({ request: request() });
+    expect(writes).toEqual([topo(['a', 'b', 'c'], { epoch: 6 })]);
+    // 16 vbuckets, 2 replicas, 3 -> 2 servers: a and b each gain what c held with the other.
+    expect(result).toEqual({
+      restored: true,
+      epoch: 6,
+      cleanups: [
+        { node: 'a', address: '10.0.0.1:11211', vbuckets: expect.any(Number) },
+        { node: 'b', address: '10.0.0.2:11211', vbuckets: expect.any(Number) },
+      ],
+    });
+    expect(result.cleanups.every((c) => c.vbuckets > 0)).toBe(true);
+  });
+
+  test('given its own scale-out, when restoring, then nobody cleans up (only the new node pulled)', async () => {
+    const t = topo(['a', 'b'], {
+      newServers: topo(['a', 'b', 'c']).servers,
+      migration: { executionId: 'me', startedAt: now.toISOString() },
+    });
+    expect(
+      await createRestoreTopologyHandler({
+        topology: { read: async () => t, write: async () => undefined },
+      })({ request: request() }),
+    ).toEqual({ restored: true, epoch: 6, cleanups: [] });
   });
 });
 

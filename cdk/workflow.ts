@@ -9,12 +9,14 @@ import {
   Validations,
 } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { LockAttr } from '../lambdas/lock-table';
 import { handlerAssetDirectory } from './assets';
 import { ResyncDocumentParameters as DocParam, StateNames as S } from './state-names';
 
@@ -159,8 +161,20 @@ export const TRANSIENT_SSM_ERRORS = [
 ];
 
 /**
+ * Errors of TakeLock that no retry mends: the configuration (environment) or the lock table's
+ * permissions or existence are wrong. Every other lock error is retried.
+ */
+const PERMANENT_LOCK_ERRORS = [
+  'ConfigurationError',
+  'AccessDeniedException',
+  'ResourceNotFoundException',
+  'ValidationException',
+];
+
+/**
  * The Astaire state machine and its Lambda handlers (DESIGN "The workflow"):
- * Normalise → TakeLock (wait while another execution holds it) → PlanMigration →
+ * Normalise → TakeLock (wait while another execution holds it; lock errors are retried, then the
+ * execution fails without rollback or ABANDON: nothing was written) → PlanMigration →
  * MigrateData (Map of SSM sendCommand.waitForTaskToken, then Commit; in parallel a keep-alive
  * loop that heartbeats the lifecycle action until the migration is no longer running) →
  * ContinueLifecycle → WaitBeforeCleanup → CleanupNodes (the nodes that lost vbuckets delete
@@ -175,6 +189,8 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
   readonly functions: Readonly<Record<WorkflowHandler, lambda.Function>>;
   /** The handlers' execution roles: each writes its own log group, plus its statements below. */
   readonly roles: Readonly<Record<WorkflowHandler, iam.Role>>;
+  /** The cluster lock (partition key `cluster`, one item per cluster; TTL on `leaseExpiry`). */
+  readonly lockTable: dynamodb.Table;
   readonly logGroup: logs.LogGroup;
   readonly metricNamespace: string;
   private readonly clusterName: string;
@@ -200,10 +216,20 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
       throw new Error('AstaireWorkflow: resyncHeartbeatTimeout must be shorter than resyncTimeout');
 
     const stateMachineName = `astaire-${props.clusterName}`;
-    const lockParameterName = `/astaire/${props.clusterName}/lock`;
-    const parameterArn = (name: string) =>
-      stack.formatArn({ service: 'ssm', resource: 'parameter', resourceName: name.replace(/^\//, '') });
-    const lockArns = [parameterArn(lockParameterName), `${parameterArn(lockParameterName)}-break/*`];
+    // The cluster lock: one item per cluster, changed by conditional writes only. Not a parameter:
+    // DeleteParameter asks to wait 30 s before creating a parameter of the same name again.
+    const lockTable = new dynamodb.Table(this, 'LockTable', {
+      partitionKey: { name: LockAttr.cluster, type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      timeToLiveAttribute: LockAttr.leaseExpiry,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    Validations.of(lockTable.node.defaultChild!).acknowledge({
+      id: 'AwsSolutions-DDB3',
+      reason:
+        'The table holds only the lock of a running migration, which expires by itself: nothing to recover to a point in time.',
+    });
+    this.lockTable = lockTable;
     const groupArn = stack.formatArn({
       service: 'autoscaling',
       resource: 'autoScalingGroup',
@@ -224,7 +250,7 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
     const env: Record<WorkflowHandler, Record<string, string>> = {
       normalise: { AUTO_SCALING_GROUP_NAME: props.autoScalingGroupName },
       takeLock: {
-        LOCK_PARAMETER_NAME: lockParameterName,
+        LOCK_TABLE_NAME: lockTable.tableName,
         LOCK_TTL_SECONDS: String(workflowTimeout.toSeconds()),
       },
       planMigration: {
@@ -232,7 +258,7 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
         AUTO_SCALING_GROUP_NAME: props.autoScalingGroupName,
         MEMCACHED_PORT: String(props.memcachedPort ?? 11211),
       },
-      releaseLock: { LOCK_PARAMETER_NAME: lockParameterName },
+      releaseLock: { LOCK_TABLE_NAME: lockTable.tableName },
       commitMigration: { TOPOLOGY_PARAMETER_NAME: props.topologyParameterName },
       keepAlive: { TOPOLOGY_PARAMETER_NAME: props.topologyParameterName },
       completeLifecycle: {
@@ -293,12 +319,17 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
         new iam.PolicyStatement({ sid: sid(reason), actions, resources, conditions }),
       );
     const topologyArn = props.topologyParameterArn;
+    // The lock item of this cluster only (its partition key), even in a table shared some day.
+    const thisClusterOnly = {
+      'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [props.clusterName] },
+    };
     // take-lock: create, read and break the cluster's lock; ask whether its owner still runs.
     allow(
       'takeLock',
       'Create read and break the cluster lock',
-      ['ssm:GetParameter', 'ssm:PutParameter'],
-      lockArns,
+      ['dynamodb:GetItem', 'dynamodb:PutItem'],
+      [lockTable.tableArn],
+      thisClusterOnly,
     );
     allow(
       'takeLock',
@@ -328,8 +359,9 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
     allow(
       'releaseLock',
       'Release the cluster lock when nothing changed or the cleanup or rollback ended',
-      ['ssm:GetParameter', 'ssm:DeleteParameter'],
-      lockArns.slice(0, 1),
+      ['dynamodb:DeleteItem'],
+      [lockTable.tableArn],
+      thisClusterOnly,
     );
     allow('commitMigration', 'Commit the topology', ['ssm:GetParameter', 'ssm:PutParameter'], [topologyArn]);
     allow('keepAlive', 'Know whether this migration still runs', ['ssm:GetParameter'], [topologyArn]);
@@ -368,11 +400,6 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
         id: `AwsSolutions-IAM5[Resource::${nagResource(stack, resource)}]`,
         reason,
       });
-    acknowledge(
-      'takeLock',
-      `${parameterArn(lockParameterName)}-break/*`,
-      'Break markers are named after a hash of the stale lock record they replace, unknown until then; the prefix keeps them to this cluster lock.',
-    );
     acknowledge(
       'takeLock',
       executionsArn,
@@ -518,7 +545,22 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
     catchTo(normalise, recordFailure, '$.error');
 
     const takeLock = invoke(S.TakeLock, 'takeLock', request, '$.lock');
-    catchTo(takeLock, restore, '$.error');
+    // Nothing has been written yet: a lock error is retried, not rolled back. Errors that no retry
+    // mends (permissions, a missing table, a bad configuration) fail at once.
+    takeLock.addRetry({ errors: PERMANENT_LOCK_ERRORS, maxAttempts: 0 });
+    takeLock.addRetry({
+      errors: [sfn.Errors.ALL],
+      interval: Duration.seconds(3),
+      backoffRate: 2,
+      maxDelay: Duration.seconds(30),
+      jitterStrategy: sfn.JitterType.FULL,
+      maxAttempts: 6,
+    });
+    // Still failing: fail honestly. No RestoreTopology (this execution wrote nothing) and no ABANDON
+    // (the launch is healthy: its lifecycle action is left to the hook's timeout and default result,
+    // with the failure counted for the alarm). A lock this execution may have created is broken by
+    // the next execution once this one has ended.
+    catchTo(takeLock, recordFailure, '$.error');
     const heartbeatWhileWaiting = invoke(S.RecordHeartbeatWhileWaiting, 'keepAlive', request, null);
     catchTo(heartbeatWhileWaiting, restore, '$.error');
     const waitForLock = new sfn.Wait(this, S.WaitForLock, {

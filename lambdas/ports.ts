@@ -23,7 +23,10 @@ export interface LockRecord {
   readonly expiresAt: string;
 }
 
-/** The per-cluster lock (`/astaire/<cluster>/lock`): one migration per cluster at a time. */
+/**
+ * The per-cluster lock: one migration per cluster at a time. On AWS a DynamoDB item per cluster
+ * (conditional put and delete); locally a file with the same conditional semantics.
+ */
 export interface LockStore {
   /** Atomically creates the lock; false when it already exists (whoever holds it). */
   create(cluster: string, lock: LockRecord): Promise<boolean>;
@@ -34,8 +37,11 @@ export interface LockStore {
    * replaced that same `stale` record. True when this caller won and now holds the lock.
    */
   replaceStale(cluster: string, stale: LockRecord, fresh: LockRecord): Promise<boolean>;
-  /** Deletes the lock (a missing lock is not an error). */
-  delete(cluster: string): Promise<void>;
+  /**
+   * Deletes the lock if, and only if, `owner` holds it (one conditional step: someone else's lock
+   * is never deleted). True when it did; false when the lock is free or held by another.
+   */
+  release(cluster: string, owner: string): Promise<boolean>;
 }
 
 /** Whether a workflow execution is still running (a lock whose owner is not is broken at once). */

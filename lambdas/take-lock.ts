@@ -1,8 +1,8 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { SSMClient } from '@aws-sdk/client-ssm';
 import { SfnExecutions } from './adapters/step-functions';
-import { SsmLockStore } from './adapters/ssm-parameters';
-import { configuredName, requirePositiveInt } from './env';
+import { DynamoLockStore } from './adapters/dynamodb-lock';
+import { requireEnv, requirePositiveInt } from './env';
 import type { Clock, Executions, LockRecord, LockStore } from './ports';
 import type { WorkflowRequest } from './request';
 
@@ -57,12 +57,12 @@ export function createTakeLockHandler(ports: TakeLockPorts) {
   };
 }
 
-const ssm = new SSMClient({});
+const dynamodb = new DynamoDBClient({});
 const sfn = new SFNClient({});
 let wired: ReturnType<typeof createTakeLockHandler> | undefined;
 export const handler = (event: { request: WorkflowRequest }) =>
   (wired ??= createTakeLockHandler({
-    locks: new SsmLockStore(ssm, configuredName('LOCK_PARAMETER_NAME')),
+    locks: new DynamoLockStore(dynamodb, requireEnv('LOCK_TABLE_NAME')),
     executions: new SfnExecutions(sfn),
     clock: { now: () => new Date() },
     lockTtlSeconds: requirePositiveInt('LOCK_TTL_SECONDS'),

@@ -1,10 +1,9 @@
-import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseTopology, serializeTopology, Topology } from '../core';
 import { TopologyNotFoundError } from '../lambdas/errors';
-import { encodeLock } from '../lambdas/adapters/ssm-parameters';
 import type { LockRecord, LockStore, TopologyStore } from '../lambdas/ports';
+import { ProcessLock } from './process-lock';
 
 /**
  * Parameter Store stand-ins for local mode: one file per parameter under the state directory,
@@ -38,9 +37,12 @@ export class FileTopologyStore implements TopologyStore {
 }
 
 /**
- * The cluster lock as a file shared by every `astaire local` process: `wx` (O_CREAT|O_EXCL) makes
- * creation atomic, like Overwrite=false; its owner is a local execution whose id names its process
- * (LocalExecutions), so another process can tell a live owner from a dead one.
+ * The cluster lock as a file shared by every `astaire local` process, with the DynamoDB adapter's
+ * conditional semantics: each operation reads, compares and writes under a short per-cluster
+ * mutex (a ProcessLock, O_EXCL, broken when its holder process has died), so that of several
+ * processes creating, breaking or releasing one lock exactly one sees the record it expects. The
+ * lock's owner is a local execution whose id names its process (LocalExecutions), so another
+ * process can tell a live owner from a dead one.
  */
 export class FileLockStore implements LockStore {
   constructor(private readonly dir: string) {
@@ -52,49 +54,85 @@ export class FileLockStore implements LockStore {
   }
 
   async create(cluster: string, lock: LockRecord): Promise<boolean> {
-    try {
-      writeFileSync(this.path(cluster), JSON.stringify(lock), { flag: 'wx' });
+    return this.exclusively(cluster, () => {
+      if (this.readNow(cluster) !== undefined) return false;
+      writeAtomically(this.path(cluster), encodeLock(lock));
       return true;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
-      throw error;
-    }
+    });
   }
 
   async read(cluster: string): Promise<LockRecord | undefined> {
+    return this.readNow(cluster);
+  }
+
+  async replaceStale(cluster: string, stale: LockRecord, fresh: LockRecord): Promise<boolean> {
+    return this.exclusively(cluster, () => {
+      const current = this.readNow(cluster);
+      if (!current || encodeLock(current) !== encodeLock(stale)) return false;
+      writeAtomically(this.path(cluster), encodeLock(fresh));
+      return true;
+    });
+  }
+
+  async release(cluster: string, owner: string): Promise<boolean> {
+    return this.exclusively(cluster, () => {
+      if (this.readNow(cluster)?.owner !== owner) return false;
+      unlinkSync(this.path(cluster));
+      return true;
+    });
+  }
+
+  private readNow(cluster: string): LockRecord | undefined {
+    let text: string;
     try {
-      return JSON.parse(readFileSync(this.path(cluster), 'utf8')) as LockRecord;
+      text = readFileSync(this.path(cluster), 'utf8');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw error;
     }
+    return decodeLock(text);
   }
 
-  /**
-   * Safe across processes, like the SSM adapter: of several breakers of one stale record, only
-   * the one that creates the break marker named after that record (O_EXCL) replaces it.
-   */
-  async replaceStale(cluster: string, stale: LockRecord, fresh: LockRecord): Promise<boolean> {
-    const digest = createHash('sha256').update(encodeLock(stale)).digest('hex').slice(0, 32);
-    try {
-      writeFileSync(`${this.path(cluster)}.break-${digest}`, encodeLock(fresh), { flag: 'wx' });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
-      throw error;
+  /** Runs `step` (synchronous: the mutex is held for microseconds) while holding the cluster's mutex. */
+  private async exclusively<T>(cluster: string, step: () => T): Promise<T> {
+    const mutex = new ProcessLock(`${this.path(cluster)}.mutex`);
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const taken = mutex.tryAcquire('astaire lock store');
+      if (taken.acquired)
+        try {
+          return step();
+        } finally {
+          taken.release();
+        }
+      if (Date.now() > deadline)
+        throw new Error(
+          `astaire local: the lock file of cluster ${cluster} stays busy (pid ${taken.holder.pid}); retry, or remove ${this.path(cluster)}.mutex if that process is gone`,
+        );
+      await new Promise((resolve) => setTimeout(resolve, 5));
     }
-    const current = await this.read(cluster);
-    if (!current || encodeLock(current) !== encodeLock(stale)) return false;
-    writeAtomically(this.path(cluster), JSON.stringify(fresh));
-    return true;
   }
+}
 
-  async delete(cluster: string): Promise<void> {
-    try {
-      unlinkSync(this.path(cluster));
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    }
+/** Field order fixed: records are compared by their text. */
+function encodeLock(lock: LockRecord): string {
+  return JSON.stringify({ owner: lock.owner, acquiredAt: lock.acquiredAt, expiresAt: lock.expiresAt });
+}
+
+/** An unreadable lock counts as expired (owner unknown), so it can be broken rather than block forever. */
+function decodeLock(text: string): LockRecord {
+  try {
+    const d = JSON.parse(text) as Record<string, unknown>;
+    if (typeof d.owner === 'string' && typeof d.acquiredAt === 'string' && typeof d.expiresAt === 'string')
+      return { owner: d.owner, acquiredAt: d.acquiredAt, expiresAt: d.expiresAt };
+  } catch {
+    // fall through
   }
+  return {
+    owner: `unreadable lock ${text.slice(0, 64)}`,
+    acquiredAt: new Date(0).toISOString(),
+    expiresAt: new Date(0).toISOString(),
+  };
 }
 
 /** Write-then-rename, so a reader (an agent) never sees half a document. */

@@ -87,6 +87,30 @@ describe('FileLockStore.replaceStale across processes', () => {
   });
 });
 
+describe('FileLockStore.create and release across processes', () => {
+  it('given 4 processes creating the lock at once, then exactly one wins; a release by another owner keeps it', async () => {
+    const at = Date.now() + 1500;
+    const creators = [1, 2, 3, 4].map((n) =>
+      child(`
+        const { FileLockStore } = require(${JSON.stringify(join(dist, 'file-stores.js'))});
+        const store = new FileLockStore(${JSON.stringify(dir)});
+        const lock = { owner: 'creator-${n}', acquiredAt: new Date().toISOString(), expiresAt: '2099-01-01T00:00:00.000Z' };
+        const go = () => store.create('c', lock).then((won) => console.log(won ? 'won ${n}' : 'lost'));
+        setTimeout(go, ${at} - Date.now());
+      `),
+    );
+    const winners = (await Promise.all(creators.map((c) => c.exited))).filter((r) => r.startsWith('won'));
+    expect(winners).toHaveLength(1);
+    const owner = `creator-${winners[0]!.split(' ')[1]}`;
+    const store = new FileLockStore(dir);
+    expect(await store.release('c', 'someone-else')).toBe(false);
+    expect((await store.read('c'))?.owner).toBe(owner);
+    expect(await store.release('c', owner)).toBe(true);
+    expect(await store.read('c')).toBeUndefined();
+    expect(await store.release('c', owner)).toBe(false);
+  });
+});
+
 describe('ProcessLock (the session lock of astaire local)', () => {
   const holderScript = (path: string, holdMs: number) => `
     const { ProcessLock } = require(${JSON.stringify(join(dist, 'process-lock.js'))});

@@ -27,7 +27,7 @@ export interface SendCommandRequest {
 }
 
 /**
- * An in-memory AWS: Parameter Store (topology + lock), the group's members and their pending
+ * An in-memory AWS: Parameter Store (topology), DynamoDB (lock), the group's members and their pending
  * lifecycle actions, CloudWatch counts, and agents. `log` records, in order, what a user
  * would observe: topology writes, resyncs, lifecycle completions.
  */
@@ -53,6 +53,8 @@ export class FakeWorld {
   now = new Date('2025-01-01T00:00:00Z');
   /** When set, CompleteLifecycleAction fails with it (Auto Scaling unavailable). */
   completeError: Error | undefined;
+  /** Errors the lock store throws, one per call to create, in order (DynamoDB unavailable, AccessDenied). */
+  lockErrors: Error[] = [];
   /** When set, every RecordLifecycleActionHeartbeat made after the commit fails with it. */
   heartbeatAfterCommitError: Error | undefined;
 
@@ -141,7 +143,11 @@ export class FakeWorld {
       },
     };
     const locks = {
-      create: async (_c: string, lock: LockRecord) => (this.lock ? false : ((this.lock = lock), true)),
+      create: async (_c: string, lock: LockRecord) => {
+        const error = this.lockErrors.shift();
+        if (error) throw error;
+        return this.lock ? false : ((this.lock = lock), true);
+      },
       read: async () => this.lock,
       replaceStale: async (_c: string, stale: LockRecord, fresh: LockRecord) => {
         const key = JSON.stringify(stale);
@@ -150,7 +156,8 @@ export class FakeWorld {
         this.lock = fresh;
         return true;
       },
-      delete: async () => void (this.lock = undefined),
+      release: async (_c: string, owner: string) =>
+        this.lock?.owner === owner ? ((this.lock = undefined), true) : false,
     };
     const lifecycle = {
       complete: async (a: LifecycleActionRef, result: 'CONTINUE' | 'ABANDON') => {

@@ -393,6 +393,51 @@ describe('the synthesized workflow, run by aws-local-stepfunctions over fake por
     expect(world.completed).toEqual([{ instanceId: D, result: 'CONTINUE' }]);
   });
 
+  const lockError = (name: string) => Object.assign(new Error(`the lock table said ${name}`), { name });
+
+  test('given the lock store failing twice (an SDK TimeoutError), when a launch runs, then TakeLock is retried and the launch continues with its data', async () => {
+    const world = new FakeWorld([A, B, C]);
+    world.lockErrors = [lockError('TimeoutError'), lockError('TimeoutError')];
+    world.launch(D);
+    expect(await runLocal(definition, world, lifecycleEvent('launch', D))).toEqual(succeeded);
+    expect(world.lockErrors).toEqual([]);
+    expect(ids(world)).toEqual([A, B, C, D]);
+    expect(world.completed).toEqual([{ instanceId: D, result: 'CONTINUE' }]);
+    expect(world.lock).toBeUndefined();
+    expect(world.metrics).toEqual([]);
+  });
+
+  test('given the lock store failing on every attempt, when a launch runs, then the execution fails with that error, counted, and nothing is restored or ABANDONed', async () => {
+    const world = new FakeWorld([A, B, C]);
+    world.lockErrors = Array.from({ length: 50 }, () => lockError('TimeoutError'));
+    world.launch(D);
+    const before = JSON.stringify(world.topology);
+    const run = await runLocal(definition, world, lifecycleEvent('launch', D));
+    expect(run).toEqual({
+      status: 'FAILED',
+      error: 'TimeoutError',
+      cause: 'the lock table said TimeoutError',
+    });
+    // Retried, within a bound: neither given up at once nor forever.
+    expect(50 - world.lockErrors.length).toBeGreaterThan(3);
+    expect(world.lockErrors.length).toBeGreaterThan(0);
+    expect(JSON.stringify(world.topology)).toBe(before);
+    expect(world.completed).toEqual([]);
+    expect(world.pendingActions.has(D)).toBe(true);
+    expect(world.metrics).toEqual(['MigrationFailed']);
+  });
+
+  test('given the lock table denying access (a permanent error), when a launch runs, then it fails at once without retries, and nothing is ABANDONed', async () => {
+    const world = new FakeWorld([A, B, C]);
+    world.lockErrors = Array.from({ length: 5 }, () => lockError('AccessDeniedException'));
+    world.launch(D);
+    const run = await runLocal(definition, world, lifecycleEvent('launch', D));
+    expect(run).toMatchObject({ status: 'FAILED', error: 'AccessDeniedException' });
+    expect(world.lockErrors).toHaveLength(4);
+    expect(world.completed).toEqual([]);
+    expect(world.metrics).toEqual(['MigrationFailed']);
+  });
+
   test('given the keep-alive failing after the commit (Lambda TooManyRequests), when a launch runs, then the committed instance is never ABANDONed: it continues', async () => {
     const world = new FakeWorld([A, B, C]);
     world.launch(D);

@@ -328,6 +328,20 @@ describe('ElasticMemcachedCluster: least privilege', () => {
     expect(managed.filter((p) => JSON.stringify(p.Properties.Roles ?? []).includes('NodeRole'))).toEqual([]);
   });
 
+  test('given the cluster, when synthesized, then its lock is one on-demand DynamoDB table the nodes never touch', () => {
+    template.resourceCountIs('AWS::DynamoDB::Table', 1);
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [{ AttributeName: 'cluster', KeyType: 'HASH' }],
+      BillingMode: 'PAY_PER_REQUEST',
+    });
+    expect(nodeStatements().length).toBeGreaterThan(0);
+    expect(
+      nodeStatements()
+        .flatMap(actions)
+        .filter((a) => a.startsWith('dynamodb:')),
+    ).toEqual([]);
+  });
+
   test('given the node role, when synthesized, then it may read parameters under /astaire/<cluster>/ only', () => {
     const reads = nodeStatements().filter((s) =>
       actions(s).some((a) => /^ssm:(GetParameter|\*|Get\*)/.test(a) || a === '*'),

@@ -37,7 +37,10 @@ describe('AstaireWorkflow', () => {
     template.resourcePropertiesCountIs('AWS::Lambda::Function', { Runtime: 'nodejs22.x' }, 9);
     template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: {
-        Variables: Match.objectLike({ LOCK_PARAMETER_NAME: '/astaire/prod/lock', LOCK_TTL_SECONDS: '10800' }),
+        Variables: Match.objectLike({
+          LOCK_TABLE_NAME: { Ref: Match.stringLikeRegexp('^WorkflowLockTable') },
+          LOCK_TTL_SECONDS: '10800',
+        }),
       },
     });
   });
@@ -86,13 +89,50 @@ describe('AstaireWorkflow', () => {
     }
   });
 
-  test('given the handlers, when synthesized, then they write only the topology parameter and the lock parameters', () => {
-    const resources = granting('ssm:PutParameter').flatMap((st) => [st.Resource].flat());
+  test('given the handlers, when synthesized, then they write only the topology parameter (the lock is no parameter)', () => {
+    const resources = ['ssm:PutParameter', 'ssm:GetParameter', 'ssm:DeleteParameter'].flatMap((a) =>
+      granting(a).flatMap((st) => [st.Resource].flat()),
+    );
     expect(resources.length).toBeGreaterThan(0);
     for (const r of resources)
-      expect(r).toMatch(
-        /^arn:aws:ssm:eu-west-1:111111111111:parameter\/astaire\/prod\/(topology|lock|lock-break\/\*)$/,
-      );
+      expect(r).toBe('arn:aws:ssm:eu-west-1:111111111111:parameter/astaire/prod/topology');
+  });
+
+  test('given the lock, when synthesized, then it is an on-demand DynamoDB table keyed by cluster, with a TTL on the lease expiry', () => {
+    template.resourceCountIs('AWS::DynamoDB::Table', 1);
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [{ AttributeName: 'cluster', KeyType: 'HASH' }],
+      AttributeDefinitions: [{ AttributeName: 'cluster', AttributeType: 'S' }],
+      BillingMode: 'PAY_PER_REQUEST',
+      TimeToLiveSpecification: { AttributeName: 'leaseExpiry', Enabled: true },
+    });
+  });
+
+  test('given the lock handlers, when synthesized, then only take-lock and release-lock reach the table, with item actions on this cluster only', () => {
+    const tableId = Object.keys(template.findResources('AWS::DynamoDB::Table'))[0]!;
+    const lockStatements = statements().filter((st) =>
+      [st.Action].flat().some((a) => a.startsWith('dynamodb:')),
+    );
+    const roleOf = (st: Statement) =>
+      Object.values(template.findResources('AWS::IAM::Policy')).find((p) =>
+        (p.Properties.PolicyDocument.Statement as Statement[]).some(
+          (x) =>
+            JSON.stringify(x.Action) === JSON.stringify(st.Action) &&
+            JSON.stringify(x.Condition) === JSON.stringify(st.Condition),
+        ),
+      )!.Properties.Roles[0].Ref as string;
+    expect(lockStatements.map((st) => [st.Action].flat().sort())).toEqual([
+      ['dynamodb:GetItem', 'dynamodb:PutItem'],
+      ['dynamodb:DeleteItem'],
+    ]);
+    expect(lockStatements.map(roleOf)).toEqual([
+      expect.stringMatching(/^WorkflowTakeLockRole/),
+      expect.stringMatching(/^WorkflowReleaseLockRole/),
+    ]);
+    for (const st of lockStatements) {
+      expect(st.Resource).toEqual({ 'Fn::GetAtt': [tableId, 'Arn'] });
+      expect(st.Condition).toEqual({ 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['prod'] } });
+    }
   });
 
   test('given the handlers, when synthesized, then each role has no managed policy and writes logs only to its own log group', () => {
@@ -201,6 +241,27 @@ describe('cleanup after the commit', () => {
       Next: 'CheckOutcome',
       Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.releaseLockError', Next: 'CheckOutcome' }],
     });
+  });
+
+  test('given TakeLock, then every lock error but the permanent ones is retried, and a persistent one fails the execution without RestoreTopology or AbandonLaunch', () => {
+    const retry = state('TakeLock').Retry as { ErrorEquals: string[]; MaxAttempts?: number }[];
+    const permanent = retry.findIndex((r) => r.ErrorEquals.includes('AccessDeniedException'));
+    expect(retry[permanent]).toMatchObject({
+      ErrorEquals: [
+        'ConfigurationError',
+        'AccessDeniedException',
+        'ResourceNotFoundException',
+        'ValidationException',
+      ],
+      MaxAttempts: 0,
+    });
+    // After the permanent errors (retriers are tried in order), and last (States.ALL must be).
+    expect(retry.at(-1)).toMatchObject({ ErrorEquals: ['States.ALL'], JitterStrategy: 'FULL' });
+    expect(retry.at(-1)!.MaxAttempts).toBeGreaterThan(2);
+    expect(permanent).toBe(retry.length - 2);
+    expect(state('TakeLock').Catch).toEqual([
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'RecordFailure' },
+    ]);
   });
 
   test('given the two SSM tasks, then both send the same document, with mode resync or cleanup', () => {

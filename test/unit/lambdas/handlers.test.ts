@@ -32,7 +32,8 @@ function memoryLocks(initial?: LockRecord) {
     create: async (_c: string, l: LockRecord) => (state.lock ? false : ((state.lock = l), true)),
     read: async () => state.lock,
     replaceStale: async (_c: string, _s: LockRecord, f: LockRecord) => ((state.lock = f), true),
-    delete: async () => void (state.lock = undefined),
+    release: async (_c: string, owner: string) =>
+      state.lock?.owner === owner ? ((state.lock = undefined), true) : false,
   };
 }
 

@@ -4,6 +4,7 @@ import { createCompleteLifecycleHandler } from '../../../lambdas/complete-lifecy
 import { MigrationNotOwnedError } from '../../../lambdas/errors';
 import { createPlanMigrationHandler } from '../../../lambdas/plan-migration';
 import { createRecordFailureHandler } from '../../../lambdas/record-failure';
+import { createReleaseLockHandler } from '../../../lambdas/release-lock';
 import type { LockRecord } from '../../../lambdas/ports';
 import type { WorkflowRequest } from '../../../lambdas/request';
 import { createRestoreTopologyHandler } from '../../../lambdas/restore-topology';
@@ -83,6 +84,24 @@ describe('take-lock', () => {
   test('given this execution already holds it (a retried invocation), when taken, then it is acquired', async () => {
     const locks = memoryLocks({ ...other, owner: 'me' });
     expect((await handler(locks, [])({ request: request() })).acquired).toBe(true);
+  });
+});
+
+describe('release-lock', () => {
+  const held = (owner: string): LockRecord => ({
+    owner,
+    acquiredAt: now.toISOString(),
+    expiresAt: now.toISOString(),
+  });
+  test('given this execution holds the lock, when released, then it is gone', async () => {
+    const locks = memoryLocks(held('me'));
+    expect(await createReleaseLockHandler({ locks })({ request: request() })).toEqual({ released: true });
+    expect(locks.state.lock).toBeUndefined();
+  });
+  test('given another execution holds the lock (this one was broken), when released, then it is kept', async () => {
+    const locks = memoryLocks(held('other'));
+    expect(await createReleaseLockHandler({ locks })({ request: request() })).toEqual({ released: false });
+    expect(locks.state.lock?.owner).toBe('other');
   });
 });
 

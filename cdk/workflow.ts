@@ -550,6 +550,7 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
             [`${DocParam.node}.$`]: 'States.Array($.node)',
             [`${DocParam.epoch}.$`]: "States.Array(States.Format('{}', $.epoch))",
             [DocParam.mode]: [mode],
+            [`${DocParam.address}.$`]: 'States.Array($.address)',
           },
         },
         iamResources: [

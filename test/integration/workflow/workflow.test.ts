@@ -50,6 +50,8 @@ describe('the synthesized workflow, run by aws-local-stepfunctions over fake por
         node: [D],
         epoch: ['2'],
         mode: ['resync'],
+        // The readiness check: the agent fills and checks memcached on the address peers and clients use.
+        address: [`${ipOf(D)}:11211`],
       },
     });
   });

@@ -393,3 +393,18 @@ describe('after the commit, nothing rolls back', () => {
       }).toEqual({ name, retried: true });
   });
 });
+
+test('given the longest cluster name and epoch, when SendCommand gets its Comment, then it fits the API limit of 100 characters', () => {
+  const { synthesizeWorkflowDefinition } = jest.requireActual(
+    '../../../cdk/definition',
+  ) as typeof import('../../../cdk/definition');
+  const text = JSON.stringify(synthesizeWorkflowDefinition());
+  const formats = [...text.matchAll(/States\.Format\('(astaire [^']*)', \$\.cluster, \$\.epoch\)/g)].map(
+    (m) => m[1],
+  );
+  expect(formats.length).toBeGreaterThanOrEqual(2);
+  for (const f of formats) {
+    const worst = f.replace('{}', 'c'.repeat(64)).replace('{}', '9'.repeat(15));
+    expect({ f, length: worst.length <= 100 }).toEqual({ f, length: true });
+  }
+});

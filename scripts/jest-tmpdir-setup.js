@@ -11,4 +11,7 @@ module.exports = async function setup() {
   if (process.env.TMPDIR !== undefined) process.env.ASTAIRE_TEST_OUTER_TMPDIR = process.env.TMPDIR;
   process.env.ASTAIRE_TEST_RUN_TMPDIR = dir;
   process.env.TMPDIR = dir;
+  // On Node 20 every AWS SDK client the tests construct would print the SDK's 8-line
+  // NodeVersionSupportWarning to stderr. test/e2e/quiet.test.ts runs the CLI without this.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 };

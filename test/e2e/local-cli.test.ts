@@ -77,7 +77,7 @@ describe('astaire local, command by command', () => {
       await new Promise((r) => setTimeout(r, 250));
       [marker] = await readAll(restarted.address, [Buffer.from('astaire:complete')]);
     }
-    process.stderr.write(
+    process.stdout.write(
       `local watcher healed ${victim.id} ${((Date.now() - since) / 1000).toFixed(1)} s after its restart\n`,
     );
     expect(marker).toBeDefined();

@@ -150,7 +150,7 @@ describe('a member whose memcached restarted empty (local mode)', () => {
     // The marker lands before the agent exits and the watcher hears of it: let that heal finish.
     await watcher.checkOnce();
 
-    process.stderr.write(
+    process.stdout.write(
       `heal of the node restarted earlier: ${seconds.toFixed(1)} s (${healed.join(', ')})\n`,
     );
     expect(healed).toEqual([expect.stringMatching(/:succeeded$/)]);
@@ -163,7 +163,7 @@ describe('a member whose memcached restarted empty (local mode)', () => {
 
     const seconds = await allComplete();
 
-    process.stderr.write(`heal after a restart: every member complete ${seconds.toFixed(1)} s later\n`);
+    process.stdout.write(`heal after a restart: every member complete ${seconds.toFixed(1)} s later\n`);
     expect(await problems(await runtime.readTopology())).toEqual([]);
   });
 

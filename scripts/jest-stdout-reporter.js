@@ -8,6 +8,13 @@ class StdoutDefaultReporter extends DefaultReporter {
     process.stdout.write(`${message}\n`);
   }
 
+  // The console output of a file whose tests all passed is left out (the workflow handlers log
+  // hundreds of lines); a failing file's is shown.
+  printTestFileHeader(testPath, config, result) {
+    const failed = result.numFailingTests > 0 || result.testExecError;
+    super.printTestFileHeader(testPath, config, failed ? result : { ...result, console: undefined });
+  }
+
   printTestFileFailureMessage(testPath, config, result) {
     if (result.failureMessage) process.stderr.write(`${result.failureMessage}\n`);
     super.printTestFileFailureMessage(testPath, config, { ...result, failureMessage: null });

@@ -2,6 +2,7 @@ import { Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AGENT_DOCUMENT_PATTERNS, AgentDocument } from '../../../cdk/agent-document';
 import { ResyncDocumentParameters } from '../../../cdk/state-names';
+import { testApp } from './fixtures/synth';
 
 interface DocumentContent {
   parameters: Record<string, { type: string; allowedPattern: string; interpolationType: string }>;
@@ -9,7 +10,7 @@ interface DocumentContent {
 }
 
 function synthDocument(props = {}): DocumentContent {
-  const stack = new Stack();
+  const stack = new Stack(testApp());
   new AgentDocument(stack, 'Doc', props);
   const docs = Template.fromStack(stack).findResources('AWS::SSM::Document');
   expect(Object.keys(docs)).toHaveLength(1);

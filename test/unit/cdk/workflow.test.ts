@@ -3,11 +3,12 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { AstaireWorkflow, WorkflowMetricNames } from '../../../cdk/workflow';
 import { MetricNames } from '../../../lambdas/metric-names';
+import { unbundledApp } from './fixtures/synth';
 
 let app: App;
 let template: Template;
 beforeAll(() => {
-  app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  app = unbundledApp();
   const stack = new Stack(app, 'Test', { env: { account: '111111111111', region: 'eu-west-1' } });
   new AstaireWorkflow(stack, 'Workflow', {
     clusterName: 'prod',
@@ -137,7 +138,7 @@ describe('AstaireWorkflow', () => {
   });
 
   test('given an invalid cluster name, when constructed, then it throws', () => {
-    const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Bad');
+    const stack = new Stack(unbundledApp(), 'Bad');
     expect(
       () =>
         new AstaireWorkflow(stack, 'W', {

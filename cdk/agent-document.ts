@@ -20,6 +20,8 @@ export const AGENT_DOCUMENT_PATTERNS: Readonly<Record<ResyncDocumentParameter, s
   epoch: '^[0-9]{1,15}$',
   // The agent's subcommand: nothing else may reach the command line.
   mode: '^(resync|cleanup)$',
+  // privateIp:port as the plan has it (EC2 private IPv4).
+  address: '^[0-9]{1,3}(\\.[0-9]{1,3}){3}:[0-9]{1,5}$',
 };
 
 const DESCRIPTIONS: Readonly<Record<ResyncDocumentParameter, string>> = {
@@ -28,6 +30,7 @@ const DESCRIPTIONS: Readonly<Record<ResyncDocumentParameter, string>> = {
   node: 'EC2 instance id of the node that pulls (the agent checks it is its own)',
   epoch: 'Epoch of the topology the agent works on (with newServers for a resync, committed for a cleanup)',
   mode: 'resync: pull the vbuckets this node gains; cleanup: delete those it lost, after the commit',
+  address: "The node's memcached as peers and clients reach it (privateIp:port): the agent works on it there",
 };
 
 export interface AgentDocumentProps {
@@ -91,7 +94,7 @@ export class AgentDocument extends Construct {
       // reads the epoch from the topology it fetches, so it is not on the command line.
       // The token goes to the agent in its environment, never on its command line: /proc/<pid>/cmdline (what
       // `ps` shows) is readable by every user of the node, /proc/<pid>/environ only by the process's owner.
-      `ASTAIRE_TASK_TOKEN="$${env('taskToken')}" exec ${agentPath} "$${env('mode')}" --node "$${env('node')}" --parameter "/astaire/$${env('cluster')}/topology"`,
+      `ASTAIRE_TASK_TOKEN="$${env('taskToken')}" exec ${agentPath} "$${env('mode')}" --node "$${env('node')}" --parameter "/astaire/$${env('cluster')}/topology" --local "$${env('address')}"`,
     ];
 
     this.document = new ssm.CfnDocument(this, 'Resource', {

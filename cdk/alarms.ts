@@ -69,62 +69,7 @@ export class ClusterAlarms extends Construct {
     this.topic = props.alarmTopic ?? this.createTopic();
     const cluster = props.clusterName;
     const minute = Duration.minutes(1);
-
-    this.failedExecutions = new cloudwatch.Alarm(this, 'FailedExecutions', {
-      alarmDescription: `Astaire ${cluster}: a scaling workflow failed. See the execution's history: before the commit the topology was restored and a launch abandoned; a CleanupFailed error came after the commit, which stands.`,
-      metric: props.stateMachine.metricFailed({ period: minute, statistic: 'Sum' }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
-    this.timedOutExecutions = new cloudwatch.Alarm(this, 'TimedOutExecutions', {
-      alarmDescription: `Astaire ${cluster}: a scaling workflow hit its timeout; the lifecycle action and the cluster lock may need attention.`,
-      metric: props.stateMachine.metricTimedOut({ period: minute, statistic: 'Sum' }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
-    // Published by the workflow's RecordFailure step, on its way to the Fail state, per cluster.
-    this.migrationFailures = new cloudwatch.Alarm(this, 'MigrationFailures', {
-      alarmDescription: `Astaire ${cluster}: the scaling workflow recorded a failed migration (${WorkflowMetricNames.migrationFailed}); the topology was restored (a launching instance abandoned). See the execution's history, then run a resync.`,
-      metric: (props.workflow ?? workflowMetrics(cluster)).metric(WorkflowMetricNames.migrationFailed, {
-        period: minute,
-        statistic: 'Sum',
-      }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
-    // Published by the workflow's RecordCleanupFailure step: the migration committed, but a node could not
-    // delete the vbuckets it lost, so it may serve them stale if a later migration hands them back.
-    this.cleanupFailures = new cloudwatch.Alarm(this, 'CleanupFailures', {
-      alarmDescription: `Astaire ${cluster}: a node could not delete the vbuckets it lost after a committed migration (${WorkflowMetricNames.cleanupFailed}); the topology stands. See the execution's history and run astaire-agent cleanup on that node.`,
-      metric: (props.workflow ?? workflowMetrics(cluster)).metric(WorkflowMetricNames.cleanupFailed, {
-        period: minute,
-        statistic: 'Sum',
-      }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
-    this.resyncFailures = new cloudwatch.Alarm(this, 'ResyncFailures', {
-      alarmDescription: `Astaire ${cluster}: a node reported that its resync failed (some vbuckets had no reachable source).`,
-      metric: new cloudwatch.Metric({
-        namespace: METRIC_NAMESPACE,
-        metricName: MetricName.ResyncFailures,
-        dimensionsMap: { [MetricDimension.Cluster]: cluster },
-        period: minute,
-        statistic: 'Sum',
-      }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
+    /** An agent metric of this cluster, summed per minute. */
     const clusterSum = (metricName: string) =>
       new cloudwatch.Metric({
         namespace: METRIC_NAMESPACE,
@@ -133,22 +78,61 @@ export class ClusterAlarms extends Construct {
         period: minute,
         statistic: 'Sum',
       });
-    this.healFailures = new cloudwatch.Alarm(this, 'HealFailures', {
-      alarmDescription: `Astaire ${cluster}: a node whose memcached restarted could not refill itself (a peer replica was unreachable); it keeps serving with missing items and retries every 30 s. See the node's astaire-heal journal.`,
-      metric: clusterSum(MetricName.HealFailures),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
-    this.vbucketsLost = new cloudwatch.Alarm(this, 'VbucketsLost', {
-      alarmDescription: `Astaire ${cluster}: cached data was declared lost: every replica of some vbuckets restarted or left at once (${MetricName.VbucketsLost} counts them). Clients refill it on misses; check why several nodes restarted together.`,
-      metric: clusterSum(MetricName.VbucketsLost),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
+    /** An alarm on the first datum at or above 1 in a period; no data is not breaching. */
+    const alarmAtFirst = (id: string, alarmDescription: string, metric: cloudwatch.IMetric) =>
+      new cloudwatch.Alarm(this, id, {
+        alarmDescription,
+        metric,
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+
+    this.failedExecutions = alarmAtFirst(
+      'FailedExecutions',
+      `Astaire ${cluster}: a scaling workflow failed. See the execution's history: before the commit the topology was restored and a launch abandoned; a CleanupFailed error came after the commit, which stands.`,
+      props.stateMachine.metricFailed({ period: minute, statistic: 'Sum' }),
+    );
+    this.timedOutExecutions = alarmAtFirst(
+      'TimedOutExecutions',
+      `Astaire ${cluster}: a scaling workflow hit its timeout; the lifecycle action and the cluster lock may need attention.`,
+      props.stateMachine.metricTimedOut({ period: minute, statistic: 'Sum' }),
+    );
+    // Published by the workflow's RecordFailure step, on its way to the Fail state, per cluster.
+    this.migrationFailures = alarmAtFirst(
+      'MigrationFailures',
+      `Astaire ${cluster}: the scaling workflow recorded a failed migration (${WorkflowMetricNames.migrationFailed}); the topology was restored (a launching instance abandoned). See the execution's history, then run a resync.`,
+      (props.workflow ?? workflowMetrics(cluster)).metric(WorkflowMetricNames.migrationFailed, {
+        period: minute,
+        statistic: 'Sum',
+      }),
+    );
+    // Published by the workflow's RecordCleanupFailure step: the migration committed, but a node could not
+    // delete the vbuckets it lost, so it may serve them stale if a later migration hands them back.
+    this.cleanupFailures = alarmAtFirst(
+      'CleanupFailures',
+      `Astaire ${cluster}: a node could not delete the vbuckets it lost after a committed migration (${WorkflowMetricNames.cleanupFailed}); the topology stands. See the execution's history and run astaire-agent cleanup on that node.`,
+      (props.workflow ?? workflowMetrics(cluster)).metric(WorkflowMetricNames.cleanupFailed, {
+        period: minute,
+        statistic: 'Sum',
+      }),
+    );
+    this.resyncFailures = alarmAtFirst(
+      'ResyncFailures',
+      `Astaire ${cluster}: a node reported that its resync failed (some vbuckets had no reachable source).`,
+      clusterSum(MetricName.ResyncFailures),
+    );
+    this.healFailures = alarmAtFirst(
+      'HealFailures',
+      `Astaire ${cluster}: a node whose memcached restarted could not refill itself (a peer replica was unreachable); it keeps serving with missing items and retries every 30 s. See the node's astaire-heal journal.`,
+      clusterSum(MetricName.HealFailures),
+    );
+    this.vbucketsLost = alarmAtFirst(
+      'VbucketsLost',
+      `Astaire ${cluster}: cached data was declared lost: every replica of some vbuckets restarted or left at once (${MetricName.VbucketsLost} counts them). Clients refill it on misses; check why several nodes restarted together.`,
+      clusterSum(MetricName.VbucketsLost),
+    );
     // Agents publish VbucketsPending only while they run, so "pending > 0 in every period of the
     // limit" means a migration has been moving data that long. A dead agent stops publishing: the
     // task's heartbeat timeout then fails the execution and FailedExecutions fires instead.

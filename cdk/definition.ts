@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import {
@@ -45,7 +48,18 @@ export function extractDefinition(stack: Stack): AslDefinition {
  * reach the definition, so stand-ins replace it: this needs no build.
  */
 export function synthesizeWorkflowDefinition(props: Partial<AstaireWorkflowProps> = {}): AslDefinition {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  // Synthesis writes a cloud assembly; without an outdir CDK leaves a cdk.out* directory in the
+  // temp directory on every call (every `astaire local` command).
+  const outdir = mkdtempSync(join(tmpdir(), 'astaire-synth-'));
+  try {
+    return synthesizeIn(outdir, props);
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
+}
+
+function synthesizeIn(outdir: string, props: Partial<AstaireWorkflowProps>): AslDefinition {
+  const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
   const stack = new Stack(app, 'AstaireWorkflowDefinition', {
     env: { account: PLACEHOLDER_ACCOUNT, region: PLACEHOLDER_REGION },
   });

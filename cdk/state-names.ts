@@ -100,4 +100,10 @@ export const ResyncDocumentParameters = {
   epoch: 'epoch',
   /** What the agent runs: `resync` (pull the vbuckets it gains) or `cleanup` (delete those it lost). */
   mode: 'mode',
+  /**
+   * The node's memcached as peers and clients reach it (`privateIp:port`, from the plan): the agent fills
+   * and checks memcached there, so a node whose memcached does not answer on its private address fails
+   * its readiness check and a launch is abandoned instead of entering service.
+   */
+  address: 'address',
 } as const;

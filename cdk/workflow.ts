@@ -583,7 +583,9 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
         parameters: {
           DocumentName: props.resyncDocumentName,
           'InstanceIds.$': 'States.Array($.node)',
-          'Comment.$': `States.Format('astaire ${mode} of {} at epoch {}', $.cluster, $.epoch)`,
+          // SendCommand's Comment takes at most 100 characters: with a 64-character cluster name and a
+          // 15-digit epoch this is exactly 100.
+          'Comment.$': `States.Format('astaire ${mode} of {} e{}', $.cluster, $.epoch)`,
           // How long SSM tries to deliver the command to an instance that is not reachable yet.
           TimeoutSeconds: 600,
           Parameters: {
@@ -592,6 +594,7 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
             [`${DocParam.node}.$`]: 'States.Array($.node)',
             [`${DocParam.epoch}.$`]: "States.Array(States.Format('{}', $.epoch))",
             [DocParam.mode]: [mode],
+            [`${DocParam.address}.$`]: 'States.Array($.address)',
           },
         },
         iamResources: [

@@ -41,6 +41,10 @@ export class HealWatcher {
 
   constructor(private readonly o: HealWatcherOptions) {}
 
+  get topologyFile(): string {
+    return this.o.topologyFile;
+  }
+
   start(): void {
     const tick = () => {
       if (this.stopped) return;

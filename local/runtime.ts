@@ -1,4 +1,5 @@
 import './polyfill';
+import './no-sdk-warning';
 import type { ChildProcess } from 'node:child_process';
 import { appendFileSync, existsSync } from 'node:fs';
 import { format } from 'node:util';

@@ -4,7 +4,9 @@ import type { ResyncProgress } from '../core';
 import { writeAtomically } from './file-stores';
 import { answersVersion, isAlive, stopPid } from './memcached-process';
 import { ProcessLock } from './process-lock';
-import { ExecutionOutcome, LocalRuntime } from './runtime';
+// Type-only: the runtime loads the workflow's handlers, which construct AWS SDK clients (a
+// NodeVersionSupportWarning on Node 20); `astaire local status`/`down` need none of it.
+import type { ExecutionOutcome, LocalRuntime } from './runtime';
 import type { GroupState } from './scaling-group';
 
 /** What `astaire local` keeps in its state directory between commands. */
@@ -103,7 +105,9 @@ export class LocalSession {
   ): Promise<LocalSession> {
     // The runtime reports group changes from the moment it exists; the session it saves into comes next.
     const holder: { session?: LocalSession } = {};
-    const runtime = await LocalRuntime.create({
+    const runtime = await (
+      await import('./runtime')
+    ).LocalRuntime.create({
       stateDir,
       cluster: state.cluster,
       definition,

@@ -217,19 +217,22 @@ async function startWatcher(stateDir: string): Promise<number> {
   }
 }
 
-/** One check of every member now; heals those whose memcached restarted or was flushed. */
-async function heal(io: CommandIo, stateDir: string): Promise<number> {
+/** A heal watcher over the kept cluster's topology file and the built agent. */
+async function healWatcher(
+  stateDir: string,
+  options: Omit<import('../../local/heal-watcher').HealWatcherOptions, 'topologyFile' | 'agentScript'>,
+) {
   const { LocalSession } = await import('../../local/session');
   const { FileTopologyStore } = await import('../../local/file-stores');
   const { HealWatcher } = await import('../../local/heal-watcher');
   const { agentScript } = await import('../../local/runtime');
-  const state = LocalSession.read(stateDir);
-  const watcher = new HealWatcher({
-    topologyFile: new FileTopologyStore(stateDir).path(state.cluster),
-    agentScript: agentScript(),
-    onProgress: progressLine(io),
-    log: (line) => io.out(line),
-  });
+  const topologyFile = new FileTopologyStore(stateDir).path(LocalSession.read(stateDir).cluster);
+  return new HealWatcher({ ...options, topologyFile, agentScript: agentScript() });
+}
+
+/** One check of every member now; heals those whose memcached restarted or was flushed. */
+async function heal(io: CommandIo, stateDir: string): Promise<number> {
+  const watcher = await healWatcher(stateDir, { onProgress: progressLine(io), log: (line) => io.out(line) });
   const outcomes = await watcher.checkOnce();
   if (outcomes.length === 0) io.out('every member that answers is a complete replica: nothing to heal');
   for (const o of outcomes) {
@@ -247,16 +250,8 @@ async function heal(io: CommandIo, stateDir: string): Promise<number> {
 /** The background watcher `up` starts: checks every member each second until the cluster is gone. */
 async function watch(io: CommandIo, stateDir: string): Promise<number> {
   const { existsSync } = await import('node:fs');
-  const { LocalSession } = await import('../../local/session');
-  const { FileTopologyStore } = await import('../../local/file-stores');
-  const { HealWatcher } = await import('../../local/heal-watcher');
-  const { agentScript } = await import('../../local/runtime');
-  const state = LocalSession.read(stateDir);
-  const topologyFile = new FileTopologyStore(stateDir).path(state.cluster);
   const stamp = (line: string) => io.out(`${new Date().toISOString()} ${line}`);
-  const watcher = new HealWatcher({
-    topologyFile,
-    agentScript: agentScript(),
+  const watcher = await healWatcher(stateDir, {
     intervalMs: 1000,
     log: stamp,
     onHeal: (o) =>
@@ -264,10 +259,10 @@ async function watch(io: CommandIo, stateDir: string): Promise<number> {
         `${o.node}: heal ${o.status}${o.report ? `, ${o.report.items} items` : ''}${o.error ? ` (${o.error})` : ''}`,
       ),
   });
-  stamp(`watching the members of ${topologyFile}`);
+  stamp(`watching the members of ${watcher.topologyFile}`);
   watcher.start();
   // The cluster is gone (astaire local down removed the state): stop.
-  while (existsSync(topologyFile)) await new Promise((r) => setTimeout(r, 1000));
+  while (existsSync(watcher.topologyFile)) await new Promise((r) => setTimeout(r, 1000));
   await watcher.stop();
   stamp('the local cluster is gone: stopping');
   return EXIT_OK;

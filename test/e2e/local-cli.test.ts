@@ -1,19 +1,19 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { parseTopology, Placement, vbucketOf } from '../../core';
 import { flagsOf, keyOf, valueOf } from '../../local/dataset';
 import { MemcachedProcess } from '../../local/memcached-process';
 import { Found, readAll } from '../integration/agent/support';
+import { tempDir } from '../support/temp-dirs';
 
 // `astaire local up / load / scale / wait-sync / verify / status / down`, run as a user runs them:
 // separate processes sharing a state directory (needs `npm run build`, which npm test runs first).
 jest.setTimeout(180_000);
 const run = promisify(execFile);
 const cli = resolve(__dirname, '..', '..', 'dist', 'cli', 'astaire.js');
-const stateDir = mkdtempSync(join(tmpdir(), 'astaire-local-cli-'));
+const stateDir = tempDir('astaire-local-cli-');
 const env = { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
 
 async function astaire(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -77,7 +77,7 @@ describe('astaire local, command by command', () => {
       await new Promise((r) => setTimeout(r, 250));
       [marker] = await readAll(restarted.address, [Buffer.from('astaire:complete')]);
     }
-    process.stderr.write(
+    process.stdout.write(
       `local watcher healed ${victim.id} ${((Date.now() - since) / 1000).toFixed(1)} s after its restart\n`,
     );
     expect(marker).toBeDefined();

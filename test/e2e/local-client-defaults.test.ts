@@ -1,9 +1,9 @@
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { AstaireClient, FileTopologySource } from '../../client';
+import { tempDir } from '../support/temp-dirs';
 
 // Issue 11, case 7: a client left at its defaults must not miss a local migration. The workflow
 // waits before the agents start; a client that had not seen the new topology by then writes to the
@@ -11,7 +11,7 @@ import { AstaireClient, FileTopologySource } from '../../client';
 jest.setTimeout(180_000);
 const run = promisify(execFile);
 const cli = resolve(__dirname, '..', '..', 'dist', 'cli', 'astaire.js');
-const stateDir = mkdtempSync(join(tmpdir(), 'astaire-local-defaults-'));
+const stateDir = tempDir('astaire-local-defaults-');
 const env = { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
 const KEYS = 3000;
 

@@ -1,8 +1,8 @@
 import { ChildProcess, execFile, spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { tempDir } from '../support/temp-dirs';
 
 // Local mode under a hostile operator (issue 11, cases 2, 3 and 5): several `astaire local`
 // processes, a CLI killed mid-migration, a failed scale-in. Each test keeps its own state directory
@@ -50,7 +50,7 @@ function background(stateDir: string, ...args: string[]): { child: ChildProcess;
 
 /** A fresh state directory; the definition an earlier test's `up` synthesized is reused (one CDK synth per file). */
 function newStateDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'astaire-local-safety-'));
+  const dir = tempDir('astaire-local-safety-');
   const synthesized = stateDirs.map((d) => join(d, 'definition.asl.json')).find((f) => existsSync(f));
   if (synthesized) copyFileSync(synthesized, join(dir, 'definition.asl.json'));
   stateDirs.push(dir);

@@ -1,18 +1,9 @@
 import { execFile } from 'node:child_process';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { MemcachedCluster } from '../support/memcached';
+import { tempDir } from '../support/temp-dirs';
 
 // A new user's path: `npm pack`, install the tarball next to a small TypeScript app, type-check
 // it against the published types, synthesize a cluster and use the client against real memcached.
@@ -99,7 +90,7 @@ describe('the packed astaire-aws installed into a fresh app', () => {
   beforeAll(async () => {
     if (!existsSync(join(ROOT, 'dist', 'assets', 'workflow-definition.json')))
       throw new Error('dist/assets is missing: run `npm run build` first (npm test does)');
-    dir = mkdtempSync(join(tmpdir(), 'astaire-package-'));
+    dir = tempDir('astaire-package-');
     // The build already ran (npm test builds first): pack what it made without running it again.
     await run('npm', ['pack', '--ignore-scripts', '--pack-destination', dir, '--loglevel=error'], {
       cwd: ROOT,

@@ -1,6 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { isComplete, readNodeState } from '../../agent/marker';
 import { synthesizeWorkflowDefinition } from '../../cdk/definition';
 import { AstaireClient, FileTopologySource } from '../../client';
@@ -11,6 +9,7 @@ import { agentScript, LocalRuntime } from '../../local/runtime';
 import { load } from '../../local/traffic';
 import { Placement, Topology, vbucketOf } from '../../core';
 import { readAll } from '../integration/agent/support';
+import { tempDir } from '../support/temp-dirs';
 
 // A node whose memcached restarts empty while it is a member (no scaling event), in local mode with real
 // memcached nodes, real agents and the synthesized workflow: it must never serve as a complete source, and
@@ -62,7 +61,7 @@ describe('a member whose memcached restarted empty (local mode)', () => {
   let client: AstaireClient;
   const restarted: MemcachedProcess[] = [];
   let watcher: HealWatcher | undefined;
-  const stateDir = mkdtempSync(join(tmpdir(), 'astaire-e2e-restart-'));
+  const stateDir = tempDir('astaire-e2e-restart-');
 
   beforeAll(async () => {
     runtime = await LocalRuntime.create({
@@ -151,7 +150,7 @@ describe('a member whose memcached restarted empty (local mode)', () => {
     // The marker lands before the agent exits and the watcher hears of it: let that heal finish.
     await watcher.checkOnce();
 
-    process.stderr.write(
+    process.stdout.write(
       `heal of the node restarted earlier: ${seconds.toFixed(1)} s (${healed.join(', ')})\n`,
     );
     expect(healed).toEqual([expect.stringMatching(/:succeeded$/)]);
@@ -164,7 +163,7 @@ describe('a member whose memcached restarted empty (local mode)', () => {
 
     const seconds = await allComplete();
 
-    process.stderr.write(`heal after a restart: every member complete ${seconds.toFixed(1)} s later\n`);
+    process.stdout.write(`heal after a restart: every member complete ${seconds.toFixed(1)} s later\n`);
     expect(await problems(await runtime.readTopology())).toEqual([]);
   });
 

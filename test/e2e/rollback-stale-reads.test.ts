@@ -1,10 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { AstaireClient, FileTopologySource } from '../../client';
 import { synthesizeWorkflowDefinition } from '../../cdk/definition';
 import { LocalResyncFailedError } from '../../local/agent-runner';
 import { ExecutionOutcome, LocalRuntime } from '../../local/runtime';
+import { tempDir } from '../support/temp-dirs';
 
 // Issue 11, case 6, after a rollback: a scale-in whose resync fails after the staying nodes pulled the
 // vbuckets they gain is rolled back; those nodes must not keep their copies, or the scale-in's next
@@ -18,7 +17,7 @@ const key = (i: number) => `rollback-${i}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('stale reads after a rolled-back scale-in (local mode, real memcached)', () => {
-  const stateDir = mkdtempSync(join(tmpdir(), 'astaire-rollback-'));
+  const stateDir = tempDir('astaire-rollback-');
   let runtime: LocalRuntime;
   let client: AstaireClient;
   /** The fault the next resync reports go through (none: they succeed). */

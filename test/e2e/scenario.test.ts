@@ -1,8 +1,6 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { synthesizeWorkflowDefinition } from '../../cdk/definition';
 import { runScenario, ScenarioSummary } from '../../local/scenario';
+import { tempDir } from '../support/temp-dirs';
 
 // The whole scale-out and scale-in on this machine: real memcached nodes, real agent processes,
 // and the state machine CDK synthesizes, run by aws-local-stepfunctions. A smaller npm start.
@@ -15,7 +13,7 @@ describe('local elastic-scaling scenario (3 -> 5 -> 4 nodes, 20k items)', () => 
   beforeAll(async () => {
     summary = await runScenario({
       items: 20_000,
-      stateDir: mkdtempSync(join(tmpdir(), 'astaire-e2e-')),
+      stateDir: tempDir('astaire-e2e-'),
       definition: synthesizeWorkflowDefinition({ clusterName: 'local' }),
       log: (line) => lines.push(line),
       maxTrafficOps: 50_000,

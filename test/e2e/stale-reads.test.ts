@@ -1,9 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { AstaireClient, FileTopologySource } from '../../client';
 import { synthesizeWorkflowDefinition } from '../../cdk/definition';
 import { ExecutionOutcome, LocalRuntime } from '../../local/runtime';
+import { tempDir } from '../support/temp-dirs';
 
 // Issue 11, case 6: a node that regains vbuckets it held in an earlier epoch must not serve its old
 // copies (deleted keys, older values), not even between the publish of the migration and its agent's
@@ -15,7 +14,7 @@ const key = (i: number) => `stale-${i}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('stale reads across a scale-out and a scale-in (local mode, real memcached)', () => {
-  const stateDir = mkdtempSync(join(tmpdir(), 'astaire-stale-'));
+  const stateDir = tempDir('astaire-stale-');
   let runtime: LocalRuntime;
   let client: AstaireClient;
 

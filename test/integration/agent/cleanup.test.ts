@@ -1,13 +1,13 @@
 import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseResyncMessage, parseTopology, Topology, vbucketOf } from '../../../core';
 import { runCleanup, vbucketsNotHeld, watermarkKey } from '../../../agent';
 import { MemcachedCluster } from '../../support/memcached';
 import { Item, pipeline, readAll, setCommand } from './support';
+import { tempDir } from '../../support/temp-dirs';
 
 // The agent's cleanup after a commit, against a real memcached: the node deletes the items of the
 // vbuckets it does not hold, and nothing else.
@@ -74,7 +74,7 @@ describe('astaire-agent cleanup against a real memcached', () => {
     expect(held.length).toBeGreaterThan(5000);
     expect(reserved.length).toBeGreaterThan(50);
 
-    const file = join(mkdtempSync(join(tmpdir(), 'cleanup-')), 'topology.json');
+    const file = join(tempDir('cleanup-'), 'topology.json');
     writeFileSync(file, JSON.stringify(topology));
     const { stdout } = await promisify(execFile)(process.execPath, [
       agent,

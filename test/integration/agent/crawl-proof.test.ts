@@ -50,8 +50,12 @@ async function keepWriting(address: string, key: string, stop: () => boolean): P
   try {
     while (!stop() && writes < 200000 && Date.now() < deadline) {
       await new Promise<void>((resolve, reject) => {
+        // One error listener per write, removed with its answer (else: MaxListenersExceededWarning).
         s.once('error', reject);
-        s.once('data', () => resolve());
+        s.once('data', () => {
+          s.off('error', reject);
+          resolve();
+        });
         s.write(`ms ${key} 1 T0\r\nx\r\n`);
       });
       writes++;

@@ -100,7 +100,7 @@ describe('astaire-agent resync while other agents crawl the same sources', () =>
     const old = cluster.servers();
     const t0 = Date.now();
     await load(old, VBUCKETS, REPLICAS, items);
-    process.stderr.write(`loaded in ${Date.now() - t0} ms\n`);
+    process.stdout.write(`loaded in ${Date.now() - t0} ms\n`);
     await cluster.add(1, MEMCACHED);
     const t = topology(old, cluster.servers());
     const pull = planMigration(t).pulls[0];
@@ -117,10 +117,10 @@ describe('astaire-agent resync while other agents crawl the same sources', () =>
       maxBytesPerSec: 600 * 1024,
       ioTimeoutMs: 3000,
       progressIntervalMs: 1000,
-      log: (line) => process.stderr.write(`agent: ${line}\n`),
+      log: (line) => process.stdout.write(`agent: ${line}\n`),
     });
     stop = true;
-    process.stderr.write(
+    process.stdout.write(
       `contention test: resync ${report.seconds} s, passes ${JSON.stringify(report.passes)}\n`,
     );
     const rivalResults = await Promise.all(rivals);

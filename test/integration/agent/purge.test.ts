@@ -1,10 +1,9 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readdirSync, rmSync } from 'node:fs';
 import { vbucketOf } from '../../../core';
 import { LocalMemcachedError, purgeStale, watermarkKey } from '../../../agent';
 import { MemcachedCluster } from '../../support/memcached';
 import { Item, pipeline, readAll, setCommand } from './support';
+import { tempDir } from '../../support/temp-dirs';
 
 const VBUCKETS = 64;
 
@@ -27,7 +26,7 @@ describe('purgeStale against a real memcached', () => {
   let cluster: MemcachedCluster | undefined;
   let spill: string;
   beforeEach(() => {
-    spill = mkdtempSync(join(tmpdir(), 'purge-spill-'));
+    spill = tempDir('purge-spill-');
   });
   afterEach(async () => {
     await cluster?.stop();

@@ -63,7 +63,7 @@ describe('astaire-agent resync against real memcached', () => {
     const items = makeItems(50000);
     // Printed so the data volume behind the timing is on record.
     beforeAll(() =>
-      process.stderr.write(
+      process.stdout.write(
         `resync integration data: ${items.length} items, ${totalBytes(items)} value bytes\n`,
       ),
     );
@@ -131,7 +131,7 @@ describe('astaire-agent resync against real memcached', () => {
 
       expect(reads.reduce((a, b) => a + b, 0)).toBeGreaterThan(1000);
       expect(report.status).toBe('succeeded');
-      process.stderr.write(`bump test: ${reads.join('+')} reads; passes ${JSON.stringify(report.passes)}\n`);
+      process.stdout.write(`bump test: ${reads.join('+')} reads; passes ${JSON.stringify(report.passes)}\n`);
       const got = await readAll(
         pull.address,
         gained.map((i) => i.key),

@@ -1,8 +1,8 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { main } from '../../../cli/astaire';
 import { MemcachedCluster } from '../../support/memcached';
+import { tempDir } from '../../support/temp-dirs';
 
 async function run(argv: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
   const out: string[] = [];
@@ -17,7 +17,7 @@ describe('astaire get/set/delete', () => {
   let file: string;
   beforeAll(async () => {
     cluster = await MemcachedCluster.start(2);
-    dir = mkdtempSync(join(tmpdir(), 'astaire-cli-'));
+    dir = tempDir('astaire-cli-');
     file = join(dir, 'topology.json');
     writeFileSync(
       file,

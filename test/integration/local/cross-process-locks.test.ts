@@ -1,10 +1,10 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { FileLockStore } from '../../../local/file-stores';
 import { LocalExecutions } from '../../../local/local-metrics';
 import { ProcessLock, processRef } from '../../../local/process-lock';
+import { tempDir } from '../../support/temp-dirs';
 
 // The locks of local mode between real processes: several `astaire local` commands share one
 // state directory (issue 11, case 2). Children load the compiled modules (npm run build).
@@ -13,7 +13,7 @@ const dist = resolve(__dirname, '..', '..', '..', 'dist', 'local');
 let dir: string;
 const children: ChildProcess[] = [];
 
-beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'astaire-locks-'))));
+beforeEach(() => (dir = tempDir('astaire-locks-')));
 afterEach(() => {
   for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   rmSync(dir, { recursive: true, force: true });

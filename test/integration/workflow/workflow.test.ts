@@ -42,7 +42,7 @@ describe('the synthesized workflow, run by aws-local-stepfunctions over fake por
     ).toEqual({
       DocumentName: 'astaire-local-resync',
       InstanceIds: [D],
-      Comment: 'astaire resync of local at epoch 2',
+      Comment: 'astaire resync of local e2',
       TimeoutSeconds: 600,
       Parameters: {
         taskToken: [expect.stringMatching(/^token-of-/)],
@@ -50,6 +50,8 @@ describe('the synthesized workflow, run by aws-local-stepfunctions over fake por
         node: [D],
         epoch: ['2'],
         mode: ['resync'],
+        // The readiness check: the agent fills and checks memcached on the address peers and clients use.
+        address: [`${ipOf(D)}:11211`],
       },
     });
   });
@@ -63,7 +65,7 @@ describe('the synthesized workflow, run by aws-local-stepfunctions over fake por
     expect(cleanups.map((c) => c.InstanceIds[0]).sort()).toEqual([A, B, C]);
     // Against the committed topology (epoch 3), never the migration's (epoch 2).
     expect(cleanups.map((c) => c.Parameters.epoch[0])).toEqual(['3', '3', '3']);
-    expect(cleanups[0]!.Comment).toBe(`astaire cleanup of local at epoch 3`);
+    expect(cleanups[0]!.Comment).toBe(`astaire cleanup of local e3`);
     for (const id of [A, B, C]) {
       expect(world.log).toContain(`cleaned ${id}@3 locked`);
       expect(world.log.indexOf(`cleaned ${id}@3 locked`)).toBeGreaterThan(world.log.indexOf(`CONTINUE ${D}`));

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
@@ -8,6 +8,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, main, parseCommandLine, supersededBy } from '../../../agent/cli';
 import { UsageError } from '../../../agent/errors';
 import { parseResyncMessage, parseTopology } from '../../../core';
+import { tempDir } from '../../support/temp-dirs';
 
 const ssm = mockClient(SSMClient);
 const sfnMock = mockClient(SFNClient);
@@ -30,7 +31,7 @@ async function run(argv: string[], env: Record<string, string> = {}) {
 }
 
 function topologyFile(doc: unknown): string {
-  const file = join(mkdtempSync(join(tmpdir(), 'agent-cli-')), 'topology.json');
+  const file = join(tempDir('agent-cli-'), 'topology.json');
   writeFileSync(file, JSON.stringify(doc));
   return file;
 }

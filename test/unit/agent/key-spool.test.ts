@@ -1,7 +1,6 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { KeySpool } from '../../../agent/key-spool';
+import { tempDir } from '../../support/temp-dirs';
 
 function drain(spool: KeySpool): [string, number][] {
   const out: [string, number][] = [];
@@ -12,7 +11,7 @@ function drain(spool: KeySpool): [string, number][] {
 describe('KeySpool', () => {
   let dir: string;
   beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'spool-test-'));
+    dir = tempDir('spool-test-');
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -2,6 +2,7 @@ import { Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AGENT_DOCUMENT_PATTERNS, AgentDocument } from '../../../cdk/agent-document';
 import { ResyncDocumentParameters } from '../../../cdk/state-names';
+import { testApp } from './fixtures/synth';
 
 interface DocumentContent {
   parameters: Record<string, { type: string; allowedPattern: string; interpolationType: string }>;
@@ -9,7 +10,7 @@ interface DocumentContent {
 }
 
 function synthDocument(props = {}): DocumentContent {
-  const stack = new Stack();
+  const stack = new Stack(testApp());
   new AgentDocument(stack, 'Doc', props);
   const docs = Template.fromStack(stack).findResources('AWS::SSM::Document');
   expect(Object.keys(docs)).toHaveLength(1);
@@ -22,6 +23,7 @@ const REALISTIC = {
   node: 'i-0123456789abcdef0',
   epoch: '42',
   mode: 'cleanup',
+  address: '10.0.12.201:11211',
 };
 const HOSTILE = [
   "x'; reboot; echo '",
@@ -73,7 +75,7 @@ describe('AgentDocument', () => {
     const resync = content.mainSteps[0].inputs.runCommand.find((l) => l.includes(' exec '))!;
     // The task token reaches the agent in its environment: `ps` shows every user a command line.
     expect(resync).toBe(
-      'ASTAIRE_TASK_TOKEN="$SSM_taskToken" exec /usr/local/bin/astaire-agent "$SSM_mode" --node "$SSM_node" --parameter "/astaire/$SSM_cluster/topology"',
+      'ASTAIRE_TASK_TOKEN="$SSM_taskToken" exec /usr/local/bin/astaire-agent "$SSM_mode" --node "$SSM_node" --parameter "/astaire/$SSM_cluster/topology" --local "$SSM_address"',
     );
     expect(resync).not.toContain('--task-token');
     // Outside double-quoted strings the command line holds no `$` at all.
@@ -83,7 +85,9 @@ describe('AgentDocument', () => {
   test('given an SSM Agent too old to pass parameters as environment variables, when the script starts, then it fails before running the agent', () => {
     const lines = content.mainSteps[0].inputs.runCommand;
     const check = lines.findIndex((l) => l.startsWith('for v in'));
-    expect(lines[check]).toBe('for v in SSM_taskToken SSM_cluster SSM_node SSM_epoch SSM_mode; do');
+    expect(lines[check]).toBe(
+      'for v in SSM_taskToken SSM_cluster SSM_node SSM_epoch SSM_mode SSM_address; do',
+    );
     expect(lines.slice(check).join('\n')).toMatch(/exit 2[\s\S]*ASTAIRE_TASK_TOKEN=\S+ exec /);
   });
 

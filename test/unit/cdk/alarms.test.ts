@@ -5,9 +5,10 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { ClusterAlarms, ClusterAlarmsProps } from '../../../cdk/alarms';
 import { workflowMetrics } from '../../../cdk/workflow';
+import { testApp } from './fixtures/synth';
 
 function synth(props: Partial<ClusterAlarmsProps> = {}) {
-  const stack = new Stack();
+  const stack = new Stack(testApp());
   const stateMachine = new sfn.StateMachine(stack, 'Workflow', {
     definitionBody: sfn.DefinitionBody.fromChainable(new sfn.Pass(stack, 'Pass')),
   });
@@ -155,7 +156,7 @@ describe('ClusterAlarms', () => {
   });
 
   test('given an operator topic, when alarms are made, then every alarm notifies it and no topic is created', () => {
-    const stack = new Stack();
+    const stack = new Stack(testApp());
     const topic = sns.Topic.fromTopicArn(stack, 'Ops', 'arn:aws:sns:eu-west-1:111122223333:ops');
     const stateMachine = new sfn.StateMachine(stack, 'Workflow', {
       definitionBody: sfn.DefinitionBody.fromChainable(new sfn.Pass(stack, 'Pass')),
@@ -170,7 +171,7 @@ describe('ClusterAlarms', () => {
   });
 
   test('given a lifecycle dead-letter queue, when alarms are made, then one waiting message alarms; without one there is no such alarm', () => {
-    const stack = new Stack();
+    const stack = new Stack(testApp());
     const stateMachine = new sfn.StateMachine(stack, 'Workflow', {
       definitionBody: sfn.DefinitionBody.fromChainable(new sfn.Pass(stack, 'Pass')),
     });

@@ -3,10 +3,11 @@ import { Template } from 'aws-cdk-lib/assertions';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { ClusterDashboard } from '../../../cdk/dashboard';
 import { MetricName } from '../../../core/metrics';
+import { testApp } from './fixtures/synth';
 
 /** The dashboard body with its tokens (state machine ARN) left as `<token>`. */
 function body(): string {
-  const stack = new Stack();
+  const stack = new Stack(testApp());
   const stateMachine = new sfn.StateMachine(stack, 'Workflow', {
     definitionBody: sfn.DefinitionBody.fromChainable(new sfn.Pass(stack, 'Pass')),
   });

@@ -3,11 +3,12 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { AstaireWorkflow, WorkflowMetricNames } from '../../../cdk/workflow';
 import { MetricNames } from '../../../lambdas/metric-names';
+import { unbundledApp } from './fixtures/synth';
 
 let app: App;
 let template: Template;
 beforeAll(() => {
-  app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  app = unbundledApp();
   const stack = new Stack(app, 'Test', { env: { account: '111111111111', region: 'eu-west-1' } });
   new AstaireWorkflow(stack, 'Workflow', {
     clusterName: 'prod',
@@ -177,7 +178,7 @@ describe('AstaireWorkflow', () => {
   });
 
   test('given an invalid cluster name, when constructed, then it throws', () => {
-    const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Bad');
+    const stack = new Stack(unbundledApp(), 'Bad');
     expect(
       () =>
         new AstaireWorkflow(stack, 'W', {
@@ -453,4 +454,19 @@ describe('after the commit, nothing rolls back', () => {
         ),
       }).toEqual({ name, retried: true });
   });
+});
+
+test('given the longest cluster name and epoch, when SendCommand gets its Comment, then it fits the API limit of 100 characters', () => {
+  const { synthesizeWorkflowDefinition } = jest.requireActual(
+    '../../../cdk/definition',
+  ) as typeof import('../../../cdk/definition');
+  const text = JSON.stringify(synthesizeWorkflowDefinition());
+  const formats = [...text.matchAll(/States\.Format\('(astaire [^']*)', \$\.cluster, \$\.epoch\)/g)].map(
+    (m) => m[1],
+  );
+  expect(formats.length).toBeGreaterThanOrEqual(2);
+  for (const f of formats) {
+    const worst = f.replace('{}', 'c'.repeat(64)).replace('{}', '9'.repeat(15));
+    expect({ f, length: worst.length <= 100 }).toEqual({ f, length: true });
+  }
 });

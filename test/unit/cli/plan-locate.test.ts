@@ -1,9 +1,9 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { main } from '../../../cli/astaire';
+import { tempDir } from '../../support/temp-dirs';
 
-const dir = mkdtempSync(join(tmpdir(), 'astaire-cli-'));
+const dir = tempDir('astaire-cli-');
 const s = (n: number) => ({ id: `node-${n}`, address: `127.0.0.1:${11210 + n}` });
 function file(name: string, content: unknown): string {
   const path = join(dir, name);

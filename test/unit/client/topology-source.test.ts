@@ -1,12 +1,12 @@
 import { GetParameterCommand, ParameterNotFound, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TopologySourceError } from '../../../client/errors';
 import { ParameterStoreTopologySource } from '../../../client/parameter-store-source';
 import { FileTopologySource, InMemoryTopologySource } from '../../../client/topology-source';
 import { TopologyValidationError } from '../../../core';
+import { tempDir } from '../../support/temp-dirs';
 
 const doc = (epoch: number) => ({
   cluster: 'c1',
@@ -67,7 +67,7 @@ describe('ParameterStoreTopologySource', () => {
 
 describe('FileTopologySource', () => {
   let dir: string;
-  beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'astaire-topology-'))));
+  beforeEach(() => (dir = tempDir('astaire-topology-')));
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   it('given a file, when it changes between reads, then each read returns its current content', async () => {

@@ -456,6 +456,110 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
       resultPath: string,
     ) => state.addCatch(next, { errors: [sfn.Errors.ALL], resultPath });
 
+    const agentCommand = (name: string, mode: 'resync' | 'cleanup') => {
+      const task = new tasks.CallAwsService(this, name, {
+        stateName: name,
+        service: 'ssm',
+        action: 'sendCommand',
+        integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+        parameters: {
+          DocumentName: props.resyncDocumentName,
+          'InstanceIds.$': 'States.Array($.node)',
+          // SendCommand's Comment takes at most 100 characters: with a 64-character cluster name and a
+          // 15-digit epoch this is exactly 100.
+          'Comment.$': `States.Format('astaire ${mode} of {} e{}', $.cluster, $.epoch)`,
+          // How long SSM tries to deliver the command to an instance that is not reachable yet.
+          TimeoutSeconds: 600,
+          Parameters: {
+            [`${DocParam.taskToken}.$`]: 'States.Array($$.Task.Token)',
+            [`${DocParam.cluster}.$`]: 'States.Array($.cluster)',
+            [`${DocParam.node}.$`]: 'States.Array($.node)',
+            [`${DocParam.epoch}.$`]: "States.Array(States.Format('{}', $.epoch))",
+            [DocParam.mode]: [mode],
+            [`${DocParam.address}.$`]: 'States.Array($.address)',
+          },
+        },
+        iamResources: [
+          stack.formatArn({ service: 'ssm', resource: 'document', resourceName: props.resyncDocumentName }),
+        ],
+        // Both tasks share this statement: add it once.
+        additionalIamStatements:
+          mode === 'resync'
+            ? [
+                new iam.PolicyStatement({
+                  sid: 'RunTheResyncOnlyOnTheClusterInstances',
+                  actions: ['ssm:SendCommand'],
+                  resources: [stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' })],
+                  conditions: {
+                    StringEquals: { 'ssm:resourceTag/aws:autoscaling:groupName': props.autoScalingGroupName },
+                  },
+                }),
+              ]
+            : undefined,
+        taskTimeout: sfn.Timeout.duration(resyncTimeout),
+        heartbeatTimeout: sfn.Timeout.duration(resyncHeartbeat),
+      });
+      task.addRetry({
+        errors: TRANSIENT_SSM_ERRORS,
+        interval: Duration.seconds(10),
+        backoffRate: 2,
+        maxDelay: Duration.seconds(60),
+        maxAttempts: 12,
+      });
+      return task;
+    };
+    /**
+     * The nodes at `itemsPath` delete what they do not hold (`astaire-agent cleanup`), after
+     * clientPropagationDelay (clients still on the migration's topology write to its union), then `then`;
+     * a failure is recorded (CleanupFailed) on the way. Returns the Choice that skips it all when there is
+     * nothing to clean. The cleanup after a commit and the one after a rollback differ only in these names.
+     */
+    const cleanupPhase = (o: {
+      readonly has: string;
+      readonly wait: string;
+      readonly map: string;
+      readonly node: string;
+      readonly record: string;
+      readonly itemsPath: string;
+      readonly epochPath: string;
+      readonly resultPath: string;
+      readonly errorPath: string;
+      readonly failed: 'cleanup' | 'rollback-cleanup';
+      readonly then: sfn.IChainable;
+    }) => {
+      const record = invoke(
+        o.record,
+        'recordFailure',
+        { 'error.$': o.errorPath, 'executionId.$': '$$.Execution.Id', failed: o.failed },
+        null,
+      );
+      catchTo(record, o.then, `$.${o.record.charAt(0).toLowerCase()}${o.record.slice(1)}Error`);
+      record.next(o.then);
+      const map = new sfn.Map(this, o.map, {
+        stateName: o.map,
+        itemsPath: o.itemsPath,
+        itemSelector: {
+          'cluster.$': '$.request.cluster',
+          'epoch.$': o.epochPath,
+          'node.$': '$$.Map.Item.Value.node',
+          'address.$': '$$.Map.Item.Value.address',
+        },
+        maxConcurrency: props.maxConcurrentResyncs ?? 10,
+        resultPath: o.resultPath,
+      });
+      map.itemProcessor(agentCommand(o.node, 'cleanup'));
+      catchTo(map, record, o.errorPath);
+      map.next(o.then);
+      const wait = new sfn.Wait(this, o.wait, {
+        stateName: o.wait,
+        time: sfn.WaitTime.duration(props.clientPropagationDelay ?? Duration.seconds(15)),
+      });
+      wait.next(map);
+      return new sfn.Choice(this, o.has, { stateName: o.has })
+        .when(sfn.Condition.isPresent(`${o.itemsPath}[0]`), wait)
+        .otherwise(o.then);
+    };
+
     // Failure path: every step catches so that the execution always reaches Failed.
     const failed = new sfn.Fail(this, S.Failed, {
       stateName: S.Failed,
@@ -476,40 +580,20 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
     // A lock this execution could not release is broken by the next one once this execution has ended.
     catchTo(releaseAfterRollback, recordFailure, '$.releaseLockError');
     releaseAfterRollback.next(recordFailure);
-    const recordRollbackCleanupFailure = invoke(
-      S.RecordRollbackCleanupFailure,
-      'recordFailure',
-      { 'error.$': '$.rollbackCleanupError', 'executionId.$': '$$.Execution.Id', failed: 'rollback-cleanup' },
-      null,
-    );
-    catchTo(recordRollbackCleanupFailure, releaseAfterRollback, '$.recordRollbackCleanupFailureError');
-    recordRollbackCleanupFailure.next(releaseAfterRollback);
-    const rollbackCleanupNodes = new sfn.Map(this, S.RollbackCleanupNodes, {
-      stateName: S.RollbackCleanupNodes,
-      itemsPath: '$.restore.cleanups',
-      itemSelector: {
-        'cluster.$': '$.request.cluster',
-        'epoch.$': '$.restore.epoch',
-        'node.$': '$$.Map.Item.Value.node',
-        'address.$': '$$.Map.Item.Value.address',
-      },
-      maxConcurrency: props.maxConcurrentResyncs ?? 10,
-      resultPath: '$.rollbackCleanups',
-    });
-    catchTo(rollbackCleanupNodes, recordRollbackCleanupFailure, '$.rollbackCleanupError');
-    rollbackCleanupNodes.next(releaseAfterRollback);
-    // Clients still on the migration's topology write to its new replicas too: let them move on first.
-    const waitBeforeRollbackCleanup = new sfn.Wait(this, S.WaitBeforeRollbackCleanup, {
-      stateName: S.WaitBeforeRollbackCleanup,
-      time: sfn.WaitTime.duration(props.clientPropagationDelay ?? Duration.seconds(15)),
-    });
-    waitBeforeRollbackCleanup.next(rollbackCleanupNodes);
     // Absent when nothing was restored (a failure before PlanMigration wrote, or RestoreTopology failed).
-    const hasRollbackCleanups = new sfn.Choice(this, S.HasRollbackCleanups, {
-      stateName: S.HasRollbackCleanups,
-    })
-      .when(sfn.Condition.isPresent('$.restore.cleanups[0]'), waitBeforeRollbackCleanup)
-      .otherwise(releaseAfterRollback);
+    const hasRollbackCleanups = cleanupPhase({
+      has: S.HasRollbackCleanups,
+      wait: S.WaitBeforeRollbackCleanup,
+      map: S.RollbackCleanupNodes,
+      node: S.RollbackCleanupNode,
+      record: S.RecordRollbackCleanupFailure,
+      itemsPath: '$.restore.cleanups',
+      epochPath: '$.restore.epoch',
+      resultPath: '$.rollbackCleanups',
+      errorPath: '$.rollbackCleanupError',
+      failed: 'rollback-cleanup',
+      then: releaseAfterRollback,
+    });
     const abandonLaunch = invoke(
       S.AbandonLaunch,
       'completeLifecycle',
@@ -574,60 +658,7 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
     catchTo(plan, restore, '$.error');
 
     // One SSM command per node: the agent runs `mode` (resync or cleanup) and reports on the task token.
-    const agentCommand = (name: string, mode: 'resync' | 'cleanup') => {
-      const task = new tasks.CallAwsService(this, name, {
-        stateName: name,
-        service: 'ssm',
-        action: 'sendCommand',
-        integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
-        parameters: {
-          DocumentName: props.resyncDocumentName,
-          'InstanceIds.$': 'States.Array($.node)',
-          // SendCommand's Comment takes at most 100 characters: with a 64-character cluster name and a
-          // 15-digit epoch this is exactly 100.
-          'Comment.$': `States.Format('astaire ${mode} of {} e{}', $.cluster, $.epoch)`,
-          // How long SSM tries to deliver the command to an instance that is not reachable yet.
-          TimeoutSeconds: 600,
-          Parameters: {
-            [`${DocParam.taskToken}.$`]: 'States.Array($$.Task.Token)',
-            [`${DocParam.cluster}.$`]: 'States.Array($.cluster)',
-            [`${DocParam.node}.$`]: 'States.Array($.node)',
-            [`${DocParam.epoch}.$`]: "States.Array(States.Format('{}', $.epoch))",
-            [DocParam.mode]: [mode],
-            [`${DocParam.address}.$`]: 'States.Array($.address)',
-          },
-        },
-        iamResources: [
-          stack.formatArn({ service: 'ssm', resource: 'document', resourceName: props.resyncDocumentName }),
-        ],
-        // Both tasks share this statement: add it once.
-        additionalIamStatements:
-          mode === 'resync'
-            ? [
-                new iam.PolicyStatement({
-                  sid: 'RunTheResyncOnlyOnTheClusterInstances',
-                  actions: ['ssm:SendCommand'],
-                  resources: [stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' })],
-                  conditions: {
-                    StringEquals: { 'ssm:resourceTag/aws:autoscaling:groupName': props.autoScalingGroupName },
-                  },
-                }),
-              ]
-            : undefined,
-        taskTimeout: sfn.Timeout.duration(resyncTimeout),
-        heartbeatTimeout: sfn.Timeout.duration(resyncHeartbeat),
-      });
-      task.addRetry({
-        errors: TRANSIENT_SSM_ERRORS,
-        interval: Duration.seconds(10),
-        backoffRate: 2,
-        maxDelay: Duration.seconds(60),
-        maxAttempts: 12,
-      });
-      return task;
-    };
     const resyncNode = agentCommand(S.ResyncNode, 'resync');
-    rollbackCleanupNodes.itemProcessor(agentCommand(S.RollbackCleanupNode, 'cleanup'));
     const resyncNodes = new sfn.Map(this, S.ResyncNodes, {
       stateName: S.ResyncNodes,
       itemsPath: '$.plan.pulls',
@@ -689,38 +720,19 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
     // A lock this execution could not release is broken by the next one once this execution has ended.
     catchTo(releaseLock, checkOutcome, '$.releaseLockError');
     releaseLock.next(checkOutcome);
-    const recordCleanupFailure = invoke(
-      S.RecordCleanupFailure,
-      'recordFailure',
-      { 'error.$': '$.cleanupError', 'executionId.$': '$$.Execution.Id', failed: 'cleanup' },
-      null,
-    );
-    catchTo(recordCleanupFailure, releaseLock, '$.recordCleanupFailureError');
-    recordCleanupFailure.next(releaseLock);
-    const cleanupNodes = new sfn.Map(this, S.CleanupNodes, {
-      stateName: S.CleanupNodes,
+    const hasCleanups = cleanupPhase({
+      has: S.HasCleanups,
+      wait: S.WaitBeforeCleanup,
+      map: S.CleanupNodes,
+      node: S.CleanupNode,
+      record: S.RecordCleanupFailure,
       itemsPath: '$.plan.cleanups',
-      itemSelector: {
-        'cluster.$': '$.request.cluster',
-        'epoch.$': '$.migration.commit.epoch',
-        'node.$': '$$.Map.Item.Value.node',
-        'address.$': '$$.Map.Item.Value.address',
-      },
-      maxConcurrency: props.maxConcurrentResyncs ?? 10,
+      epochPath: '$.migration.commit.epoch',
       resultPath: '$.cleanups',
+      errorPath: '$.cleanupError',
+      failed: 'cleanup',
+      then: releaseLock,
     });
-    cleanupNodes.itemProcessor(agentCommand(S.CleanupNode, 'cleanup'));
-    catchTo(cleanupNodes, recordCleanupFailure, '$.cleanupError');
-    cleanupNodes.next(releaseLock);
-    // Clients still on the migration's topology write to the old replicas too: let them move on first.
-    const waitBeforeCleanup = new sfn.Wait(this, S.WaitBeforeCleanup, {
-      stateName: S.WaitBeforeCleanup,
-      time: sfn.WaitTime.duration(props.clientPropagationDelay ?? Duration.seconds(15)),
-    });
-    waitBeforeCleanup.next(cleanupNodes);
-    const hasCleanups = new sfn.Choice(this, S.HasCleanups, { stateName: S.HasCleanups })
-      .when(sfn.Condition.isPresent('$.plan.cleanups[0]'), waitBeforeCleanup)
-      .otherwise(releaseLock);
     const continueLifecycle = invoke(
       S.ContinueLifecycle,
       'completeLifecycle',

@@ -416,7 +416,7 @@ export class ElasticMemcachedCluster extends Construct implements ec2.IConnectab
     // Debian's names for the two architectures an instance type can have.
     const debianArch = instanceType.architecture === ec2.InstanceArchitecture.ARM_64 ? 'arm64' : 'amd64';
     const userData = ec2.UserData.forLinux();
-    this.addBootCommands(userData, memoryMb);
+    this.addBootCommands(userData, memoryMb, debianArch);
     agentPackage.addInstallCommands(userData, AGENT_PATH, Aws.REGION);
     this.addHealCommands(userData, cluster);
     // Last: Run Command reaches a node only once its SSM Agent runs, so a boot that failed
@@ -543,7 +543,7 @@ export class ElasticMemcachedCluster extends Construct implements ec2.IConnectab
    * memcached and Node.js from Debian, memcached listening on the node's private address (peers,
    * clients) and loopback (its agent). `set -euo pipefail` first: any failing step ends the boot.
    */
-  private addBootCommands(userData: ec2.UserData, memoryMb: number): void {
+  private addBootCommands(userData: ec2.UserData, memoryMb: number, debianArch: string): void {
     userData.addCommands(
       'set -euo pipefail',
       'export DEBIAN_FRONTEND=noninteractive',
@@ -551,7 +551,18 @@ export class ElasticMemcachedCluster extends Construct implements ec2.IConnectab
       'APT_OPTS="-o DPkg::Lock::Timeout=600 -o Acquire::Retries=5"',
       // awscli: the agent bundle is fetched with `aws s3 cp`, which the Debian AMI may not ship.
       'apt-get $APT_OPTS update',
-      'apt-get $APT_OPTS install -y memcached nodejs unzip curl awscli',
+      'apt-get $APT_OPTS install -y memcached unzip curl awscli xz-utils',
+      // Node.js 22 from nodejs.org, not Debian's: bookworm's nodejs is 18, below the >= 20 the agent's
+      // bundled AWS SDK requires (22 from 2027). The tarball is checked against the release's SHASUMS256
+      // (fetched over TLS) before it is unpacked; any mismatch ends the boot (set -e): the node never
+      // registers with SSM, and its launch is abandoned.
+      'NODE_DIST=https://nodejs.org/dist/latest-v22.x',
+      'curl -sSf --retry 5 -o /tmp/node-SHASUMS256.txt "$NODE_DIST/SHASUMS256.txt"',
+      `NODE_TAR=$(grep -m 1 -o 'node-v22\\.[0-9.]*-linux-${debianArch === 'arm64' ? 'arm64' : 'x64'}\\.tar\\.xz' /tmp/node-SHASUMS256.txt)`,
+      'curl -sSf --retry 5 -o "/tmp/$NODE_TAR" "$NODE_DIST/$NODE_TAR"',
+      '(cd /tmp && grep " $NODE_TAR$" node-SHASUMS256.txt | sha256sum -c -)',
+      'tar -xJf "/tmp/$NODE_TAR" -C /usr/local --strip-components=1 --no-same-owner',
+      '/usr/local/bin/node --version',
       'IMDS_TOKEN=$(curl -sSf -X PUT http://169.254.169.254/latest/api/token -H "X-aws-ec2-metadata-token-ttl-seconds: 300")',
       'PRIVATE_IP=$(curl -sSf -H "X-aws-ec2-metadata-token: $IMDS_TOKEN" http://169.254.169.254/latest/meta-data/local-ipv4)',
       // Debian's unit runs memcached through systemd-memcached-wrapper, one option per line.

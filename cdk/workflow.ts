@@ -302,7 +302,7 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
       Validations.of(fns[handler].node.defaultChild!).acknowledge({
         id: 'AwsSolutions-L1',
         reason:
-          'Issue 5 pins the handlers to nodejs22.x, the Node.js the nodes run (dnf nodejs22) and the bundles target; a supported Lambda runtime.',
+          'The handlers run on nodejs22.x, the Node.js the nodes install (22, from nodejs.org, checksum-verified) and the bundles target; a supported Lambda runtime.',
       });
     }
     this.functions = fns;

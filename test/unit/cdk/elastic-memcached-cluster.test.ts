@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { App, Duration, Size, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -226,7 +227,19 @@ describe('ElasticMemcachedCluster: nodes', () => {
     };
     expect(script.split('\n')[1]).toBe('set -euo pipefail');
     expect(script).toContain('apt-get $APT_OPTS update');
-    expect(script).toContain('apt-get $APT_OPTS install -y memcached nodejs unzip curl awscli');
+    expect(script).toContain('apt-get $APT_OPTS install -y memcached unzip curl awscli xz-utils');
+    // Node.js 22 from nodejs.org (Debian bookworm's nodejs is 18, below what the bundled AWS SDK needs),
+    // checked against the release's SHASUMS256 before it is unpacked, and before the agent is installed.
+    const sdkPackage = readFileSync(require.resolve('@aws-sdk/client-ssm/package.json'), 'utf8');
+    const sdkNeeds = (JSON.parse(sdkPackage) as { engines: { node: string } }).engines.node;
+    expect(Number(/(\d+)/.exec(sdkNeeds)![1])).toBeLessThanOrEqual(22);
+    expect(script).not.toMatch(/install -y[^\n]*\bnodejs\b/);
+    expect(script).toContain('NODE_DIST=https://nodejs.org/dist/latest-v22.x');
+    expect(script).toContain(
+      "NODE_TAR=$(grep -m 1 -o 'node-v22\\.[0-9.]*-linux-x64\\.tar\\.xz' /tmp/node-SHASUMS256.txt)",
+    );
+    expect(at('sha256sum -c -')).toBeLessThan(at('tar -xJf "/tmp/$NODE_TAR" -C /usr/local'));
+    expect(at('tar -xJf "/tmp/$NODE_TAR" -C /usr/local')).toBeLessThan(at('NODE_BIN=$(command -v node)'));
     expect(script).not.toMatch(/\bdnf\b|\/etc\/sysconfig\//);
     // /etc/memcached.conf, one option per line, as Debian's systemd-memcached-wrapper reads it.
     const conf = script.slice(

@@ -22,6 +22,7 @@ import {
   ServerError,
   ServerProtocolError,
   ServerRejectedError,
+  TopologyLeaseExpiredError,
   ValueTooLargeError,
 } from './errors';
 import { flagValue, MetaReply } from './meta-parser';
@@ -177,6 +178,10 @@ export class AstaireClient extends EventEmitter<AstaireClientEvents> {
   private refreshing?: Promise<Topology>;
   private unwatch?: () => void;
   private closed = false;
+  /** When a poll of a source with a lease last succeeded (Date.now()). */
+  private lastPoll = Date.now();
+  /** Writes and deletes under way, by the epoch they were routed with (what the client acknowledges). */
+  private readonly writesByEpoch = new Map<number, number>();
   /** Read-repair copies under way, by server and key (a second read of the key does not copy again). */
   private readonly repairs = new Map<string, Promise<void>>();
   private readonly repairCounts: ReadRepairStats = {
@@ -253,18 +258,19 @@ export class AstaireClient extends EventEmitter<AstaireClientEvents> {
 
   /** Stores the value on every replica; resolves when at least one stored it. */
   async set(key: Key, value: Value, options: WriteOptions = {}): Promise<void> {
-    const epoch = this.current();
-    const route = this.route(epoch, key);
-    const parts = setRequest(
-      route.key,
-      this.valueBytes(value),
-      this.flags(options.flags),
-      this.ttl(options.ttl),
-      'set',
-    );
-    await this.fanOut('set', route, async (server) => {
-      const reply = await this.call(server, parts, value);
-      if (reply.type !== 'HD') throw this.unexpected(server, reply, 'set');
+    return this.writing(async (epoch) => {
+      const route = this.route(epoch, key);
+      const parts = setRequest(
+        route.key,
+        this.valueBytes(value),
+        this.flags(options.flags),
+        this.ttl(options.ttl),
+        'set',
+      );
+      await this.fanOut('set', route, async (server) => {
+        const reply = await this.call(server, parts, value);
+        if (reply.type !== 'HD') throw this.unexpected(server, reply, 'set');
+      });
     });
   }
 
@@ -280,24 +286,26 @@ export class AstaireClient extends EventEmitter<AstaireClientEvents> {
    * answered, so two racing clients get the same verdict.
    */
   async add(key: Key, value: Value, options: WriteOptions = {}): Promise<boolean> {
-    const epoch = this.current();
-    const route = this.route(epoch, key);
-    const bytes = this.valueBytes(value);
-    const flags = this.flags(options.flags);
-    const ttl = this.ttl(options.ttl);
-    const results = await this.fanOut('add', route, async (server) => {
-      const reply = await this.call(server, setRequest(route.key, bytes, flags, ttl, 'add'), value);
-      if (reply.type === 'HD') return true;
-      if (reply.type !== 'NS') throw this.unexpected(server, reply, 'add');
-      const peek = await this.call(server, peekRequest(route.key));
-      if (peek.type === 'EN') return false;
-      if (peek.type !== 'HD') throw this.unexpected(server, peek, 'add');
-      if (!isTombstone(Number(flagValue(peek.flags, 'f')), Number(flagValue(peek.flags, 's')))) return false;
-      const cas = flagValue(peek.flags, 'c');
-      const replace = await this.call(server, setRequest(route.key, bytes, flags, ttl, 'set', cas), value);
-      return replace.type === 'HD';
+    return this.writing(async (epoch) => {
+      const route = this.route(epoch, key);
+      const bytes = this.valueBytes(value);
+      const flags = this.flags(options.flags);
+      const ttl = this.ttl(options.ttl);
+      const results = await this.fanOut('add', route, async (server) => {
+        const reply = await this.call(server, setRequest(route.key, bytes, flags, ttl, 'add'), value);
+        if (reply.type === 'HD') return true;
+        if (reply.type !== 'NS') throw this.unexpected(server, reply, 'add');
+        const peek = await this.call(server, peekRequest(route.key));
+        if (peek.type === 'EN') return false;
+        if (peek.type !== 'HD') throw this.unexpected(server, peek, 'add');
+        if (!isTombstone(Number(flagValue(peek.flags, 'f')), Number(flagValue(peek.flags, 's'))))
+          return false;
+        const cas = flagValue(peek.flags, 'c');
+        const replace = await this.call(server, setRequest(route.key, bytes, flags, ttl, 'set', cas), value);
+        return replace.type === 'HD';
+      });
+      return results.find((r) => r !== undefined) as boolean;
     });
-    return results.find((r) => r !== undefined) as boolean;
   }
 
   /**
@@ -307,27 +315,29 @@ export class AstaireClient extends EventEmitter<AstaireClientEvents> {
    * old replicas.
    */
   async replace(key: Key, value: Value, options: WriteOptions = {}): Promise<boolean> {
-    const epoch = this.current();
-    const route = this.route(epoch, key);
-    const bytes = this.valueBytes(value);
-    const flags = this.flags(options.flags);
-    const ttl = this.ttl(options.ttl);
-    const results = await this.fanOut('replace', route, async (server) => {
-      // A write between our peek and our set changes the CAS: look again (bounded).
-      for (let attempt = 0; attempt < 5; attempt++) {
-        const peek = await this.call(server, peekRequest(route.key));
-        if (peek.type === 'EN') return false;
-        if (peek.type !== 'HD') throw this.unexpected(server, peek, 'replace');
-        if (isTombstone(Number(flagValue(peek.flags, 'f')), Number(flagValue(peek.flags, 's')))) return false;
-        const cas = flagValue(peek.flags, 'c');
-        const reply = await this.call(server, setRequest(route.key, bytes, flags, ttl, 'set', cas), value);
-        if (reply.type === 'HD') return true;
-        if (reply.type === 'NF') return false;
-        if (reply.type !== 'EX') throw this.unexpected(server, reply, 'replace');
-      }
-      throw new ServerProtocolError(server, 'replace: the item kept changing under 5 attempts');
+    return this.writing(async (epoch) => {
+      const route = this.route(epoch, key);
+      const bytes = this.valueBytes(value);
+      const flags = this.flags(options.flags);
+      const ttl = this.ttl(options.ttl);
+      const results = await this.fanOut('replace', route, async (server) => {
+        // A write between our peek and our set changes the CAS: look again (bounded).
+        for (let attempt = 0; attempt < 5; attempt++) {
+          const peek = await this.call(server, peekRequest(route.key));
+          if (peek.type === 'EN') return false;
+          if (peek.type !== 'HD') throw this.unexpected(server, peek, 'replace');
+          if (isTombstone(Number(flagValue(peek.flags, 'f')), Number(flagValue(peek.flags, 's'))))
+            return false;
+          const cas = flagValue(peek.flags, 'c');
+          const reply = await this.call(server, setRequest(route.key, bytes, flags, ttl, 'set', cas), value);
+          if (reply.type === 'HD') return true;
+          if (reply.type === 'NF') return false;
+          if (reply.type !== 'EX') throw this.unexpected(server, reply, 'replace');
+        }
+        throw new ServerProtocolError(server, 'replace: the item kept changing under 5 attempts');
+      });
+      return results.some((r) => r === true);
     });
-    return results.some((r) => r === true);
   }
 
   /**
@@ -363,25 +373,26 @@ export class AstaireClient extends EventEmitter<AstaireClientEvents> {
     const amount = counter(delta, 'delta');
     const initial = options.initial === undefined ? undefined : counter(options.initial, 'initial');
     const ttl = this.ttl(options.ttl);
-    const epoch = this.current();
-    const route = this.route(epoch, key);
-    const results = await this.fanOut(direction, route, async (server) => {
-      const create = initial !== undefined && !route.tombstoneIds.has(server.id);
-      const reply = await this.call(
-        server,
-        arithmeticRequest(route.key, direction, amount, initial ?? 0n, create ? ttl : undefined),
-      );
-      if (reply.type === 'NF' || reply.type === 'EN') return undefined;
-      if (reply.type === 'CLIENT_ERROR')
-        throw new InvalidOptionError(`${direction} ${route.key.display}: the value is not a counter`);
-      if (reply.type !== 'VA') throw this.unexpected(server, reply, direction);
-      return BigInt(reply.value.toString('latin1'));
+    return this.writing(async (epoch) => {
+      const route = this.route(epoch, key);
+      const results = await this.fanOut(direction, route, async (server) => {
+        const create = initial !== undefined && !route.tombstoneIds.has(server.id);
+        const reply = await this.call(
+          server,
+          arithmeticRequest(route.key, direction, amount, initial ?? 0n, create ? ttl : undefined),
+        );
+        if (reply.type === 'NF' || reply.type === 'EN') return undefined;
+        if (reply.type === 'CLIENT_ERROR')
+          throw new InvalidOptionError(`${direction} ${route.key.display}: the value is not a counter`);
+        if (reply.type !== 'VA') throw this.unexpected(server, reply, direction);
+        return BigInt(reply.value.toString('latin1'));
+      });
+      const answers = route.servers.map((s, i) => ({ server: s, value: results[i] }));
+      const settled =
+        answers.find((a) => a.value !== undefined && !route.tombstoneIds.has(a.server.id)) ??
+        answers.find((a) => a.value !== undefined);
+      return settled?.value;
     });
-    const answers = route.servers.map((s, i) => ({ server: s, value: results[i] }));
-    const settled =
-      answers.find((a) => a.value !== undefined && !route.tombstoneIds.has(a.server.id)) ??
-      answers.find((a) => a.value !== undefined);
-    return settled?.value;
   }
 
   /**
@@ -391,43 +402,46 @@ export class AstaireClient extends EventEmitter<AstaireClientEvents> {
    * replica held the key.
    */
   async delete(key: Key): Promise<boolean> {
-    const epoch = this.current();
-    const route = this.route(epoch, key);
-    const tombstone = tombstoneRequest(route.key, this.options.tombstoneTtlSeconds);
-    const del = deleteRequest(route.key);
-    const results = await this.fanOut('delete', route, async (server) => {
-      if (route.tombstoneIds.has(server.id)) {
-        const reply = await this.call(server, tombstone);
-        if (reply.type !== 'HD') throw this.unexpected(server, reply, 'delete');
-        return false;
-      }
-      const reply = await this.call(server, del);
-      if (reply.type === 'HD') return true;
-      if (reply.type === 'NF') return false;
-      throw this.unexpected(server, reply, 'delete');
+    return this.writing(async (epoch) => {
+      const route = this.route(epoch, key);
+      const tombstone = tombstoneRequest(route.key, this.options.tombstoneTtlSeconds);
+      const del = deleteRequest(route.key);
+      const results = await this.fanOut('delete', route, async (server) => {
+        if (route.tombstoneIds.has(server.id)) {
+          const reply = await this.call(server, tombstone);
+          if (reply.type !== 'HD') throw this.unexpected(server, reply, 'delete');
+          return false;
+        }
+        const reply = await this.call(server, del);
+        if (reply.type === 'HD') return true;
+        if (reply.type === 'NF') return false;
+        throw this.unexpected(server, reply, 'delete');
+      });
+      return results.some((r) => r === true);
     });
-    return results.some((r) => r === true);
   }
 
   /** Sets a new TTL (seconds, 0 never) on every replica; true when some replica held the key. */
   async touch(key: Key, ttlSeconds: number): Promise<boolean> {
-    const epoch = this.current();
-    const route = this.route(epoch, key);
-    const parts = touchRequest(route.key, this.ttl(ttlSeconds));
-    const results = await this.fanOut('touch', route, async (server) => {
-      const reply = await this.call(server, parts);
-      if (reply.type === 'EN') return false;
-      if (reply.type !== 'HD') throw this.unexpected(server, reply, 'touch');
-      if (!isTombstone(Number(flagValue(reply.flags, 'f')), Number(flagValue(reply.flags, 's')))) return true;
-      // The touch gave a tombstone the caller's TTL (maybe "never"): put its bounded lifetime back,
-      // unless someone wrote the key meanwhile (CAS).
-      await this.call(
-        server,
-        tombstoneRequest(route.key, this.options.tombstoneTtlSeconds, flagValue(reply.flags, 'c')),
-      );
-      return false;
+    return this.writing(async (epoch) => {
+      const route = this.route(epoch, key);
+      const parts = touchRequest(route.key, this.ttl(ttlSeconds));
+      const results = await this.fanOut('touch', route, async (server) => {
+        const reply = await this.call(server, parts);
+        if (reply.type === 'EN') return false;
+        if (reply.type !== 'HD') throw this.unexpected(server, reply, 'touch');
+        if (!isTombstone(Number(flagValue(reply.flags, 'f')), Number(flagValue(reply.flags, 's'))))
+          return true;
+        // The touch gave a tombstone the caller's TTL (maybe "never"): put its bounded lifetime back,
+        // unless someone wrote the key meanwhile (CAS).
+        await this.call(
+          server,
+          tombstoneRequest(route.key, this.options.tombstoneTtlSeconds, flagValue(reply.flags, 'c')),
+        );
+        return false;
+      });
+      return results.some((r) => r === true);
     });
-    return results.some((r) => r === true);
   }
 
   /** Read-repair counters since the client opened (a copy). */
@@ -447,9 +461,11 @@ export class AstaireClient extends EventEmitter<AstaireClientEvents> {
   refreshTopology(): Promise<Topology> {
     if (this.closed) return Promise.reject(new ClientClosedError());
     if (!this.refreshing)
-      this.refreshing = this.source
-        .read()
-        .then((topology) => this.apply(topology))
+      this.refreshing = (this.source.poll ? this.source.poll(this.inUseEpoch()) : this.source.read())
+        .then((topology) => {
+          this.lastPoll = Date.now();
+          return this.apply(topology);
+        })
         .finally(() => (this.refreshing = undefined));
     return this.refreshing;
   }
@@ -460,13 +476,51 @@ export class AstaireClient extends EventEmitter<AstaireClientEvents> {
     this.closed = true;
     if (this.pollTimer) clearTimeout(this.pollTimer);
     this.unwatch?.();
-    await Promise.all([...this.connections.values()].map((c) => c.close()));
+    await Promise.all([
+      ...[...this.connections.values()].map((c) => c.close()),
+      this.source.close?.().catch((error: unknown) => this.emit('topologyError', asError(error))),
+    ]);
     this.connections.clear();
   }
 
   private current(): Epoch {
     if (this.closed) throw new ClientClosedError();
     return this.epoch;
+  }
+
+  /**
+   * Runs a write or delete with the current epoch, counted under that epoch until it ends: the client
+   * acknowledges only the oldest epoch it still writes under. With a source that has a lease, a client
+   * whose last successful poll is older than the lease polls first, and refuses the write if it cannot.
+   */
+  private async writing<T>(op: (epoch: Epoch) => Promise<T>): Promise<T> {
+    this.current();
+    const lease = this.source.poll ? this.source.leaseMs : undefined;
+    if (lease !== undefined && Date.now() - this.lastPoll > lease)
+      await this.refreshTopology().catch((error: unknown) => {
+        if (error instanceof ClientClosedError) throw error;
+        throw new TopologyLeaseExpiredError(
+          `astaire client: the topology was last confirmed ${Date.now() - this.lastPoll} ms ago (lease ${lease} ms) and polling ${this.source.description} failed: ${asError(error).message}; the write was not sent (retry when the cluster answers)`,
+          { cause: error },
+        );
+      });
+    const epoch = this.current();
+    const id = epoch.topology.epoch;
+    this.writesByEpoch.set(id, (this.writesByEpoch.get(id) ?? 0) + 1);
+    try {
+      return await op(epoch);
+    } finally {
+      const left = this.writesByEpoch.get(id)! - 1;
+      if (left === 0) this.writesByEpoch.delete(id);
+      else this.writesByEpoch.set(id, left);
+    }
+  }
+
+  /** The epoch the client acknowledges: the oldest it still has writes under, else the one in use. */
+  private inUseEpoch(): number {
+    let oldest = this.epoch.topology.epoch;
+    for (const e of this.writesByEpoch.keys()) if (e < oldest) oldest = e;
+    return oldest;
   }
 
   private route(epoch: Epoch, key: Key): Route {

@@ -143,3 +143,35 @@ export { TopologySourceError } from '../core';
 export class FlushRefusedError extends AstaireError {
   override readonly name = 'FlushRefusedError';
 }
+
+/**
+ * A write or delete was refused because the client could not confirm the topology within its lease:
+ * its last successful poll of the cluster is older than `leaseMs` and polling again failed. The
+ * workflow treats a client silent for longer than its acknowledgement TTL as gone and moves data
+ * without it, so writing with the topology it holds could lose the write.
+ */
+export class TopologyLeaseExpiredError extends AstaireError {
+  override readonly name = 'TopologyLeaseExpiredError';
+}
+
+/**
+ * Live clients did not acknowledge the published epoch in time (the workflow's AwaitClients state
+ * fails with this name and rolls the migration back). `pending` names each client, the node it
+ * polls and the epoch it last acknowledged.
+ */
+export class ClientsNotSwitchedError extends AstaireError {
+  override readonly name = 'ClientsNotSwitched';
+  constructor(
+    readonly epoch: number,
+    readonly pending: readonly { client: string; node: string; epoch: number }[],
+    waitedMs: number,
+  ) {
+    const shown = pending
+      .slice(0, 20)
+      .map((p) => `${p.client} (on ${p.node}, at epoch ${p.epoch})`)
+      .join(', ');
+    super(
+      `${pending.length} client(s) did not switch to epoch ${epoch} within ${Math.round(waitedMs / 1000)} s: ${shown}${pending.length > 20 ? ', ...' : ''}; restart or unfreeze them, or wait for their acknowledgement to expire, then retry the migration`,
+    );
+  }
+}

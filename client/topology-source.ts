@@ -20,6 +20,18 @@ export interface TopologySource {
   readonly defaultPollIntervalMs?: number;
   /** Calls `listener` after each change; returns the function that stops it. */
   watch?(listener: () => void): () => void;
+  /**
+   * A source that takes acknowledgements (the cluster): the client polls with this instead of `read`,
+   * passing the oldest epoch it still has writes under.
+   */
+  poll?(inUse: number): Promise<Topology>;
+  /**
+   * With `poll`: a client whose last successful poll is older than this polls again before a write or
+   * a delete, and refuses it (TopologyLeaseExpiredError) when that fails.
+   */
+  readonly leaseMs?: number;
+  /** Called once when the client closes. */
+  close?(): Promise<void>;
 }
 
 /**

@@ -84,3 +84,11 @@ export class MigrationSupersededError extends AgentError {
 }
 
 export { TopologySourceError } from '../core';
+
+/**
+ * await-clients or publish was sent for an epoch the topology no longer holds (a later execution or a
+ * rollback moved it on): publishing it would take the clients back.
+ */
+export class TopologyMovedOnError extends AgentError {
+  override readonly name = 'TopologyMovedOn';
+}

@@ -19,6 +19,10 @@ export const StateNames = {
   ResyncNode: 'ResyncNode',
   CleanupNode: 'CleanupNode',
   RollbackCleanupNode: 'RollbackCleanupNode',
+  // SSM tasks on one member (the publisher): publish the topology on every node, await the clients
+  AwaitClients: 'AwaitClients',
+  PublishCommitted: 'PublishCommitted',
+  PublishRestored: 'PublishRestored',
   // Lambda tasks (failure path)
   RestoreTopology: 'RestoreTopology',
   AbandonLaunch: 'AbandonLaunch',
@@ -43,6 +47,7 @@ export const StateNames = {
   CleanupNodes: 'CleanupNodes',
   CheckOutcome: 'CheckOutcome',
   IsLaunch: 'IsLaunch',
+  HasRestored: 'HasRestored',
   HasRollbackCleanups: 'HasRollbackCleanups',
   RollbackCleanupNodes: 'RollbackCleanupNodes',
   Done: 'Done',
@@ -98,7 +103,11 @@ export const ResyncDocumentParameters = {
    * the committed one for a cleanup (after a rollback: the restored one).
    */
   epoch: 'epoch',
-  /** What the agent runs: `resync` (pull the vbuckets it gains) or `cleanup` (delete those it lost). */
+  /**
+   * What the agent runs: `resync` (pull the vbuckets it gains), `cleanup` (delete those it lost),
+   * `await-clients` (publish the topology on every node and wait for every live client's acknowledgement)
+   * or `publish` (publish only).
+   */
   mode: 'mode',
   /**
    * The node's memcached as peers and clients reach it (`privateIp:port`, from the plan): the agent fills

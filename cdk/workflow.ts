@@ -18,6 +18,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { LockAttr } from '../lambdas/lock-table';
 import { handlerAssetDirectory } from './assets';
+import { ClientPhases } from './client-phases';
 import { ResyncDocumentParameters as DocParam, StateNames as S } from './state-names';
 
 /** The workflow's Lambda handlers, one function (and one entry file under `lambdas/`) each. */
@@ -424,6 +425,7 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
       );
 
     // ---- The definition -------------------------------------------------------------------
+    const publishPhase = new ClientPhases(this);
     const invoke = (
       name: string,
       handler: WorkflowHandler,
@@ -456,7 +458,14 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
       resultPath: string,
     ) => state.addCatch(next, { errors: [sfn.Errors.ALL], resultPath });
 
-    const agentCommand = (name: string, mode: 'resync' | 'cleanup') => {
+    /** Where an agent command finds its parameters: a Map item's fields by default. */
+    const itemPaths = { cluster: '$.cluster', node: '$.node', epoch: '$.epoch', address: '$.address' };
+    const agentCommand = (
+      name: string,
+      mode: 'resync' | 'cleanup' | 'await-clients' | 'publish',
+      at: { cluster: string; node: string; epoch: string; address: string } = itemPaths,
+      resultPath?: string,
+    ) => {
       const task = new tasks.CallAwsService(this, name, {
         stateName: name,
         service: 'ssm',
@@ -464,19 +473,19 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
         integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
         parameters: {
           DocumentName: props.resyncDocumentName,
-          'InstanceIds.$': 'States.Array($.node)',
+          'InstanceIds.$': `States.Array(${at.node})`,
           // SendCommand's Comment takes at most 100 characters: with a 64-character cluster name and a
-          // 15-digit epoch this is exactly 100.
-          'Comment.$': `States.Format('astaire ${mode} of {} e{}', $.cluster, $.epoch)`,
+          // 15-digit epoch this is exactly 100 (`await-clients` is no longer than `cleanup of`).
+          'Comment.$': `States.Format('astaire ${mode === 'await-clients' ? 'await' : mode} of {} e{}', ${at.cluster}, ${at.epoch})`,
           // How long SSM tries to deliver the command to an instance that is not reachable yet.
           TimeoutSeconds: 600,
           Parameters: {
             [`${DocParam.taskToken}.$`]: 'States.Array($$.Task.Token)',
-            [`${DocParam.cluster}.$`]: 'States.Array($.cluster)',
-            [`${DocParam.node}.$`]: 'States.Array($.node)',
-            [`${DocParam.epoch}.$`]: "States.Array(States.Format('{}', $.epoch))",
+            [`${DocParam.cluster}.$`]: `States.Array(${at.cluster})`,
+            [`${DocParam.node}.$`]: `States.Array(${at.node})`,
+            [`${DocParam.epoch}.$`]: `States.Array(States.Format('{}', ${at.epoch}))`,
             [DocParam.mode]: [mode],
-            [`${DocParam.address}.$`]: 'States.Array($.address)',
+            [`${DocParam.address}.$`]: `States.Array(${at.address})`,
           },
         },
         iamResources: [
@@ -498,6 +507,7 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
             : undefined,
         taskTimeout: sfn.Timeout.duration(resyncTimeout),
         heartbeatTimeout: sfn.Timeout.duration(resyncHeartbeat),
+        ...(resultPath ? { resultPath } : {}),
       });
       task.addRetry({
         errors: TRANSIENT_SSM_ERRORS,
@@ -613,7 +623,9 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
       '$.restore',
     );
     catchTo(restore, isLaunch, '$.restoreError');
-    restore.next(isLaunch);
+    restore.next(
+      publishPhase.restored(agentCommand, isLaunch, (state, next, path) => catchTo(state, next, path)),
+    );
 
     // Main path.
     // The normalised request replaces the raw input: the state is { request, ... } from here on.
@@ -756,13 +768,17 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
     const releaseUnchanged = invoke(S.ReleaseUnchangedLock, 'releaseLock', request, null);
     catchTo(releaseUnchanged, restore, '$.error');
     releaseUnchanged.next(hasLifecycle);
-    migrate.next(hasLifecycle);
+    migrate.next(
+      publishPhase.committed(agentCommand, hasLifecycle, (state, next, path) => catchTo(state, next, path)),
+    );
 
-    const waitForClients = new sfn.Wait(this, S.WaitForClients, {
-      stateName: S.WaitForClients,
-      time: sfn.WaitTime.duration(props.clientPropagationDelay ?? Duration.seconds(15)),
-    });
-    waitForClients.next(migrate);
+    const waitForClients = publishPhase.awaitClients(
+      agentCommand,
+      props.clientPropagationDelay ?? Duration.seconds(15),
+      migrate,
+      (state, next, path) => catchTo(state, next, path),
+      restore,
+    );
     const isChangeNeeded = new sfn.Choice(this, S.IsChangeNeeded, { stateName: S.IsChangeNeeded })
       .when(sfn.Condition.booleanEquals('$.plan.changed', true), waitForClients)
       .otherwise(releaseUnchanged);

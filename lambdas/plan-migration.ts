@@ -79,6 +79,12 @@ export interface PlanResult {
   readonly ignored?: string;
   /** A dead execution's migration that was rolled back first. */
   readonly abortedMigrationOf?: string;
+  /**
+   * The member that publishes the topology on every node and awaits the clients' acknowledgements
+   * (`astaire-agent await-clients`/`publish`, states AwaitClients, PublishCommitted, PublishRestored):
+   * one that stays a member when there is one. Absent for an empty cluster.
+   */
+  readonly publisher?: { readonly node: string; readonly address: string };
 }
 
 /**
@@ -208,7 +214,15 @@ function result(topology: Topology, changed: boolean, abortedMigrationOf: string
       vbuckets: c.vbuckets.length,
     })),
     ...(abortedMigrationOf ? { abortedMigrationOf } : {}),
+    ...publisherOf(topology),
   };
+}
+
+function publisherOf(topology: Topology): { publisher?: { node: string; address: string } } {
+  const staying = new Set((topology.newServers ?? topology.servers).map((s) => s.id));
+  const s =
+    topology.servers.find((m) => staying.has(m.id)) ?? topology.newServers?.[0] ?? topology.servers[0];
+  return s ? { publisher: { node: s.id, address: s.address } } : {};
 }
 
 /**

@@ -18,6 +18,7 @@ import { createReleaseLockHandler } from '../lambdas/release-lock';
 import { createRestoreTopologyHandler } from '../lambdas/restore-topology';
 import { createTakeLockHandler } from '../lambdas/take-lock';
 import { createLocalResyncTask, type SendCommandInput } from './agent-runner';
+import { createLocalClientsTask } from './clients-task';
 import { FileLockStore, FileTopologyStore } from './file-stores';
 import { LocalExecutions, LocalMetrics } from './local-metrics';
 import { freePort } from './memcached-process';
@@ -65,6 +66,8 @@ export interface LocalRuntimeOptions {
    * task succeeds; a rejection fails the task as the agent's own failure would (SendTaskFailure).
    */
   readonly afterResync?: (node: string) => Promise<void>;
+  /** How long AwaitClients waits for every live client to acknowledge a migration. @default 120000 */
+  readonly awaitClientsTimeoutMs?: number;
 }
 
 export interface ExecutionOutcome {
@@ -251,7 +254,14 @@ export class LocalRuntime {
       progressIntervalMs: this.options.progressIntervalMs,
       running: agents,
     });
+    const clients = createLocalClientsTask({
+      readTopology: (cluster) => this.topology.read(cluster),
+      timeoutMs: this.options.awaitClientsTimeoutMs,
+    });
     return {
+      [S.AwaitClients]: clients,
+      [S.PublishCommitted]: clients,
+      [S.PublishRestored]: clients,
       [S.Normalise]: createNormaliseHandler({ cluster: this.cluster, autoScalingGroupName: GROUP }),
       [S.TakeLock]: createTakeLockHandler({
         locks,

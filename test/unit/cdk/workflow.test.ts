@@ -200,8 +200,49 @@ describe('client propagation delay', () => {
     const definition = synthesizeWorkflowDefinition({ clientPropagationDelay: Duration.seconds(12) });
     const choice = definition.States.IsChangeNeeded as { Choices: { Next: string }[] };
     expect(choice.Choices[0].Next).toBe('WaitForClients');
-    expect(definition.States.WaitForClients).toEqual({ Type: 'Wait', Seconds: 12, Next: 'MigrateData' });
+    expect(definition.States.WaitForClients).toEqual({ Type: 'Wait', Seconds: 12, Next: 'AwaitClients' });
     expect(synthesizeWorkflowDefinition().States.WaitForClients).toMatchObject({ Seconds: 15 });
+  });
+
+  test('given the wait (a minimum now), then AwaitClients publishes on the publisher member and waits for every live client; its failure rolls back', () => {
+    const { synthesizeWorkflowDefinition } = jest.requireActual(
+      '../../../cdk/definition',
+    ) as typeof import('../../../cdk/definition');
+    const definition = synthesizeWorkflowDefinition();
+    const awaitClients = definition.States.AwaitClients as Record<string, unknown> & {
+      Parameters: { Parameters: Record<string, unknown> } & Record<string, unknown>;
+    };
+    expect(awaitClients).toMatchObject({
+      Resource: 'arn:aws:states:::aws-sdk:ssm:sendCommand.waitForTaskToken',
+      Next: 'MigrateData',
+      ResultPath: '$.clients',
+      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'RestoreTopology' }],
+    });
+    expect(awaitClients.Parameters['InstanceIds.$']).toBe('States.Array($.plan.publisher.node)');
+    expect(awaitClients.Parameters.Parameters).toMatchObject({
+      mode: ['await-clients'],
+      'epoch.$': "States.Array(States.Format('{}', $.plan.epoch))",
+    });
+    // After the commit and after a restore, the new topology is published (a failure is only recorded).
+    expect(definition.States.MigrateData).toMatchObject({ Next: 'PublishCommitted' });
+    expect(definition.States.PublishCommitted).toMatchObject({
+      Next: 'HasLifecycleAction',
+      Parameters: {
+        Parameters: {
+          mode: ['publish'],
+          'epoch.$': "States.Array(States.Format('{}', $.migration.commit.epoch))",
+        },
+      },
+      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.publishError', Next: 'HasLifecycleAction' }],
+    });
+    expect(definition.States.RestoreTopology).toMatchObject({ Next: 'HasRestored' });
+    expect(definition.States.PublishRestored).toMatchObject({
+      Next: 'IsLaunch',
+      Parameters: {
+        Parameters: { mode: ['publish'], 'epoch.$': "States.Array(States.Format('{}', $.restore.epoch))" },
+      },
+      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.publishError', Next: 'IsLaunch' }],
+    });
   });
 });
 
@@ -224,7 +265,8 @@ describe('cleanup after the commit', () => {
   };
 
   test('given the commit, when the lifecycle action is completed, then the workflow waits clientPropagationDelay and maps the cleanups, and only then releases the lock', () => {
-    expect(state('MigrateData').Next).toBe('HasLifecycleAction');
+    expect(state('MigrateData').Next).toBe('PublishCommitted');
+    expect(state('PublishCommitted').Next).toBe('HasLifecycleAction');
     expect(state('ContinueLifecycle').Next).toBe('HasCleanups');
     expect(state('HasCleanups')).toMatchObject({
       Choices: [{ Variable: '$.plan.cleanups[0]', IsPresent: true, Next: 'WaitBeforeCleanup' }],
@@ -324,7 +366,7 @@ describe('cleanup after a rollback', () => {
 
   test('given a rollback, when the old topology is restored, then a launch is ABANDONed, the workflow waits clientPropagationDelay and maps the restored members that pulled, and only then releases the lock', () => {
     expect(state('RestoreTopology')).toMatchObject({
-      Next: 'IsLaunch',
+      Next: 'HasRestored',
       ResultPath: '$.restore',
       Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.restoreError', Next: 'IsLaunch' }],
     });
@@ -393,6 +435,8 @@ describe('cleanup after a rollback', () => {
     expect([...seen].sort()).toEqual(
       [
         'AbandonLaunch',
+        'HasRestored',
+        'PublishRestored',
         'HasRollbackCleanups',
         'IsLaunch',
         'RecordRollbackCleanupFailure',

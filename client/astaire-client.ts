@@ -464,7 +464,11 @@ export class AstaireClient extends EventEmitter<AstaireClientEvents> {
       this.refreshing = (this.source.poll ? this.source.poll(this.inUseEpoch()) : this.source.read())
         .then((topology) => {
           this.lastPoll = Date.now();
-          return this.apply(topology);
+          const previous = this.epoch.topology.epoch;
+          const applied = this.apply(topology);
+          // A source that takes acknowledgements hears of the new epoch at once, not a poll later.
+          if (this.source.poll && applied.epoch !== previous) setImmediate(() => this.refreshQuietly());
+          return applied;
         })
         .finally(() => (this.refreshing = undefined));
     return this.refreshing;

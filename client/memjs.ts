@@ -1,6 +1,7 @@
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { AstaireClient, AstaireClientOptions } from './astaire-client';
 import { FlushRefusedError } from './errors';
+import { ClusterTopologySource } from './cluster-source';
 import { ParameterStoreTopologySource } from './parameter-store-source';
 
 /**
@@ -30,7 +31,10 @@ export interface IncrementDecrementOptions extends InsertOptions {
 export interface ClientOptions extends Partial<Omit<AstaireClientOptions, 'source'>> {
   /** Default expiry of every write, as memjs' `expires`. @default 0 (never) */
   readonly expires?: number;
-  /** Where the topology comes from. @default Parameter Store, `/astaire/<cluster>/topology` */
+  /**
+   * Where the topology comes from. @default the cluster's nodes, bootstrapped once from Parameter Store
+   * (`/astaire/<cluster>/topology`)
+   */
   readonly source?: AstaireClientOptions['source'];
 }
 
@@ -38,10 +42,16 @@ export class Client {
   private readonly opening: Promise<AstaireClient>;
   private readonly expires: number;
 
-  /** `Client.create('sessions')`: the cluster's topology from Parameter Store (region from the environment). */
+  /**
+   * `Client.create('sessions')`: the cluster's topology from its nodes, bootstrapped from Parameter Store
+   * (region from the environment) once, and again only when no node answers.
+   */
   static create(cluster?: string, options: ClientOptions = {}): Client {
     const source =
-      options.source ?? new ParameterStoreTopologySource({ ssm: new SSMClient({}), cluster: cluster ?? '' });
+      options.source ??
+      new ClusterTopologySource({
+        bootstrap: new ParameterStoreTopologySource({ ssm: new SSMClient({}), cluster: cluster ?? '' }),
+      });
     return new Client(source, options);
   }
 

@@ -1,5 +1,5 @@
 import { mkdirSync, rmSync } from 'node:fs';
-import { AstaireClient, FileTopologySource } from '../client';
+import { AstaireClient, ClusterTopologySource, FileTopologySource } from '../client';
 import type { ResyncProgress } from '../core';
 import { ExecutionOutcome, LocalRuntime } from './runtime';
 import { Ledger, load, runTraffic, TrafficStats, verify, VerifyResult } from './traffic';
@@ -73,8 +73,11 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioSum
     const boot = await runtime.bootstrap(3);
     if (boot.status !== 'SUCCEEDED') throw new Error(`bootstrap execution failed: ${boot.error}`);
 
-    // At its defaults, as an application would run it: the workflow's wait covers its poll interval.
-    const app = await AstaireClient.open({ source: new FileTopologySource(runtime.topologyFile) });
+    // At its defaults, as an application would run it: it learns the topology from the nodes (the local
+    // Parameter Store file only to bootstrap), and the workflow waits for its acknowledgement.
+    const app = await AstaireClient.open({
+      source: new ClusterTopologySource({ bootstrap: new FileTopologySource(runtime.topologyFile) }),
+    });
     client = app;
     const ledger = new Ledger(items);
 

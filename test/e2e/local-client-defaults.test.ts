@@ -2,7 +2,7 @@ import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { AstaireClient, FileTopologySource } from '../../client';
+import { AstaireClient, ClusterTopologySource, FileTopologySource } from '../../client';
 import { tempDir } from '../support/temp-dirs';
 
 // Issue 11, case 7: a client left at its defaults must not miss a local migration. The workflow
@@ -30,8 +30,9 @@ afterAll(async () => {
 
 it('given a client at its defaults writing and deleting during a local 3 -> 4, then after it no value is stale and no delete is undone', async () => {
   expect(await astaire('up', '--nodes', '3')).toBe(0);
-  const source = new FileTopologySource(join(stateDir, 'local.topology.json'));
-  const client = await AstaireClient.open({ source }); // every option at its default
+  const file = new FileTopologySource(join(stateDir, 'local.topology.json'));
+  // Every option at its default: the topology from the nodes, the local Parameter Store file to bootstrap.
+  const client = await AstaireClient.open({ source: new ClusterTopologySource({ bootstrap: file }) });
   const key = (i: number) => `defaults:${i}`;
   /** The last operation on each key: its value, or null once deleted. */
   const last = new Map<string, string | null>();
@@ -76,7 +77,7 @@ it('given a client at its defaults writing and deleting during a local 3 -> 4, t
     await client.close();
   }
 
-  const reader = await AstaireClient.open({ source, pollIntervalMs: 0 });
+  const reader = await AstaireClient.open({ source: file, pollIntervalMs: 0 });
   let stale = 0;
   let resurrected = 0;
   try {

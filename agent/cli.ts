@@ -6,6 +6,7 @@ import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { AstaireError, parseAddress, Topology, TopologyValidationError } from '../core';
 import { TopologySourceError, UsageError } from './errors';
+import { DEFAULT_AWAIT_CLIENTS_TIMEOUT_MS, runClientsCommand } from './await-clients';
 import { DEFAULT_CLEANUP_DELETES_PER_SEC, runCleanup } from './cleanup';
 import { runHeal } from './heal';
 import { readNodeState } from './marker';
@@ -20,6 +21,8 @@ export const EXIT_USAGE = 2;
 export const USAGE = `Usage: astaire-agent resync --node ID (--topology FILE | --parameter NAME) [options]
        astaire-agent heal --node ID (--topology FILE | --parameter NAME) [options]
        astaire-agent cleanup --node ID (--topology FILE | --parameter NAME) [options]
+       astaire-agent await-clients --node ID (--topology FILE | --parameter NAME) [options]
+       astaire-agent publish --node ID (--topology FILE | --parameter NAME) [options]
 
 resync  pulls the vbuckets this node gains in the migration in progress from their old
         replicas into the local memcached (the workflow runs it on every joining or
@@ -30,6 +33,11 @@ heal    refills this node when its memcached restarted or was flushed while it i
         completeness marker is there: cheap enough to run every minute.
 cleanup after a migration committed, deletes from the local memcached the items of
         every vbucket this node does not hold (stored before the cleanup began).
+await-clients
+        publishes the topology on every member (astaire:topology, astaire:epoch) and waits
+        until every live client acknowledges its epoch (docs/client-protocol.md); fails
+        with ClientsNotSwitched, naming them, after --await-timeout-ms.
+publish publishes the topology on every member, without waiting.
 
 Options:
   --node ID                    this node's id in the topology (required)
@@ -42,6 +50,7 @@ Options:
                                latency, probed every 20 ms from the agent, goes over MS (default:
                                twice its latency before the copy, at least 1 ms; 0 turns it off)
   --max-deletes-per-sec N      cleanup: cap on deletes per second (default ${DEFAULT_CLEANUP_DELETES_PER_SEC})
+  --await-timeout-ms N         await-clients: how long to wait for the clients (default ${DEFAULT_AWAIT_CLIENTS_TIMEOUT_MS})
   --json                       JSON lines on stdout: progress objects, then the report
   --progress-interval-ms N     progress every N ms (default ${DEFAULT_PROGRESS_INTERVAL_MS})
   --task-token T               Step Functions task token: heartbeats, then success or failure;
@@ -126,7 +135,13 @@ async function failTask(
   argv: readonly string[],
 ): Promise<void> {
   // The error the workflow's Catch sees: a cleanup's failure is not a resync's.
-  const error = commandIn(argv) === 'cleanup' ? 'CleanupFailed' : 'ResyncFailed';
+  const command = commandIn(argv);
+  const error =
+    command === 'cleanup'
+      ? 'CleanupFailed'
+      : command === 'await-clients' || command === 'publish'
+        ? 'AwaitClientsFailed'
+        : 'ResyncFailed';
   try {
     const sfn = (io.aws ?? defaultAws).sfn(region);
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy: the AWS SDK costs ~40 MB of RSS and a second of start-up that file-based (local) runs never need
@@ -206,6 +221,8 @@ async function run(argv: readonly string[], io: CliIo, envToken: string | undefi
     throw error;
   }
 
+  if (a.command === 'await-clients' || a.command === 'publish') return runClients(a, topology, io, aws);
+
   const reporters: ResyncReporter[] = [
     a.json ? new JsonLinesReporter(io.stdout) : new TextReporter(io.stderr, a.command),
   ];
@@ -278,6 +295,58 @@ async function run(argv: readonly string[], io: CliIo, envToken: string | undefi
   }
 }
 
+/**
+ * await-clients / publish: the outcome goes to Step Functions itself (SendTaskSuccess with the result,
+ * or SendTaskFailure with the error's name, ClientsNotSwitched on a timeout, so the workflow's Catch
+ * rolls back naming the clients).
+ */
+async function runClients(a: ResyncArgs, topology: Topology, io: CliIo, aws: AwsClients): Promise<RunResult> {
+  const log = (line: string) => io.stderr(`astaire-agent: ${line}\n`);
+  let outcome: { ok: true; result: unknown } | { ok: false; error: Error };
+  try {
+    const result = await runClientsCommand({
+      mode: a.command as 'await-clients' | 'publish',
+      topology,
+      epoch: topology.epoch,
+      timeoutMs: a.awaitTimeoutMs,
+      log,
+    });
+    outcome = { ok: true, result };
+  } catch (error) {
+    outcome = { ok: false, error: error as Error };
+  }
+  if (outcome.ok) {
+    if (a.json) io.stdout(`${JSON.stringify(outcome.result)}\n`);
+    else log(`${a.command} of epoch ${topology.epoch}: ${JSON.stringify(outcome.result)}`);
+  } else log(`${a.command} of epoch ${topology.epoch} failed: ${outcome.error.message}`);
+  if (a.taskToken) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy: the AWS SDK costs ~40 MB of RSS and a second of start-up that file-based (local) runs never need
+    const sfnApi = require('@aws-sdk/client-sfn') as typeof import('@aws-sdk/client-sfn');
+    const sfn = aws.sfn(a.region);
+    try {
+      if (outcome.ok)
+        await sfn.send(
+          new sfnApi.SendTaskSuccessCommand({
+            taskToken: a.taskToken,
+            output: JSON.stringify(outcome.result),
+          }),
+        );
+      else
+        await sfn.send(
+          new sfnApi.SendTaskFailureCommand({
+            taskToken: a.taskToken,
+            error: outcome.error.name,
+            cause: outcome.error.message.slice(0, 32768),
+          }),
+        );
+    } catch (error) {
+      log(`could not report to Step Functions: ${(error as Error).message}`);
+      return { exit: EXIT_FAILED };
+    }
+  }
+  return { exit: outcome.ok ? EXIT_OK : EXIT_FAILED, reported: true };
+}
+
 /** Why `now` shows that the migration of `started` is no longer current; undefined while it is. */
 export function supersededBy(started: Topology, now: Topology): string | undefined {
   const mine = started.migration?.executionId;
@@ -296,6 +365,8 @@ export interface ResyncArgs {
   /** --max-source-latency-ms: the adaptive throttle's bound (0: off). */
   readonly maxSourceLatencyMs?: number;
   readonly maxDeletesPerSec?: number;
+  /** await-clients: --await-timeout-ms. */
+  readonly awaitTimeoutMs?: number;
   readonly json: boolean;
   readonly progressIntervalMs: number;
   readonly taskToken?: string;
@@ -325,6 +396,7 @@ export function parseCommandLine(argv: readonly string[]): ResyncArgs | 'help' {
         'max-bytes-per-sec': { type: 'string' },
         'max-source-latency-ms': { type: 'string' },
         'max-deletes-per-sec': { type: 'string' },
+        'await-timeout-ms': { type: 'string' },
         json: { type: 'boolean' },
         'progress-interval-ms': { type: 'string' },
         'task-token': { type: 'string' },
@@ -345,9 +417,11 @@ export function parseCommandLine(argv: readonly string[]): ResyncArgs | 'help' {
   if (!command)
     throw new UsageError(
       positionals.length === 0
-        ? 'missing command: resync, heal or cleanup'
+        ? `missing command: ${COMMANDS.join(', ')}`
         : `unknown command: ${positionals.join(' ')} (commands: ${COMMANDS.join(', ')})`,
     );
+  if (values['await-timeout-ms'] !== undefined && command !== 'await-clients')
+    throw new UsageError('--await-timeout-ms applies to await-clients only');
   if (values['max-deletes-per-sec'] !== undefined && command !== 'cleanup')
     throw new UsageError('--max-deletes-per-sec applies to cleanup only');
   if (values['max-bytes-per-sec'] !== undefined && command === 'cleanup')
@@ -369,6 +443,7 @@ export function parseCommandLine(argv: readonly string[]): ResyncArgs | 'help' {
     maxBytesPerSec: positiveInt(values['max-bytes-per-sec'], '--max-bytes-per-sec'),
     maxSourceLatencyMs: milliseconds(values['max-source-latency-ms'], '--max-source-latency-ms'),
     maxDeletesPerSec: positiveInt(values['max-deletes-per-sec'], '--max-deletes-per-sec'),
+    awaitTimeoutMs: positiveInt(values['await-timeout-ms'], '--await-timeout-ms'),
     json: values.json ?? false,
     progressIntervalMs:
       positiveInt(values['progress-interval-ms'], '--progress-interval-ms') ?? DEFAULT_PROGRESS_INTERVAL_MS,
@@ -382,7 +457,7 @@ export function parseCommandLine(argv: readonly string[]): ResyncArgs | 'help' {
   };
 }
 
-const COMMANDS = ['resync', 'heal', 'cleanup'] as const;
+const COMMANDS = ['resync', 'heal', 'cleanup', 'await-clients', 'publish'] as const;
 type Command = (typeof COMMANDS)[number];
 
 function isWritableDir(path: string): boolean {

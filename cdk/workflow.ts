@@ -105,8 +105,10 @@ export interface AstaireWorkflowProps {
    */
   readonly keepAliveInterval?: Duration;
   /**
-   * How long the workflow waits between publishing `newServers` and starting the agents, so that
-   * every client has re-read the topology and writes to old and new replicas alike. An agent's
+   * The least the workflow waits between writing `newServers` and starting the agents; then
+   * AwaitClients waits for every client that acknowledges (docs/client-protocol.md). The wait alone
+   * guards clients that read a file or Parameter Store and do not acknowledge, so that every client
+   * has re-read the topology and writes to old and new replicas alike. An agent's
    * walk of a source misses items written after it passed them; a client still on the old
    * topology would write only there, and its write would be lost at commit. At least the
    * clients' topology poll interval (5 s by default), with margin. The workflow waits as long again

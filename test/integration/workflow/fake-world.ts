@@ -46,6 +46,10 @@ export class FakeWorld {
   /** Data each node holds, as the epochs it was resynced for. */
   resynced = new Map<string, number[]>();
   sendCommands: SendCommandRequest[] = [];
+  /** The AwaitClients / PublishCommitted / PublishRestored commands, in order. */
+  clientCommands: SendCommandRequest[] = [];
+  /** What AwaitClients does (the live clients' answer); succeeds by default. */
+  awaitClients: (req: SendCommandRequest) => Promise<unknown> = async () => ({ clients: 0 });
   /** Overridable agent behaviour, per call. */
   agent: (req: SendCommandRequest) => Promise<ResyncReport> = (req) => this.succeedingAgent(req);
   /** Overridable cleanup agent behaviour, per call (mode cleanup). */
@@ -222,6 +226,21 @@ export class FakeWorld {
       [S.RollbackCleanupNode]: async (req: SendCommandRequest) => {
         this.sendCommands.push(req);
         return this.cleanupAgent(req);
+      },
+      [S.AwaitClients]: async (req: SendCommandRequest) => {
+        this.clientCommands.push(req);
+        this.log.push(`await-clients@${req.Parameters.epoch[0]} on ${req.InstanceIds[0]}`);
+        return this.awaitClients(req);
+      },
+      [S.PublishCommitted]: async (req: SendCommandRequest) => {
+        this.clientCommands.push(req);
+        this.log.push(`publish@${req.Parameters.epoch[0]}`);
+        return { published: [] };
+      },
+      [S.PublishRestored]: async (req: SendCommandRequest) => {
+        this.clientCommands.push(req);
+        this.log.push(`publish@${req.Parameters.epoch[0]}`);
+        return { published: [] };
       },
     } as Record<string, (input: never) => Promise<unknown>>;
   }

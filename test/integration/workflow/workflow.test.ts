@@ -56,6 +56,44 @@ describe('the synthesized workflow, run by aws-local-stepfunctions over fake por
     });
   });
 
+  test('given 3 -> 4, then the publisher awaits the clients at the migration epoch before any agent, and publishes the committed epoch after the commit', async () => {
+    const world = new FakeWorld([A, B, C]);
+    world.launch(D);
+    expect(await runLocal(definition, world, lifecycleEvent('launch', D))).toEqual(succeeded);
+    const awaited = world.log.indexOf(`await-clients@2 on ${A}`);
+    expect(awaited).toBeGreaterThan(-1);
+    expect(world.log.indexOf(`resynced ${D}@2`)).toBeGreaterThan(awaited);
+    expect(world.log.indexOf('publish@3')).toBeGreaterThan(committedWith(world, D));
+    expect(world.clientCommands.map((c) => [c.InstanceIds[0], c.Parameters.mode[0]])).toEqual([
+      [A, 'await-clients'],
+      [A, 'publish'],
+    ]);
+  });
+
+  test('given a client that does not switch, when AwaitClients fails with ClientsNotSwitched, then no agent runs, the old topology is restored and published, the launch is ABANDONed and the execution fails naming the client', async () => {
+    const world = new FakeWorld([A, B, C]);
+    world.launch(D);
+    world.awaitClients = async () => {
+      const error = new Error(
+        '1 client(s) did not switch to epoch 2 within 120 s: app-7 (on i-0000000a, at epoch 1)',
+      );
+      error.name = 'ClientsNotSwitched';
+      throw error;
+    };
+    const run = await runLocal(definition, world, lifecycleEvent('launch', D));
+    expect(run).toEqual({
+      status: 'FAILED',
+      error: 'ClientsNotSwitched',
+      cause: expect.stringContaining('app-7'),
+    });
+    expect(world.log.filter((l) => l.startsWith('resynced'))).toEqual([]);
+    expect(ids(world)).toEqual([A, B, C]);
+    expect(world.topology!.newServers).toBeUndefined();
+    expect(world.log).toContain(`publish@${world.topology!.epoch}`);
+    expect(world.log.indexOf(`ABANDON ${D}`)).toBeGreaterThan(-1);
+    expect(world.lock).toBeUndefined();
+  });
+
   test('given 3 -> 4, when the migration commits, then after CONTINUE each old node cleans up the vbuckets it lost, with the lock held until they are done', async () => {
     const world = new FakeWorld([A, B, C]);
     world.launch(D);

@@ -5,6 +5,7 @@ import {
   ClientsNotSwitchedError,
   ClusterTopologySource,
   ParameterStoreTopologySource,
+  TopologyLeaseExpiredError,
 } from '../../../client';
 import { ClusterAdmin } from '../../../client/cluster-admin';
 import { ackKey, parseTopology, ROSTER_KEY, Server, Topology } from '../../../core';
@@ -110,6 +111,20 @@ describe('the topology served by the cluster, and acknowledgements (real memcach
     expect(client.topology.epoch).toBe(1);
     await client.set('k', 'v');
     expect(client.topology.epoch).toBe(2);
+  });
+
+  it('given a client whose lease ran out and no node answers, then a write is refused with TopologyLeaseExpiredError', async () => {
+    const servers = cluster.servers();
+    await admin.publish(topologyOf(servers, 1));
+    const { client } = await open({ clientId: 'lease-2', ackTtlSeconds: 2, leaseMs: 200 }, 0);
+    await client.set('k', 'v');
+    await cluster.stop();
+    await sleep(300);
+    await expect(client.set('k', 'w')).rejects.toMatchObject({
+      name: 'TopologyLeaseExpiredError',
+      message: expect.stringContaining('the write was not sent'),
+    });
+    await expect(client.delete('k')).rejects.toBeInstanceOf(TopologyLeaseExpiredError);
   });
 
   it('given a client with a Parameter Store bootstrap, then it reads the parameter once however often it polls, and again only when no node answers', async () => {

@@ -51,7 +51,7 @@ export interface AstaireClientOptions {
   readonly source: TopologySource;
   /**
    * How often to re-read the source; 0 turns polling off. @default the source's
-   * `defaultPollIntervalMs`: 5000 for Parameter Store, 1000 for a file
+   * `defaultPollIntervalMs`: 1000 for the cluster, 5000 for Parameter Store, 1000 for a file
    */
   readonly pollIntervalMs?: number;
   /** A request not answered this long after it was written fails (that replica only). @default 1000 */

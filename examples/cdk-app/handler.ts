@@ -1,11 +1,15 @@
 import { SSMClient } from '@aws-sdk/client-ssm';
-import { AstaireClient, ParameterStoreTopologySource } from 'astaire-aws/client';
+import { AstaireClient, ClusterTopologySource, ParameterStoreTopologySource } from 'astaire-aws/client';
 
-// Opened once per Lambda instance: the client keeps its connections and follows the topology.
+// Opened once per Lambda instance: the client keeps its connections and follows the topology, which it
+// reads from the cluster's nodes (Parameter Store once, to find them). A thawed instance whose lease ran
+// out polls the cluster before its first write.
 const cluster = process.env.ASTAIRE_CLUSTER;
 if (!cluster) throw new Error('ASTAIRE_CLUSTER is not set: the stack passes the cluster name');
 const opening = AstaireClient.open({
-  source: new ParameterStoreTopologySource({ ssm: new SSMClient({}), cluster }),
+  source: new ClusterTopologySource({
+    bootstrap: new ParameterStoreTopologySource({ ssm: new SSMClient({}), cluster }),
+  }),
 });
 
 export interface Request {

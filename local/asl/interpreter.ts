@@ -119,7 +119,6 @@ class Runner {
     input: unknown,
     path: readonly string[],
     signal: AbortSignal,
-    extra?: Context,
   ): Promise<unknown> {
     let name = machine.StartAt;
     let data = input;
@@ -128,7 +127,6 @@ class Runner {
       const state = machine.States[name]!;
       const context: Context = {
         ...this.context,
-        ...extra,
         State: { Name: name, EnteredTime: new Date().toISOString(), RetryCount: 0 },
       };
       this.emit({ type: 'StateEntered', state: name, stateType: state.Type, path });
@@ -375,12 +373,11 @@ class Runner {
     const selector = state.ItemSelector ?? state.Parameters;
     return this.all(
       items.map((value, index) => (s: AbortSignal) => {
-        const mapContext = { Map: { Item: { Index: index, Value: value } } };
+        // $$.Map exists in ItemSelector only (developer guide, "ItemSelector (Map)"), not in the iteration's states.
+        const mapContext = { ...context, Map: { Item: { Index: index, Value: value } } };
         const itemInput =
-          selector === undefined
-            ? value
-            : resolvePayload(selector, input, { ...context, ...mapContext }, 'ItemSelector');
-        return this.runStates(processor, itemInput, [...path, name, `item ${index}`], s, mapContext);
+          selector === undefined ? value : resolvePayload(selector, input, mapContext, 'ItemSelector');
+        return this.runStates(processor, itemInput, [...path, name, `item ${index}`], s);
       }),
       state.MaxConcurrency ?? 0,
       signal,

@@ -20,6 +20,7 @@ export const StateNames = {
   CleanupNode: 'CleanupNode',
   RollbackCleanupNode: 'RollbackCleanupNode',
   // Lambda tasks (failure path)
+  CancelAgentCommands: 'CancelAgentCommands',
   RestoreTopology: 'RestoreTopology',
   AbandonLaunch: 'AbandonLaunch',
   RecordRollbackCleanupFailure: 'RecordRollbackCleanupFailure',
@@ -64,6 +65,7 @@ export const LAMBDA_TASK_STATES = [
   StateNames.ContinueLifecycle,
   StateNames.ReleaseLock,
   StateNames.RecordCleanupFailure,
+  StateNames.CancelAgentCommands,
   StateNames.RestoreTopology,
   StateNames.AbandonLaunch,
   StateNames.RecordRollbackCleanupFailure,

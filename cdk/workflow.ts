@@ -16,6 +16,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { agentCommandCommentFormat } from '../lambdas/agent-commands';
 import { LockAttr } from '../lambdas/lock-table';
 import { handlerAssetDirectory } from './assets';
 import { ResyncDocumentParameters as DocParam, StateNames as S } from './state-names';
@@ -30,6 +31,7 @@ export const WORKFLOW_HANDLERS = {
   keepAlive: 'keep-alive',
   completeLifecycle: 'complete-lifecycle',
   restoreTopology: 'restore-topology',
+  cancelCommands: 'cancel-commands',
   recordFailure: 'record-failure',
 } as const;
 export type WorkflowHandler = keyof typeof WORKFLOW_HANDLERS;
@@ -150,13 +152,17 @@ const TRANSIENT_AWS_ERRORS = [
 ];
 
 /**
- * SendCommand errors worth retrying: a new instance's SSM agent takes a minute or two to
- * register (InvalidInstanceId until then); throttling surfaces as the generic service exception.
+ * SendCommand errors worth retrying: a new instance's SSM agent takes a minute or two to register
+ * (InvalidInstanceId until then), throttling, and SSM's own internal errors. Step Functions names an
+ * AWS SDK integration's error `ServiceName.ErrorName`, with the `Exception` suffix even where the API
+ * reference leaves it out (https://docs.aws.amazon.com/step-functions/latest/dg/supported-services-awssdk.html):
+ * SSM's `ThrottlingException` arrives as `Ssm.ThrottlingException`. Not `Ssm.SsmException`, the name of
+ * any error the SDK does not model: retrying it would repeat a permanent failure (a bad document or
+ * parameter, a denied call) twelve times before the rollback.
  */
 export const TRANSIENT_SSM_ERRORS = [
   'Ssm.InvalidInstanceIdException',
   'Ssm.ThrottlingException',
-  'Ssm.SsmException',
   'Ssm.InternalServerErrorException',
 ];
 
@@ -266,6 +272,7 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
         TOPOLOGY_PARAMETER_NAME: props.topologyParameterName,
       },
       restoreTopology: { TOPOLOGY_PARAMETER_NAME: props.topologyParameterName },
+      cancelCommands: { AGENT_DOCUMENT_NAME: props.resyncDocumentName },
       recordFailure: { METRIC_NAMESPACE: this.metricNamespace },
     };
 
@@ -389,6 +396,14 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
       ['ssm:GetParameter', 'ssm:PutParameter'],
       [topologyArn],
     );
+    // ListCommands and CancelCommand name no document or instance ARN here: the handler lists the
+    // commands of this cluster's document and cancels only those whose Comment names the failed migration.
+    allow(
+      'cancelCommands',
+      'Cancel the failed migration agent commands',
+      ['ssm:ListCommands', 'ssm:CancelCommand'],
+      ['*'],
+    );
     for (const h of ['completeLifecycle', 'recordFailure'] as const)
       allow(h, 'Put workflow metrics in the Astaire namespace only', ['cloudwatch:PutMetricData'], ['*'], {
         StringEquals: { 'cloudwatch:namespace': this.metricNamespace },
@@ -416,6 +431,11 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
         groupArn,
         "An Auto Scaling group ARN holds a UUID assigned when the group is created, after this policy; the name part limits it to this cluster's group.",
       );
+    acknowledge(
+      'cancelCommands',
+      '*',
+      'The command ids exist only at run time and ListCommands takes no resource ARN; the handler filters by this cluster document and cancels only the commands whose Comment names the failed migration.',
+    );
     for (const h of ['completeLifecycle', 'recordFailure'] as const)
       acknowledge(
         h,
@@ -465,9 +485,8 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
         parameters: {
           DocumentName: props.resyncDocumentName,
           'InstanceIds.$': 'States.Array($.node)',
-          // SendCommand's Comment takes at most 100 characters: with a 64-character cluster name and a
-          // 15-digit epoch this is exactly 100.
-          'Comment.$': `States.Format('astaire ${mode} of {} e{}', $.cluster, $.epoch)`,
+          // At most 100 characters (see agentCommandComment); the failure path finds the commands by it.
+          'Comment.$': `States.Format('${agentCommandCommentFormat(mode)}', $.cluster, $.epoch)`,
           // How long SSM tries to deliver the command to an instance that is not reachable yet.
           TimeoutSeconds: 600,
           Parameters: {
@@ -614,6 +633,17 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
     );
     catchTo(restore, isLaunch, '$.restoreError');
     restore.next(isLaunch);
+    // A failed data move: the Map stops waiting for the other nodes, but their agents would pull on. Cancel
+    // their commands before the rollback (a failure to cancel does not stop it: the agents exit by
+    // themselves once the topology is restored).
+    const cancelCommands = invoke(
+      S.CancelAgentCommands,
+      'cancelCommands',
+      { ...request, 'epoch.$': '$.plan.epoch', 'startedAt.$': '$$.Execution.StartTime' },
+      null,
+    );
+    catchTo(cancelCommands, restore, '$.cancelCommandsError');
+    cancelCommands.next(restore);
 
     // Main path.
     // The normalised request replaces the raw input: the state is { request, ... } from here on.
@@ -646,7 +676,9 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
     // the next execution once this one has ended.
     catchTo(takeLock, recordFailure, '$.error');
     const heartbeatWhileWaiting = invoke(S.RecordHeartbeatWhileWaiting, 'keepAlive', request, null);
-    catchTo(heartbeatWhileWaiting, restore, '$.error');
+    // Waiting for the lock has changed nothing: a failed heartbeat is no reason to roll back or ABANDON.
+    // Keep waiting; an action that expires meanwhile is found `gone` at its completion, and counted.
+    catchTo(heartbeatWhileWaiting, takeLock, '$.keepAliveError');
     const waitForLock = new sfn.Wait(this, S.WaitForLock, {
       stateName: S.WaitForLock,
       time: sfn.WaitTime.duration(keepAlive),
@@ -702,7 +734,7 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
     });
     migrate.branch(resyncNodes.next(commit));
     migrate.branch(keepAliveWait);
-    catchTo(migrate, restore, '$.error');
+    catchTo(migrate, cancelCommands, '$.error');
 
     // After the commit: complete the lifecycle action (nothing waits on the cleanup), then the nodes that
     // lost vbuckets delete them, then the lock goes. From here on, nothing rolls back or ABANDONs.

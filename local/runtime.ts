@@ -8,6 +8,7 @@ import { StateMachine } from 'aws-local-stepfunctions';
 import { FILE_SOURCE_POLL_INTERVAL_MS } from '../client/topology-source';
 import { emptyTopology, ResyncProgress, ResyncReport, Topology } from '../core';
 import { StateNames as S, WAIT_STATES } from '../cdk/state-names';
+import { createCancelCommandsHandler } from '../lambdas/cancel-commands';
 import { createCommitMigrationHandler } from '../lambdas/commit-migration';
 import { createCompleteLifecycleHandler } from '../lambdas/complete-lifecycle';
 import { createKeepAliveHandler } from '../lambdas/keep-alive';
@@ -187,7 +188,7 @@ export class LocalRuntime {
           },
         },
         context: {
-          Execution: { Id: executionId, Name: name },
+          Execution: { Id: executionId, Name: name, StartTime: new Date(started).toISOString() },
           Task: { Token: `local-token-${name}` },
         } as never,
       });
@@ -275,6 +276,16 @@ export class LocalRuntime {
       [S.RecordHeartbeatWhileWaiting]: keepAlive,
       [S.ContinueLifecycle]: completeLifecycle,
       [S.AbandonLaunch]: completeLifecycle,
+      // Locally, the execution's agents are its child processes: cancelling its commands stops them.
+      [S.CancelAgentCommands]: createCancelCommandsHandler({
+        commands: {
+          cancelRunning: async () => {
+            const pids = [...agents].map((a) => String(a.pid));
+            for (const a of agents) a.kill('SIGTERM');
+            return pids;
+          },
+        },
+      }),
       [S.RestoreTopology]: createRestoreTopologyHandler({ topology }),
       [S.RecordFailure]: recordFailure,
       [S.RecordRollbackCleanupFailure]: recordFailure,

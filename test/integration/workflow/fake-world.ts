@@ -1,4 +1,5 @@
 import { parseResyncMessage, type ResyncReport, type Topology } from '../../../core';
+import { createCancelCommandsHandler } from '../../../lambdas/cancel-commands';
 import { createCommitMigrationHandler } from '../../../lambdas/commit-migration';
 import { createCompleteLifecycleHandler } from '../../../lambdas/complete-lifecycle';
 import { createKeepAliveHandler } from '../../../lambdas/keep-alive';
@@ -57,6 +58,11 @@ export class FakeWorld {
   lockErrors: Error[] = [];
   /** When set, every RecordLifecycleActionHeartbeat made after the commit fails with it. */
   heartbeatAfterCommitError: Error | undefined;
+  /** Errors RecordLifecycleActionHeartbeat throws, one per call, in order; `onHeartbeatError` runs after each. */
+  heartbeatErrors: Error[] = [];
+  onHeartbeatError: (() => void) | undefined;
+  /** What the failure path asked SSM to cancel: the Comments and the time sent after. */
+  cancelRequests: { comments: readonly string[]; since: string }[] = [];
 
   constructor(servers: string[]) {
     this.topology = {
@@ -173,6 +179,11 @@ export class FakeWorld {
         return 'done' as const;
       },
       heartbeat: async (a: LifecycleActionRef) => {
+        const error = this.heartbeatErrors.shift();
+        if (error) {
+          this.onHeartbeatError?.();
+          throw error;
+        }
         if (this.heartbeatAfterCommitError && !this.topology?.newServers)
           throw this.heartbeatAfterCommitError;
         this.heartbeats.push(a.instanceId);
@@ -181,6 +192,12 @@ export class FakeWorld {
     };
     const metrics = { count: async (_c: string, name: string) => void this.metrics.push(name) };
     const clock = { now: () => this.now };
+    const commands = {
+      cancelRunning: async (comments: readonly string[], since: string) => {
+        this.cancelRequests.push({ comments, since });
+        return [];
+      },
+    };
     const keepAlive = createKeepAliveHandler({ topology, lifecycle });
     const complete = createCompleteLifecycleHandler({ lifecycle, metrics, topology });
     return {
@@ -207,6 +224,7 @@ export class FakeWorld {
       [S.RecordHeartbeatWhileWaiting]: keepAlive,
       [S.ContinueLifecycle]: complete,
       [S.AbandonLaunch]: complete,
+      [S.CancelAgentCommands]: createCancelCommandsHandler({ commands }),
       [S.RestoreTopology]: createRestoreTopologyHandler({ topology }),
       [S.RecordFailure]: createRecordFailureHandler({ metrics, cluster: CLUSTER }),
       [S.RecordRollbackCleanupFailure]: createRecordFailureHandler({ metrics, cluster: CLUSTER }),

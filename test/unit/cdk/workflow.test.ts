@@ -35,7 +35,7 @@ describe('AstaireWorkflow', () => {
   });
 
   test('given the handlers, when synthesized, then each is a nodejs22.x function with its configuration', () => {
-    template.resourcePropertiesCountIs('AWS::Lambda::Function', { Runtime: 'nodejs22.x' }, 9);
+    template.resourcePropertiesCountIs('AWS::Lambda::Function', { Runtime: 'nodejs22.x' }, 10);
     template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: {
         Variables: Match.objectLike({
@@ -76,6 +76,16 @@ describe('AstaireWorkflow', () => {
     expect(granting('ssm:sendCommand')).toEqual([
       expect.objectContaining({ Resource: 'arn:aws:ssm:eu-west-1:111111111111:document/prod-resync' }),
     ]);
+  });
+
+  test('given the failure path, when synthesized, then only the cancel handler may list and cancel commands, and it knows the agent document', () => {
+    expect(granting('ssm:CancelCommand')).toEqual([
+      expect.objectContaining({ Action: ['ssm:ListCommands', 'ssm:CancelCommand'], Resource: '*' }),
+    ]);
+    expect(granting('ssm:ListCommands')).toHaveLength(1);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ AGENT_DOCUMENT_NAME: 'prod-resync' }) },
+    });
   });
 
   test('given the lifecycle handlers, when synthesized, then lifecycle calls are scoped to the group', () => {
@@ -140,7 +150,7 @@ describe('AstaireWorkflow', () => {
     const roles = template.findResources('AWS::IAM::Role');
     const policies = Object.values(template.findResources('AWS::IAM::Policy'));
     const functions = Object.values(template.findResources('AWS::Lambda::Function'));
-    expect(functions).toHaveLength(9);
+    expect(functions).toHaveLength(10);
     for (const fn of functions) {
       const roleId = (fn.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
       const logGroupId = (fn.Properties.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref;

@@ -97,6 +97,12 @@ export interface Metrics {
   count(cluster: string, name: string): Promise<void>;
 }
 
+/** Workflow gauges (dimension `Cluster`), put as they are measured. */
+export interface Gauges {
+  /** Puts one value of `name` in seconds (e.g. `MigrationSeconds`, alarmed on its Maximum). */
+  seconds(cluster: string, name: string, value: number): Promise<void>;
+}
+
 export interface Clock {
   now(): Date;
 }

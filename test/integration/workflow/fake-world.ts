@@ -24,6 +24,7 @@ export interface SendCommandRequest {
   InstanceIds: string[];
   Comment: string;
   TimeoutSeconds: number;
+  CloudWatchOutputConfig?: { CloudWatchLogGroupName: string; CloudWatchOutputEnabled: boolean };
   Parameters: { taskToken: string[]; cluster: string[]; node: string[]; epoch: string[]; mode: string[] };
 }
 
@@ -245,8 +246,13 @@ export class FakeWorld {
   }
 }
 
-/** A stable fake private address per instance id. */
+/** A stable fake private address per instance id (distinct for instance ids that differ in their last 16 bits). */
 export function ipOf(id: string): string {
+  const hex = /^i-([0-9a-f]+)$/.exec(id)?.[1];
+  if (hex) {
+    const n = parseInt(hex.slice(-4), 16);
+    return `10.0.${n >> 8}.${n & 0xff}`;
+  }
   let h = 0;
   for (const c of id) h = (h * 31 + c.charCodeAt(0)) & 0xffff;
   return `10.0.${h >> 8}.${h & 0xff || 1}`;

@@ -44,6 +44,11 @@ describe('the synthesized workflow, run by aws-local-stepfunctions over fake por
       InstanceIds: [D],
       Comment: 'astaire resync of local e2',
       TimeoutSeconds: 600,
+      // The agent's output goes to CloudWatch Logs, where the runbook looks.
+      CloudWatchOutputConfig: {
+        CloudWatchLogGroupName: '/astaire/local/agent-commands',
+        CloudWatchOutputEnabled: true,
+      },
       Parameters: {
         taskToken: [expect.stringMatching(/^token-of-/)],
         cluster: ['local'],
@@ -554,6 +559,19 @@ describe('the synthesized workflow, run by aws-local-stepfunctions over fake por
     expect(world.log.some((l) => l.startsWith('ABANDON'))).toBe(false);
     expect(world.metrics).toEqual([]);
   });
+
+  test('given 1000 nodes joining an empty cluster, when the workflow runs, then every state it passes stays within the 256 KB payload limit', async () => {
+    const world = new FakeWorld([]);
+    const joining = Array.from({ length: 1000 }, (_, i) => `i-${(0x10000000 + i).toString(16)}`);
+    for (const id of joining) world.members.push({ instanceId: id, lifecycleState: 'InService' });
+    world.agent = (req) => world.succeedingAgent(req);
+    const run = await runLocal(definition, world, { cluster: CLUSTER, action: 'resync' });
+    expect(run).toEqual(succeeded);
+    expect(world.sendCommands.filter((c) => c.Parameters.mode[0] === 'resync')).toHaveLength(1000);
+    const bytes = Buffer.byteLength(JSON.stringify((run as { output: unknown }).output));
+    // The final state holds everything the execution kept (the plan's 1000 pulls included).
+    expect(bytes).toBeLessThan(256 * 1024);
+  }, 120_000);
 
   test('given the synthesized definition, when asl-validator checks it, then it reports no error', () => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports

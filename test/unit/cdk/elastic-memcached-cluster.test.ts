@@ -654,6 +654,36 @@ describe('ElasticMemcachedCluster: checks', () => {
     expect(report.success).toBe(true);
   });
 
+  test('given the acknowledged findings, when their reasons name what the nodes and handlers run, then it is what the template holds', () => {
+    const reasons = app.node
+      .findAll()
+      .flatMap((c) => c.node.metadata.filter((m) => m.type === 'aws:cdk:acknowledged-rules'))
+      .flatMap((m) => Object.entries(m.data as Record<string, string>));
+    expect(reasons.length).toBeGreaterThan(5);
+    // The nodes are Debian: no reason may speak of dnf, yum or Amazon Linux.
+    for (const [id, reason] of reasons)
+      expect({ id, reason }).not.toEqual({
+        id,
+        reason: expect.stringMatching(/\bdnf\b|\byum\b|amazon linux/i),
+      });
+    // The Lambda runtime reason's Node.js major is the one the user data installs and the functions run.
+    const l1 = reasons.filter(([id]) => id.endsWith('AwsSolutions-L1')).map(([, r]) => r);
+    expect(l1.length).toBeGreaterThan(0);
+    const data = resources[logicalId('AWS::EC2::LaunchTemplate', 'LaunchTemplate')].Properties
+      .LaunchTemplateData as { UserData: { 'Fn::Base64': unknown } };
+    const script = flatten(data.UserData['Fn::Base64']);
+    const installed = /nodejs\.org\/dist\/latest-v(\d+)\.x/.exec(script)?.[1];
+    expect(installed).toBeDefined();
+    for (const r of l1)
+      expect(r).toMatch(new RegExp(`nodejs${installed}\\.x.*\\(${installed}, from nodejs\\.org`));
+    const runtimes = new Set(
+      Object.values(template.findResources('AWS::Lambda::Function'))
+        .map((f) => f.Properties.Runtime as string)
+        .filter((r) => r.startsWith('nodejs')),
+    );
+    expect([...runtimes]).toContain(`nodejs${installed}.x`);
+  });
+
   test('given the synthesized state machine, when checked with asl-validator, then the definition is valid Amazon States Language', () => {
     const machine = resources[logicalId('AWS::StepFunctions::StateMachine', 'Workflow')];
     // Tokens become what CloudFormation would put there: pseudo parameters, function ARNs, the document name.

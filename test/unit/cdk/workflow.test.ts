@@ -561,9 +561,8 @@ describe('agent command output and history budget', () => {
 
   test('given the plan handler, when synthesized, then it knows the history events left for agent commands', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
-      Environment: {
-        Variables: Match.objectLike({ HISTORY_EVENT_BUDGET: Match.stringLikeRegexp('^[0-9]+$') }),
-      },
+      // 25,000 - 1,000 reserved - 14 events x (3 h / 30 s) of lock wait = 18,960.
+      Environment: { Variables: Match.objectLike({ HISTORY_EVENT_BUDGET: '18960' }) },
     });
   });
 

@@ -60,7 +60,6 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
 
 /** Optional peer dependencies of the package that `astaire local` loads (an app using only the client skips them). */
 const LOCAL_MODE_PACKAGES = [
-  'aws-local-stepfunctions',
   '@aws-sdk/client-auto-scaling',
   '@aws-sdk/client-cloudwatch',
   '@aws-sdk/client-ec2',

@@ -95,6 +95,7 @@ export type AstaireWorkflowOptions = Omit<
   | 'memcachedPort'
   | 'workflowTimeout'
   | 'resyncTimeout'
+  | 'lifecycleHookHeartbeatTimeout'
 >;
 
 export interface ElasticMemcachedClusterProps {
@@ -171,7 +172,10 @@ export interface ElasticMemcachedClusterProps {
   /**
    * How long a lifecycle action waits for the workflow before Auto Scaling applies its default
    * result (launch: ABANDON, the instance is replaced; terminate: CONTINUE). The workflow
-   * records heartbeats, so migrations may run longer. 30 seconds to 2 hours.
+   * records heartbeats, so migrations may run longer. 1 minute to 2 hours, and long enough for the
+   * workflow to keep it alive (checked at synth: the keep-alive interval, the lock's retries, and the
+   * workflow timeout against the action's global timeout of 100 heartbeat timeouts, at most 48 hours).
+   * It also bounds how long EventBridge retries delivering a lifecycle event: an older one is expired.
    * @default Duration.minutes(15)
    */
   readonly hookHeartbeatTimeout?: Duration;
@@ -192,7 +196,12 @@ export interface ElasticMemcachedClusterProps {
    */
   readonly alarmTopic?: sns.ITopic;
   /**
-   * A migration moving data for longer than this raises the long-migration alarm.
+   * An address every alarm is mailed to (SNS asks it to confirm first).
+   * @default none: subscribe to `alarms.topic` yourself
+   */
+  readonly alarmEmail?: string;
+  /**
+   * An execution waiting for the lock or moving data for longer than this raises the long-migration alarm.
    * @default Duration.minutes(30)
    */
   readonly maxMigrationDuration?: Duration;
@@ -270,9 +279,11 @@ export class ElasticMemcachedCluster extends Construct implements ec2.IConnectab
         `minCapacity ${minCapacity} is below replicas ${replicas}: a cluster that small keeps fewer copies than configured`,
       );
     const hookTimeout = props.hookHeartbeatTimeout ?? Duration.minutes(15);
-    if (hookTimeout.toSeconds() < 30 || hookTimeout.toSeconds() > 7200)
+    // Auto Scaling takes 30 s to 2 h; EventBridge keeps retrying an event for at least a minute, and no
+    // event should be delivered after its action expired.
+    if (hookTimeout.toSeconds() < 60 || hookTimeout.toSeconds() > 7200)
       throw new Error(
-        `hookHeartbeatTimeout must be from 30 seconds to 2 hours, got ${hookTimeout.toHumanString()}`,
+        `hookHeartbeatTimeout must be from 1 minute to 2 hours, got ${hookTimeout.toHumanString()}`,
       );
     const resyncTimeout = props.resyncTimeout ?? Duration.hours(2);
     const memoryMb = (props.memcachedMemory ?? Size.mebibytes(3072)).toMebibytes();
@@ -310,6 +321,7 @@ export class ElasticMemcachedCluster extends Construct implements ec2.IConnectab
       memcachedPort: MEMCACHED_PORT,
       workflowTimeout: props.workflowTimeout,
       resyncTimeout: props.resyncTimeout,
+      lifecycleHookHeartbeatTimeout: hookTimeout,
     });
     const stateMachine = this.workflow.stateMachine;
     new ssm.StringParameter(this, 'StateMachineArn', {
@@ -322,6 +334,11 @@ export class ElasticMemcachedCluster extends Construct implements ec2.IConnectab
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
+    });
+    // Our own role (not the target's singleton), so that the group can depend on its policy.
+    const ruleRole = new iam.Role(this, 'LifecycleEventsRole', {
+      assumedBy: new iam.ServicePrincipal('events.amazonaws.com'),
+      description: `Astaire ${cluster}: EventBridge starts the scaling workflow`,
     });
     this.lifecycleRule = new events.Rule(this, 'LifecycleRule', {
       description: `Astaire ${cluster}: start the scaling workflow on every lifecycle action of ${groupName}`,
@@ -336,8 +353,11 @@ export class ElasticMemcachedCluster extends Construct implements ec2.IConnectab
       // The whole event is the input: the workflow's Normalise state reads it.
       targets: [
         new targets.SfnStateMachine(stateMachine, {
+          role: ruleRole,
+          // Retried (with EventBridge's backoff) for as long as the lifecycle action can still be completed:
+          // an event older than the hook's heartbeat timeout names an action Auto Scaling has already ended.
           retryAttempts: 185,
-          maxEventAge: Duration.hours(24),
+          maxEventAge: hookTimeout,
           // An event that never started the workflow is kept, not dropped: its instance waits on it.
           deadLetterQueue: this.lifecycleDeadLetters,
         }),
@@ -384,6 +404,17 @@ export class ElasticMemcachedCluster extends Construct implements ec2.IConnectab
           actions: ['cloudwatch:PutMetricData'],
           resources: ['*'],
           conditions: { StringEquals: { 'cloudwatch:namespace': METRIC_NAMESPACE } },
+        }),
+        new iam.PolicyStatement({
+          // The SSM Agent streams the agent command's output (CloudWatchOutputConfig) with the node's
+          // credentials: it looks the log group up, then creates its stream and writes to it.
+          actions: [
+            'logs:DescribeLogGroups',
+            'logs:DescribeLogStreams',
+            'logs:CreateLogStream',
+            'logs:PutLogEvents',
+          ],
+          resources: [this.workflow.commandLogGroup.logGroupArn],
         }),
       ],
     });
@@ -479,7 +510,9 @@ export class ElasticMemcachedCluster extends Construct implements ec2.IConnectab
     ];
     // Lifecycle events of the first instances are only handled once the rule, the workflow, the
     // agent's permissions and the topology exist.
-    this.autoScalingGroup.node.addDependency(this.lifecycleRule, agentPolicy, topology.resource);
+    // The rule role's policy too (a separate resource, created after the role the rule references): an
+    // event of the first instances delivered before it exists would be refused with AccessDenied.
+    this.autoScalingGroup.node.addDependency(this.lifecycleRule, ruleRole, agentPolicy, topology.resource);
     if (ssmAgentPolicyOfGivenRole) this.autoScalingGroup.node.addDependency(ssmAgentPolicyOfGivenRole);
 
     this.alarms = new ClusterAlarms(this, 'Alarms', {
@@ -487,8 +520,10 @@ export class ElasticMemcachedCluster extends Construct implements ec2.IConnectab
       stateMachine,
       workflow: this.workflow,
       alarmTopic: props.alarmTopic,
+      alarmEmail: props.alarmEmail,
       maxMigrationDuration: props.maxMigrationDuration,
       lifecycleDeadLetters: this.lifecycleDeadLetters,
+      lifecycleRule: this.lifecycleRule,
     });
     this.dashboard = new ClusterDashboard(this, 'Dashboard', {
       clusterName: cluster,

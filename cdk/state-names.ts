@@ -24,6 +24,7 @@ export const StateNames = {
   PublishCommitted: 'PublishCommitted',
   PublishRestored: 'PublishRestored',
   // Lambda tasks (failure path)
+  CancelAgentCommands: 'CancelAgentCommands',
   RestoreTopology: 'RestoreTopology',
   AbandonLaunch: 'AbandonLaunch',
   RecordRollbackCleanupFailure: 'RecordRollbackCleanupFailure',
@@ -69,6 +70,7 @@ export const LAMBDA_TASK_STATES = [
   StateNames.ContinueLifecycle,
   StateNames.ReleaseLock,
   StateNames.RecordCleanupFailure,
+  StateNames.CancelAgentCommands,
   StateNames.RestoreTopology,
   StateNames.AbandonLaunch,
   StateNames.RecordRollbackCleanupFailure,

@@ -16,6 +16,8 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { agentCommandCommentFormat } from '../lambdas/agent-commands';
+import { HISTORY_EVENT_LIMIT, HistoryEvents } from '../lambdas/history-budget';
 import { LockAttr } from '../lambdas/lock-table';
 import { handlerAssetDirectory } from './assets';
 import { ClientPhases } from './client-phases';
@@ -31,6 +33,7 @@ export const WORKFLOW_HANDLERS = {
   keepAlive: 'keep-alive',
   completeLifecycle: 'complete-lifecycle',
   restoreTopology: 'restore-topology',
+  cancelCommands: 'cancel-commands',
   recordFailure: 'record-failure',
 } as const;
 export type WorkflowHandler = keyof typeof WORKFLOW_HANDLERS;
@@ -43,6 +46,8 @@ export const WorkflowMetricNames = {
   lifecycleActionGone: 'LifecycleActionGone',
   /** One per execution whose cleanup after the commit failed (the topology stays committed). */
   cleanupFailed: 'CleanupFailed',
+  /** Seconds since the execution started, put at every keep-alive round (Maximum it). */
+  migrationSeconds: 'MigrationSeconds',
 } as const;
 export type WorkflowMetricName = (typeof WorkflowMetricNames)[keyof typeof WorkflowMetricNames];
 
@@ -118,10 +123,19 @@ export interface AstaireWorkflowProps {
    */
   readonly clientPropagationDelay?: Duration;
   /**
-   * Nodes resynced (or cleaned up) at the same time.
+   * Nodes resynced (or cleaned up) at the same time: the Maps' MaxConcurrency, 1 to 40 (an inline Map
+   * runs at most 40 iterations at once). SendCommand goes to one instance per call, so this is also
+   * the rate of SendCommand calls at the start of a Map.
    * @default 10
    */
   readonly maxConcurrentResyncs?: number;
+  /**
+   * The heartbeat timeout of the lifecycle hooks that start this workflow. When given, the timing props
+   * are checked against it at synth: the keep-alive interval, the lock's retries, and the workflow
+   * timeout against the hook's global timeout (100 x heartbeat, at most 48 hours).
+   * @default no check against a hook
+   */
+  readonly lifecycleHookHeartbeatTimeout?: Duration;
   /**
    * CloudWatch namespace of the workflow's metrics.
    * @default 'Astaire'
@@ -139,6 +153,15 @@ export interface AstaireWorkflowProps {
   readonly logRetention?: logs.RetentionDays;
 }
 
+/** Every handler's Lambda timeout, in seconds. */
+const HANDLER_TIMEOUT_SECONDS = 30;
+
+/** TakeLock's retry of unexpected lock errors (the lock-wait loop heartbeats; these retries do not). */
+const TAKE_LOCK_RETRY = { intervalSeconds: 3, backoffRate: 2, maxDelaySeconds: 30, maxAttempts: 6 } as const;
+
+/** The agent's progress interval (agent/pulls.ts DEFAULT_PROGRESS_INTERVAL_MS): each progress is a task heartbeat. */
+const AGENT_HEARTBEAT_SECONDS = 5;
+
 /** Errors SDK clients throw when AWS is briefly unavailable or throttling: a Lambda task retries them. */
 const TRANSIENT_AWS_ERRORS = [
   // Lambda's own throttle (concurrency limit): LambdaInvoke's default retry list leaves it out.
@@ -153,13 +176,17 @@ const TRANSIENT_AWS_ERRORS = [
 ];
 
 /**
- * SendCommand errors worth retrying: a new instance's SSM agent takes a minute or two to
- * register (InvalidInstanceId until then); throttling surfaces as the generic service exception.
+ * SendCommand errors worth retrying: a new instance's SSM agent takes a minute or two to register
+ * (InvalidInstanceId until then), throttling, and SSM's own internal errors. Step Functions names an
+ * AWS SDK integration's error `ServiceName.ErrorName`, with the `Exception` suffix even where the API
+ * reference leaves it out (https://docs.aws.amazon.com/step-functions/latest/dg/supported-services-awssdk.html):
+ * SSM's `ThrottlingException` arrives as `Ssm.ThrottlingException`. Not `Ssm.SsmException`, the name of
+ * any error the SDK does not model: retrying it would repeat a permanent failure (a bad document or
+ * parameter, a denied call) twelve times before the rollback.
  */
 export const TRANSIENT_SSM_ERRORS = [
   'Ssm.InvalidInstanceIdException',
   'Ssm.ThrottlingException',
-  'Ssm.SsmException',
   'Ssm.InternalServerErrorException',
 ];
 
@@ -195,6 +222,11 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
   /** The cluster lock (partition key `cluster`, one item per cluster; TTL on `leaseExpiry`). */
   readonly lockTable: dynamodb.Table;
   readonly logGroup: logs.LogGroup;
+  /**
+   * Where SSM sends the agents' command output (`/astaire/<cluster>/agent-commands`); the nodes' role must
+   * be allowed to write it (ElasticMemcachedCluster does so).
+   */
+  readonly commandLogGroup: logs.LogGroup;
   readonly metricNamespace: string;
   private readonly clusterName: string;
 
@@ -217,6 +249,18 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
       );
     if (resyncHeartbeat.toSeconds() >= resyncTimeout.toSeconds())
       throw new Error('AstaireWorkflow: resyncHeartbeatTimeout must be shorter than resyncTimeout');
+    const historyEventBudget = validateTiming({
+      workflowTimeout,
+      resyncTimeout,
+      resyncHeartbeat,
+      keepAlive,
+      hook: props.lifecycleHookHeartbeatTimeout,
+    });
+    const maxConcurrency = props.maxConcurrentResyncs ?? 10;
+    if (!Number.isInteger(maxConcurrency) || maxConcurrency < 1 || maxConcurrency > 40)
+      throw new Error(
+        `AstaireWorkflow: maxConcurrentResyncs must be a whole number from 1 to 40 (an inline Map runs at most 40 iterations at once), got ${maxConcurrency}`,
+      );
 
     const stateMachineName = `astaire-${props.clusterName}`;
     // The cluster lock: one item per cluster, changed by conditional writes only. Not a parameter:
@@ -260,15 +304,20 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
         TOPOLOGY_PARAMETER_NAME: props.topologyParameterName,
         AUTO_SCALING_GROUP_NAME: props.autoScalingGroupName,
         MEMCACHED_PORT: String(props.memcachedPort ?? 11211),
+        HISTORY_EVENT_BUDGET: String(historyEventBudget),
       },
       releaseLock: { LOCK_TABLE_NAME: lockTable.tableName },
       commitMigration: { TOPOLOGY_PARAMETER_NAME: props.topologyParameterName },
-      keepAlive: { TOPOLOGY_PARAMETER_NAME: props.topologyParameterName },
+      keepAlive: {
+        TOPOLOGY_PARAMETER_NAME: props.topologyParameterName,
+        METRIC_NAMESPACE: this.metricNamespace,
+      },
       completeLifecycle: {
         METRIC_NAMESPACE: this.metricNamespace,
         TOPOLOGY_PARAMETER_NAME: props.topologyParameterName,
       },
       restoreTopology: { TOPOLOGY_PARAMETER_NAME: props.topologyParameterName },
+      cancelCommands: { AGENT_DOCUMENT_NAME: props.resyncDocumentName },
       recordFailure: { METRIC_NAMESPACE: this.metricNamespace },
     };
 
@@ -297,7 +346,7 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
         runtime: lambda.Runtime.NODEJS_22_X,
         architecture: lambda.Architecture.ARM_64,
         memorySize: 256,
-        timeout: Duration.seconds(30),
+        timeout: Duration.seconds(HANDLER_TIMEOUT_SECONDS),
         role,
         environment: { ...common, ...env[handler] },
         logGroup,
@@ -392,7 +441,15 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
       ['ssm:GetParameter', 'ssm:PutParameter'],
       [topologyArn],
     );
-    for (const h of ['completeLifecycle', 'recordFailure'] as const)
+    // ListCommands and CancelCommand name no document or instance ARN here: the handler lists the
+    // commands of this cluster's document and cancels only those whose Comment names the failed migration.
+    allow(
+      'cancelCommands',
+      'Cancel the failed migration agent commands',
+      ['ssm:ListCommands', 'ssm:CancelCommand'],
+      ['*'],
+    );
+    for (const h of ['completeLifecycle', 'recordFailure', 'keepAlive'] as const)
       allow(h, 'Put workflow metrics in the Astaire namespace only', ['cloudwatch:PutMetricData'], ['*'], {
         StringEquals: { 'cloudwatch:namespace': this.metricNamespace },
       });
@@ -419,12 +476,25 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
         groupArn,
         "An Auto Scaling group ARN holds a UUID assigned when the group is created, after this policy; the name part limits it to this cluster's group.",
       );
-    for (const h of ['completeLifecycle', 'recordFailure'] as const)
+    acknowledge(
+      'cancelCommands',
+      '*',
+      'The command ids exist only at run time and ListCommands takes no resource ARN; the handler filters by this cluster document and cancels only the commands whose Comment names the failed migration.',
+    );
+    for (const h of ['completeLifecycle', 'recordFailure', 'keepAlive'] as const)
       acknowledge(
         h,
         '*',
         'cloudwatch:PutMetricData supports no resource ARN; the statement is limited to the workflow metric namespace by condition.',
       );
+
+    // The agents' command output (stdout and stderr of every resync and cleanup), by SSM.
+    const commandLogGroupName = `/astaire/${props.clusterName}/agent-commands`;
+    this.commandLogGroup = new logs.LogGroup(this, 'AgentCommandLogs', {
+      logGroupName: commandLogGroupName,
+      retention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
 
     // ---- The definition -------------------------------------------------------------------
     const publishPhase = new ClientPhases(this);
@@ -476,11 +546,16 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
         parameters: {
           DocumentName: props.resyncDocumentName,
           'InstanceIds.$': `States.Array(${at.node})`,
-          // SendCommand's Comment takes at most 100 characters: with a 64-character cluster name and a
-          // 15-digit epoch this is exactly 100 (`await-clients` is no longer than `cleanup of`).
-          'Comment.$': `States.Format('astaire ${mode === 'await-clients' ? 'await' : mode} of {} e{}', ${at.cluster}, ${at.epoch})`,
+          // At most 100 characters (see agentCommandComment); the failure path finds the commands by it.
+          'Comment.$': `States.Format('${agentCommandCommentFormat(mode)}', ${at.cluster}, ${at.epoch})`,
           // How long SSM tries to deliver the command to an instance that is not reachable yet.
           TimeoutSeconds: 600,
+          // The agent's output, for the runbook: the SSM Agent streams it with the node's credentials.
+          CloudWatchOutputConfig: {
+            // The name itself, not a reference: local mode runs the definition without CloudFormation.
+            CloudWatchLogGroupName: commandLogGroupName,
+            CloudWatchOutputEnabled: true,
+          },
           Parameters: {
             [`${DocParam.taskToken}.$`]: 'States.Array($$.Task.Token)',
             [`${DocParam.cluster}.$`]: `States.Array(${at.cluster})`,
@@ -534,7 +609,6 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
       readonly record: string;
       readonly itemsPath: string;
       readonly epochPath: string;
-      readonly resultPath: string;
       readonly errorPath: string;
       readonly failed: 'cleanup' | 'rollback-cleanup';
       readonly then: sfn.IChainable;
@@ -556,8 +630,10 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
           'node.$': '$$.Map.Item.Value.node',
           'address.$': '$$.Map.Item.Value.address',
         },
-        maxConcurrency: props.maxConcurrentResyncs ?? 10,
-        resultPath: o.resultPath,
+        maxConcurrency,
+        // The per-node reports stay out of the state (1000 of them would pass the 256 KB payload limit):
+        // each agent logs its own and puts its metrics.
+        resultPath: sfn.JsonPath.DISCARD,
       });
       map.itemProcessor(agentCommand(o.node, 'cleanup'));
       catchTo(map, record, o.errorPath);
@@ -601,7 +677,6 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
       record: S.RecordRollbackCleanupFailure,
       itemsPath: '$.restore.cleanups',
       epochPath: '$.restore.epoch',
-      resultPath: '$.rollbackCleanups',
       errorPath: '$.rollbackCleanupError',
       failed: 'rollback-cleanup',
       then: releaseAfterRollback,
@@ -628,6 +703,17 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
     restore.next(
       publishPhase.restored(agentCommand, isLaunch, (state, next, path) => catchTo(state, next, path)),
     );
+    // A failed data move: the Map stops waiting for the other nodes, but their agents would pull on. Cancel
+    // their commands before the rollback (a failure to cancel does not stop it: the agents exit by
+    // themselves once the topology is restored).
+    const cancelCommands = invoke(
+      S.CancelAgentCommands,
+      'cancelCommands',
+      { ...request, 'epoch.$': '$.plan.epoch', 'startedAt.$': '$$.Execution.StartTime' },
+      null,
+    );
+    catchTo(cancelCommands, restore, '$.cancelCommandsError');
+    cancelCommands.next(restore);
 
     // Main path.
     // The normalised request replaces the raw input: the state is { request, ... } from here on.
@@ -648,19 +734,22 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
     takeLock.addRetry({ errors: PERMANENT_LOCK_ERRORS, maxAttempts: 0 });
     takeLock.addRetry({
       errors: [sfn.Errors.ALL],
-      interval: Duration.seconds(3),
-      backoffRate: 2,
-      maxDelay: Duration.seconds(30),
+      interval: Duration.seconds(TAKE_LOCK_RETRY.intervalSeconds),
+      backoffRate: TAKE_LOCK_RETRY.backoffRate,
+      maxDelay: Duration.seconds(TAKE_LOCK_RETRY.maxDelaySeconds),
       jitterStrategy: sfn.JitterType.FULL,
-      maxAttempts: 6,
+      maxAttempts: TAKE_LOCK_RETRY.maxAttempts,
     });
     // Still failing: fail honestly. No RestoreTopology (this execution wrote nothing) and no ABANDON
     // (the launch is healthy: its lifecycle action is left to the hook's timeout and default result,
     // with the failure counted for the alarm). A lock this execution may have created is broken by
     // the next execution once this one has ended.
     catchTo(takeLock, recordFailure, '$.error');
-    const heartbeatWhileWaiting = invoke(S.RecordHeartbeatWhileWaiting, 'keepAlive', request, null);
-    catchTo(heartbeatWhileWaiting, restore, '$.error');
+    const keepAliveInput = { ...request, 'startedAt.$': '$$.Execution.StartTime' };
+    const heartbeatWhileWaiting = invoke(S.RecordHeartbeatWhileWaiting, 'keepAlive', keepAliveInput, null);
+    // Waiting for the lock has changed nothing: a failed heartbeat is no reason to roll back or ABANDON.
+    // Keep waiting; an action that expires meanwhile is found `gone` at its completion, and counted.
+    catchTo(heartbeatWhileWaiting, takeLock, '$.keepAliveError');
     const waitForLock = new sfn.Wait(this, S.WaitForLock, {
       stateName: S.WaitForLock,
       time: sfn.WaitTime.duration(keepAlive),
@@ -682,8 +771,9 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
         'node.$': '$$.Map.Item.Value.node',
         'address.$': '$$.Map.Item.Value.address',
       },
-      maxConcurrency: props.maxConcurrentResyncs ?? 10,
-      resultPath: '$.reports',
+      maxConcurrency,
+      // As the cleanups': no per-node reports in the state.
+      resultPath: sfn.JsonPath.DISCARD,
     });
     resyncNodes.itemProcessor(resyncNode);
     const commit = invoke(
@@ -697,7 +787,7 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
       stateName: S.KeepAliveWait,
       time: sfn.WaitTime.duration(keepAlive),
     });
-    const heartbeat = invoke(S.RecordHeartbeat, 'keepAlive', request, '$.keepAlive');
+    const heartbeat = invoke(S.RecordHeartbeat, 'keepAlive', keepAliveInput, '$.keepAlive');
     const keepAliveDone = new sfn.Succeed(this, S.KeepAliveDone, { stateName: S.KeepAliveDone });
     const isRunning = new sfn.Choice(this, S.IsMigrationRunning, { stateName: S.IsMigrationRunning })
       .when(sfn.Condition.booleanEquals('$.keepAlive.migrating', true), keepAliveWait)
@@ -711,12 +801,12 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
 
     const migrate = new sfn.Parallel(this, S.MigrateData, {
       stateName: S.MigrateData,
-      resultSelector: { 'reports.$': '$[0].reports', 'commit.$': '$[0].commit' },
+      resultSelector: { 'commit.$': '$[0].commit' },
       resultPath: '$.migration',
     });
     migrate.branch(resyncNodes.next(commit));
     migrate.branch(keepAliveWait);
-    catchTo(migrate, restore, '$.error');
+    catchTo(migrate, cancelCommands, '$.error');
 
     // After the commit: complete the lifecycle action (nothing waits on the cleanup), then the nodes that
     // lost vbuckets delete them, then the lock goes. From here on, nothing rolls back or ABANDONs.
@@ -742,7 +832,6 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
       record: S.RecordCleanupFailure,
       itemsPath: '$.plan.cleanups',
       epochPath: '$.migration.commit.epoch',
-      resultPath: '$.cleanups',
       errorPath: '$.cleanupError',
       failed: 'cleanup',
       then: releaseLock,
@@ -831,6 +920,65 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
   metric(name: WorkflowMetricName, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return workflowMetrics(this.clusterName, this.metricNamespace).metric(name, props);
   }
+}
+
+/**
+ * Checks the timing props together and returns the history events left for agent commands. Every
+ * message names the props and says what to change.
+ */
+function validateTiming(t: {
+  readonly workflowTimeout: Duration;
+  readonly resyncTimeout: Duration;
+  readonly resyncHeartbeat: Duration;
+  readonly keepAlive: Duration;
+  readonly hook?: Duration;
+}): number {
+  const fail = (message: string): never => {
+    throw new Error(`AstaireWorkflow: ${message}`);
+  };
+  const human = (seconds: number) => Duration.seconds(seconds).toHumanString();
+  const [timeout, keepAlive] = [t.workflowTimeout.toSeconds(), t.keepAlive.toSeconds()];
+  if (t.resyncHeartbeat.toSeconds() < AGENT_HEARTBEAT_SECONDS * 6)
+    fail(
+      `resyncHeartbeatTimeout (${t.resyncHeartbeat.toHumanString()}) must be at least ${human(AGENT_HEARTBEAT_SECONDS * 6)}: the agent heartbeats every ${AGENT_HEARTBEAT_SECONDS} s, and SSM may take a while to deliver the command`,
+    );
+  if (t.resyncTimeout.toSeconds() > timeout)
+    fail(
+      `resyncTimeout (${t.resyncTimeout.toHumanString()}) must not exceed workflowTimeout (${t.workflowTimeout.toHumanString()}): the execution would time out first`,
+    );
+  if (t.hook) {
+    const hook = t.hook.toSeconds();
+    if (keepAlive * 2 > hook)
+      fail(
+        `keepAliveInterval (${t.keepAlive.toHumanString()}) must be at most half the lifecycle hookHeartbeatTimeout (${t.hook.toHumanString()}), or one late heartbeat lets the hook expire`,
+      );
+    // Auto Scaling ends a lifecycle action after 100 heartbeat timeouts or 48 hours, whichever is less.
+    const global = Math.min(100 * hook, 48 * 3600);
+    if (timeout > global)
+      fail(
+        `workflowTimeout (${t.workflowTimeout.toHumanString()}) exceeds the lifecycle action's global timeout (${human(global)}: 100 x hookHeartbeatTimeout, at most 48 hours); shorten workflowTimeout or lengthen hookHeartbeatTimeout`,
+      );
+    // TakeLock retries without a heartbeat in between: every attempt may run to the function timeout.
+    const r = TAKE_LOCK_RETRY;
+    let delays = 0;
+    for (let i = 0; i < r.maxAttempts; i++)
+      delays += Math.min(r.intervalSeconds * r.backoffRate ** i, r.maxDelaySeconds);
+    const takeLock = (r.maxAttempts + 1) * HANDLER_TIMEOUT_SECONDS + delays;
+    if (takeLock + keepAlive >= hook)
+      fail(
+        `TakeLock retries for up to ${human(takeLock)} without a heartbeat, and the next comes ${t.keepAlive.toHumanString()} later: lengthen hookHeartbeatTimeout (${t.hook.toHumanString()}) to more than ${human(takeLock + keepAlive)}`,
+      );
+  }
+  // A waiting execution spends the whole timeout in the lock-wait loop in the worst case; what is left of
+  // the history after it (and a fixed reserve) is the agent commands' budget, checked at plan time.
+  const loop = Math.ceil(timeout / keepAlive) * HistoryEvents.lockWaitRound;
+  const budget = HISTORY_EVENT_LIMIT - HistoryEvents.fixed - loop;
+  const minimum = 100 * HistoryEvents.agentCommand;
+  if (budget < minimum)
+    fail(
+      `workflowTimeout (${t.workflowTimeout.toHumanString()}) with keepAliveInterval (${t.keepAlive.toHumanString()}) lets an execution waiting for the lock write ${loop} history events, leaving ${budget} of the 25,000 an execution may write (at least ${minimum} are needed for 100 agent commands); lengthen keepAliveInterval or shorten workflowTimeout`,
+    );
+  return budget;
 }
 
 /** The policy a role's addToPolicy statements went to (cdk-nag reports them there). */

@@ -54,3 +54,20 @@ export class MigrationNotOwnedError extends AstaireError {
     );
   }
 }
+
+/**
+ * A migration needs more agent commands than one execution's history can record (25,000 events, part
+ * of them kept for waiting on the lock): the plan fails before anything is written.
+ */
+export class MigrationTooLargeError extends AstaireError {
+  override readonly name = 'MigrationTooLargeError';
+  constructor(
+    readonly cluster: string,
+    readonly events: number,
+    readonly budget: number,
+  ) {
+    super(
+      `astaire plan: the migration of cluster ${cluster} needs ${events} execution history events for its agent commands, but only ${budget} are left of the 25,000 one execution may write; scale in smaller steps, or lengthen keepAliveInterval or shorten workflowTimeout (docs/aws.md, "Limits at 1000 nodes")`,
+    );
+  }
+}

@@ -12,6 +12,8 @@ import {
 import { AutoScalingGroupMembers } from './adapters/auto-scaling';
 import { Ec2InstanceAddresses } from './adapters/ec2';
 import { SsmTopologyStore } from './adapters/ssm-parameters';
+import { MigrationTooLargeError } from './errors';
+import { migrationHistoryEvents } from './history-budget';
 import { configuredName, requireEnv, requirePositiveInt } from './env';
 import type { Clock, GroupMember, GroupMembers, InstanceAddresses, TopologyStore } from './ports';
 import type { WorkflowRequest } from './request';
@@ -37,6 +39,11 @@ export interface PlanMigrationPorts {
   readonly clock: Clock;
   readonly autoScalingGroupName: string;
   readonly memcachedPort: number;
+  /**
+   * History events one execution may spend on agent commands (see history-budget.ts); a larger
+   * migration fails before it is written. @default no limit (local mode has no history)
+   */
+  readonly historyEventBudget?: number;
 }
 
 /** One node that must pull data: an item of the ResyncNodes Map. */
@@ -126,8 +133,15 @@ export function createPlanMigrationHandler(ports: PlanMigrationPorts) {
       startedAt: ports.clock.now().toISOString(),
       ...(gone.length ? { gone } : {}),
     });
-    await ports.topology.write(begun);
     const planned = result(begun, true, abortedMigrationOf);
+    const events = migrationHistoryEvents({
+      pulls: planned.pulls.length,
+      cleanups: planned.cleanups.length,
+      added: planned.added.length,
+    });
+    if (ports.historyEventBudget !== undefined && events > ports.historyEventBudget)
+      throw new MigrationTooLargeError(cluster, events, ports.historyEventBudget);
+    await ports.topology.write(begun);
     if (planned.vbucketsLost > 0)
       console.warn(
         JSON.stringify({
@@ -250,4 +264,5 @@ export const handler = (event: { request: WorkflowRequest }) =>
     clock: { now: () => new Date() },
     autoScalingGroupName: requireEnv('AUTO_SCALING_GROUP_NAME'),
     memcachedPort: requirePositiveInt('MEMCACHED_PORT'),
+    historyEventBudget: requirePositiveInt('HISTORY_EVENT_BUDGET'),
   }))(event);

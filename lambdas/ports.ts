@@ -82,10 +82,25 @@ export interface LifecycleActions {
   heartbeat(action: LifecycleActionRef): Promise<LifecycleCallOutcome>;
 }
 
+/** The Run Command commands the workflow sent to the agents. */
+export interface AgentCommands {
+  /**
+   * Cancels every command of the agent document still pending or running whose Comment is one of
+   * `comments`, sent at or after `since` (ISO 8601); returns the ids it cancelled.
+   */
+  cancelRunning(comments: readonly string[], since: string): Promise<readonly string[]>;
+}
+
 /** Workflow metrics (dimension `Cluster`). */
 export interface Metrics {
   /** Counts one event of `name` (e.g. `MigrationFailed`). */
   count(cluster: string, name: string): Promise<void>;
+}
+
+/** Workflow gauges (dimension `Cluster`), put as they are measured. */
+export interface Gauges {
+  /** Puts one value of `name` in seconds (e.g. `MigrationSeconds`, alarmed on its Maximum). */
+  seconds(cluster: string, name: string, value: number): Promise<void>;
 }
 
 export interface Clock {

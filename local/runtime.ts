@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { FILE_SOURCE_POLL_INTERVAL_MS } from '../client/topology-source';
 import { emptyTopology, ResyncProgress, ResyncReport, Topology } from '../core';
 import { StateNames as S, WAIT_STATES } from '../cdk/state-names';
+import { createCancelCommandsHandler } from '../lambdas/cancel-commands';
 import { createCommitMigrationHandler } from '../lambdas/commit-migration';
 import { createCompleteLifecycleHandler } from '../lambdas/complete-lifecycle';
 import { createKeepAliveHandler } from '../lambdas/keep-alive';
@@ -279,6 +280,16 @@ export class LocalRuntime {
       [S.RecordHeartbeatWhileWaiting]: keepAlive,
       [S.ContinueLifecycle]: completeLifecycle,
       [S.AbandonLaunch]: completeLifecycle,
+      // Locally, the execution's agents are its child processes: cancelling its commands stops them.
+      [S.CancelAgentCommands]: createCancelCommandsHandler({
+        commands: {
+          cancelRunning: async () => {
+            const pids = [...agents].map((a) => String(a.pid));
+            for (const a of agents) a.kill('SIGTERM');
+            return pids;
+          },
+        },
+      }),
       [S.RestoreTopology]: createRestoreTopologyHandler({ topology }),
       [S.RecordFailure]: recordFailure,
       [S.RecordRollbackCleanupFailure]: recordFailure,

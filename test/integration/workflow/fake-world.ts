@@ -1,4 +1,5 @@
 import { parseResyncMessage, type ResyncReport, type Topology } from '../../../core';
+import { createCancelCommandsHandler } from '../../../lambdas/cancel-commands';
 import { createCommitMigrationHandler } from '../../../lambdas/commit-migration';
 import { createCompleteLifecycleHandler } from '../../../lambdas/complete-lifecycle';
 import { createKeepAliveHandler } from '../../../lambdas/keep-alive';
@@ -23,6 +24,7 @@ export interface SendCommandRequest {
   InstanceIds: string[];
   Comment: string;
   TimeoutSeconds: number;
+  CloudWatchOutputConfig?: { CloudWatchLogGroupName: string; CloudWatchOutputEnabled: boolean };
   Parameters: { taskToken: string[]; cluster: string[]; node: string[]; epoch: string[]; mode: string[] };
 }
 
@@ -61,6 +63,11 @@ export class FakeWorld {
   lockErrors: Error[] = [];
   /** When set, every RecordLifecycleActionHeartbeat made after the commit fails with it. */
   heartbeatAfterCommitError: Error | undefined;
+  /** Errors RecordLifecycleActionHeartbeat throws, one per call, in order; `onHeartbeatError` runs after each. */
+  heartbeatErrors: Error[] = [];
+  onHeartbeatError: (() => void) | undefined;
+  /** What the failure path asked SSM to cancel: the Comments and the time sent after. */
+  cancelRequests: { comments: readonly string[]; since: string }[] = [];
 
   constructor(servers: string[]) {
     this.topology = {
@@ -177,6 +184,11 @@ export class FakeWorld {
         return 'done' as const;
       },
       heartbeat: async (a: LifecycleActionRef) => {
+        const error = this.heartbeatErrors.shift();
+        if (error) {
+          this.onHeartbeatError?.();
+          throw error;
+        }
         if (this.heartbeatAfterCommitError && !this.topology?.newServers)
           throw this.heartbeatAfterCommitError;
         this.heartbeats.push(a.instanceId);
@@ -185,6 +197,12 @@ export class FakeWorld {
     };
     const metrics = { count: async (_c: string, name: string) => void this.metrics.push(name) };
     const clock = { now: () => this.now };
+    const commands = {
+      cancelRunning: async (comments: readonly string[], since: string) => {
+        this.cancelRequests.push({ comments, since });
+        return [];
+      },
+    };
     const keepAlive = createKeepAliveHandler({ topology, lifecycle });
     const complete = createCompleteLifecycleHandler({ lifecycle, metrics, topology });
     return {
@@ -211,6 +229,7 @@ export class FakeWorld {
       [S.RecordHeartbeatWhileWaiting]: keepAlive,
       [S.ContinueLifecycle]: complete,
       [S.AbandonLaunch]: complete,
+      [S.CancelAgentCommands]: createCancelCommandsHandler({ commands }),
       [S.RestoreTopology]: createRestoreTopologyHandler({ topology }),
       [S.RecordFailure]: createRecordFailureHandler({ metrics, cluster: CLUSTER }),
       [S.RecordRollbackCleanupFailure]: createRecordFailureHandler({ metrics, cluster: CLUSTER }),
@@ -246,8 +265,13 @@ export class FakeWorld {
   }
 }
 
-/** A stable fake private address per instance id. */
+/** A stable fake private address per instance id (distinct for instance ids that differ in their last 16 bits). */
 export function ipOf(id: string): string {
+  const hex = /^i-([0-9a-f]+)$/.exec(id)?.[1];
+  if (hex) {
+    const n = parseInt(hex.slice(-4), 16);
+    return `10.0.${n >> 8}.${n & 0xff}`;
+  }
   let h = 0;
   for (const c of id) h = (h * 31 + c.charCodeAt(0)) & 0xffff;
   return `10.0.${h >> 8}.${h & 0xff || 1}`;

@@ -44,6 +44,11 @@ describe('the synthesized workflow, run by local/asl over fake ports', () => {
       InstanceIds: [D],
       Comment: 'astaire resync of local e2',
       TimeoutSeconds: 600,
+      // The agent's output goes to CloudWatch Logs, where the runbook looks.
+      CloudWatchOutputConfig: {
+        CloudWatchLogGroupName: '/astaire/local/agent-commands',
+        CloudWatchOutputEnabled: true,
+      },
       Parameters: {
         taskToken: [expect.stringMatching(/^token-of-/)],
         cluster: ['local'],
@@ -506,6 +511,105 @@ describe('the synthesized workflow, run by local/asl over fake ports', () => {
     expect(world.completed).toEqual([{ instanceId: D, result: 'CONTINUE' }]);
     expect(world.log.some((l) => l.startsWith('ABANDON'))).toBe(false);
   });
+
+  test('given one node failing its resync while others still pull, when the workflow rolls back, then it asks SSM to cancel the resync commands of that migration sent by this execution', async () => {
+    const world = new FakeWorld([A, B, C, D]);
+    world.members.splice(
+      world.members.findIndex((m) => m.instanceId === C),
+      1,
+    );
+    world.launch(E);
+    const agent = world.agent;
+    world.agent = async (req) => {
+      if (req.Parameters.node[0] === E)
+        throw Object.assign(new Error('vbuckets 3, 9 had no source'), { name: 'ResyncFailed' });
+      await new Promise((r) => setTimeout(r, 200));
+      return agent(req);
+    };
+    const run = await runLocal(definition, world, lifecycleEvent('launch', E));
+    expect(run).toMatchObject({ status: 'FAILED', error: 'ResyncFailed' });
+    const resync = world.sendCommands.find((c) => c.Parameters.mode[0] === 'resync')!;
+    expect(resync.Comment).toBe('astaire resync of local e2');
+    expect(world.cancelRequests).toEqual([
+      { comments: [resync.Comment], since: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) },
+    ]);
+    // The cancel comes before the rollback: the restore does not wait on agents that still pull.
+    expect(world.completed).toEqual([{ instanceId: E, result: 'ABANDON' }]);
+  });
+
+  test('given a migration that succeeds, then nothing is cancelled', async () => {
+    const world = new FakeWorld([A, B, C]);
+    world.launch(D);
+    expect(await runLocal(definition, world, lifecycleEvent('launch', D))).toEqual(succeeded);
+    expect(world.cancelRequests).toEqual([]);
+  });
+
+  test('given SSM refusing the command with its generic Ssm.SsmException (a permanent error, e.g. a bad document), when a launch runs, then it is not retried: the launch is rolled back at once', async () => {
+    const world = new FakeWorld([A, B, C]);
+    world.launch(D);
+    let calls = 0;
+    world.agent = async () => {
+      calls++;
+      throw Object.assign(new Error('document astaire-local-resync is not valid'), {
+        name: 'Ssm.SsmException',
+      });
+    };
+    const run = await runLocal(definition, world, lifecycleEvent('launch', D));
+    expect(run).toMatchObject({ status: 'FAILED', error: 'Ssm.SsmException' });
+    expect(calls).toBe(1);
+    expect(ids(world)).toEqual([A, B, C]);
+    expect(world.completed).toEqual([{ instanceId: D, result: 'ABANDON' }]);
+  });
+
+  test('given SSM throttling SendCommand, when it then accepts, then the retry carries the launch through', async () => {
+    const world = new FakeWorld([A, B, C]);
+    world.launch(D);
+    let rejections = 2;
+    const agent = world.agent;
+    world.agent = async (req) => {
+      if (rejections-- > 0)
+        throw Object.assign(new Error('Rate exceeded'), { name: 'Ssm.ThrottlingException' });
+      return agent(req);
+    };
+    expect(await runLocal(definition, world, lifecycleEvent('launch', D))).toEqual(succeeded);
+    expect(ids(world)).toEqual([A, B, C, D]);
+  });
+
+  test('given a launch waiting for the lock, when its lifecycle heartbeat fails, then it keeps waiting (nothing restored or ABANDONed) and continues once the lock is free', async () => {
+    const world = new FakeWorld([A, B, C]);
+    const other = 'arn:aws:states:us-east-1:123456789012:execution:astaire-local:other';
+    world.running.add(other);
+    world.lock = { owner: other, acquiredAt: '2025-01-01T00:00:00Z', expiresAt: '2025-01-01T06:00:00Z' };
+    world.launch(D);
+    world.heartbeatErrors = [
+      Object.assign(new Error('not authorized to perform RecordLifecycleActionHeartbeat'), {
+        name: 'AccessDenied',
+      }),
+    ];
+    // The lock is freed just after the heartbeat failed.
+    world.onHeartbeatError = () => {
+      world.lock = undefined;
+      world.running.delete(other);
+    };
+    const run = await runLocal(definition, world, lifecycleEvent('launch', D));
+    expect(run).toEqual(succeeded);
+    expect(world.completed).toEqual([{ instanceId: D, result: 'CONTINUE' }]);
+    expect(world.log.some((l) => l.startsWith('ABANDON'))).toBe(false);
+    expect(world.metrics).toEqual([]);
+  });
+
+  test('given 1000 nodes joining an empty cluster, when the workflow runs, then every state it passes stays within the 256 KB payload limit', async () => {
+    const world = new FakeWorld([]);
+    const joining = Array.from({ length: 1000 }, (_, i) => `i-${(0x10000000 + i).toString(16)}`);
+    for (const id of joining) world.members.push({ instanceId: id, lifecycleState: 'InService' });
+    world.agent = (req) => world.succeedingAgent(req);
+    const run = await runLocal(definition, world, { cluster: CLUSTER, action: 'resync' });
+    expect(run).toEqual(succeeded);
+    expect(world.sendCommands.filter((c) => c.Parameters.mode[0] === 'resync')).toHaveLength(1000);
+    const bytes = Buffer.byteLength(JSON.stringify((run as { output: unknown }).output));
+    // The final state holds everything the execution kept (the plan's 1000 pulls included).
+    expect(bytes).toBeLessThan(256 * 1024);
+  }, 120_000);
 
   test('given the synthesized definition, when asl-validator checks it, then it reports no error', () => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports

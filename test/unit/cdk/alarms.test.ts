@@ -36,52 +36,14 @@ describe('ClusterAlarms', () => {
       });
   });
 
-  test('given the workflow, when alarms are made, then one MigrationFailed datum it records for the cluster alarms', () => {
-    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      Namespace: 'Astaire',
-      MetricName: 'MigrationFailed',
-      Dimensions: [{ Name: 'Cluster', Value: 'web' }],
-      Statistic: 'Sum',
-      Period: 60,
-      Threshold: 1,
-      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-      EvaluationPeriods: 1,
-      TreatMissingData: 'notBreaching',
-      AlarmActions: [topicRef(template)],
-    });
-  });
-
-  test('given the workflow, when alarms are made, then one CleanupFailed datum it records for the cluster alarms', () => {
-    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      Namespace: 'Astaire',
-      MetricName: 'CleanupFailed',
-      Dimensions: [{ Name: 'Cluster', Value: 'web' }],
-      Statistic: 'Sum',
-      Period: 60,
-      Threshold: 1,
-      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-      AlarmActions: [topicRef(template)],
-      AlarmDescription: Match.stringLikeRegexp('the topology stands'),
-    });
-  });
-
-  test('given a workflow publishing to another namespace, when alarms are made, then MigrationFailed is read from there', () => {
-    synth({ workflow: workflowMetrics('web', 'Ops') }).template.hasResourceProperties(
-      'AWS::CloudWatch::Alarm',
-      { Namespace: 'Ops', MetricName: 'MigrationFailed', Dimensions: [{ Name: 'Cluster', Value: 'web' }] },
-    );
-  });
-
-  test('given agents that report failures, when alarms are made, then one ResyncFailures datum of the cluster alarms', () => {
-    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      Namespace: 'Astaire',
-      MetricName: 'ResyncFailures',
-      Dimensions: [{ Name: 'Cluster', Value: 'web' }],
-      Statistic: 'Sum',
-      Threshold: 1,
-      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-      AlarmActions: [topicRef(template)],
-    });
+  test('given a workflow publishing to another namespace, when alarms are made, then its metrics are read from there', () => {
+    const t = synth({ workflow: workflowMetrics('web', 'Ops') }).template;
+    for (const metricName of ['LifecycleActionGone', 'MigrationSeconds'])
+      t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'Ops',
+        MetricName: metricName,
+        Dimensions: [{ Name: 'Cluster', Value: 'web' }],
+      });
   });
 
   test.each(['HealFailures', 'VbucketsLost'])(
@@ -99,31 +61,26 @@ describe('ClusterAlarms', () => {
     },
   );
 
-  test('given the default limit, when alarms are made, then vbuckets pending through six 5-minute periods (30 minutes) alarm, and its end is notified', () => {
+  test('given the default limit, when alarms are made, then an execution older than 30 minutes alarms, and its end is notified', () => {
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: 'Astaire',
-      MetricName: 'VbucketsPending',
+      MetricName: 'MigrationSeconds',
       Dimensions: [{ Name: 'Cluster', Value: 'web' }],
       Statistic: 'Maximum',
-      Period: 300,
-      Threshold: 0,
+      Period: 60,
+      Threshold: 1800,
       ComparisonOperator: 'GreaterThanThreshold',
-      EvaluationPeriods: 6,
-      DatapointsToAlarm: 6,
+      EvaluationPeriods: 1,
       TreatMissingData: 'notBreaching',
       AlarmActions: [topicRef(template)],
       OKActions: [topicRef(template)],
     });
   });
 
-  test('given a 12-minute limit, when alarms are made, then it is rounded up to three 5-minute periods', () => {
+  test('given a 12-minute limit, when alarms are made, then the threshold is 720 seconds', () => {
     synth({ maxMigrationDuration: Duration.minutes(12) }).template.hasResourceProperties(
       'AWS::CloudWatch::Alarm',
-      {
-        MetricName: 'VbucketsPending',
-        EvaluationPeriods: 3,
-        DatapointsToAlarm: 3,
-      },
+      { MetricName: 'MigrationSeconds', Threshold: 720 },
     );
   });
 
@@ -133,7 +90,7 @@ describe('ClusterAlarms', () => {
   });
 
   test('given no topic, when alarms are made, then a new topic is encrypted with a rotating key CloudWatch may use and refuses plain HTTP', () => {
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 8);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 6);
     template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
     template.hasResourceProperties('AWS::KMS::Key', {
       EnableKeyRotation: true,
@@ -165,7 +122,7 @@ describe('ClusterAlarms', () => {
     const t = Template.fromStack(stack);
     t.resourceCountIs('AWS::SNS::Topic', 0);
     const alarms = Object.values(t.findResources('AWS::CloudWatch::Alarm'));
-    expect(alarms).toHaveLength(8);
+    expect(alarms).toHaveLength(6);
     for (const alarm of alarms)
       expect(alarm.Properties.AlarmActions).toEqual(['arn:aws:sns:eu-west-1:111122223333:ops']);
   });
@@ -182,21 +139,83 @@ describe('ClusterAlarms', () => {
       lifecycleDeadLetters: queue,
     });
     const t = Template.fromStack(stack);
-    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      Namespace: 'AWS/SQS',
-      MetricName: 'ApproximateNumberOfMessagesVisible',
-      Dimensions: [
-        { Name: 'QueueName', Value: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Dlq'), 'QueueName'] } },
-      ],
-      Statistic: 'Maximum',
+    const alarm = Object.values(t.findResources('AWS::CloudWatch::Alarm')).find((a) =>
+      JSON.stringify(a.Properties.Metrics ?? []).includes('ApproximateNumberOfMessagesVisible'),
+    )!;
+    expect(alarm.Properties).toMatchObject({
       Threshold: 1,
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
       EvaluationPeriods: 1,
       TreatMissingData: 'notBreaching',
       AlarmActions: [topicRef(t)],
     });
+    expect(alarm.Properties.Metrics).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ Expression: 'FILL(queued, 0)' }),
+        expect.objectContaining({
+          Id: 'queued',
+          MetricStat: expect.objectContaining({
+            Metric: {
+              Namespace: 'AWS/SQS',
+              MetricName: 'ApproximateNumberOfMessagesVisible',
+              Dimensions: [
+                { Name: 'QueueName', Value: { 'Fn::GetAtt': [expect.stringMatching(/^Dlq/), 'QueueName'] } },
+              ],
+            },
+            Stat: 'Maximum',
+          }),
+        }),
+      ]),
+    );
     expect(alarms.alarms).toContain(alarms.undeliveredLifecycleEvents);
     expect(synth().alarms.undeliveredLifecycleEvents).toBeUndefined();
-    expect(Object.keys(template.findResources('AWS::CloudWatch::Alarm'))).toHaveLength(8);
+    expect(Object.keys(template.findResources('AWS::CloudWatch::Alarm'))).toHaveLength(6);
+  });
+});
+
+describe('ClusterAlarms: one alarm per failure', () => {
+  const { template } = synth({ lifecycleDeadLetters: undefined });
+  const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map(
+    (a) => a.Properties as Record<string, unknown>,
+  );
+  const watching = (metricName: string) =>
+    alarms.filter(
+      (a) => a.MetricName === metricName || JSON.stringify(a.Metrics ?? []).includes(`"${metricName}"`),
+    );
+
+  test('given a failed migration, then only the failed-executions alarm fires: the workflow and agent failure counts it also produces alarm nowhere', () => {
+    expect(watching('ExecutionsFailed')).toHaveLength(1);
+    for (const sameCause of ['MigrationFailed', 'CleanupFailed', 'ResyncFailures'])
+      expect({ sameCause, alarms: watching(sameCause).length }).toEqual({ sameCause, alarms: 0 });
+    expect(watching('ExecutionsFailed')[0]!.AlarmDescription).toMatch(/CleanupFailed/);
+  });
+
+  test('given a lifecycle action that expired or was completed elsewhere, then one alarm fires', () => {
+    expect(watching('LifecycleActionGone')).toEqual([
+      expect.objectContaining({ Namespace: 'Astaire', Statistic: 'Sum', Threshold: 1 }),
+    ]);
+  });
+
+  test('given a migration running longer than the limit, then the alarm measures the whole execution (lock wait and SendCommand retries included), not only the data move', () => {
+    expect(watching('VbucketsPending')).toEqual([]);
+    expect(watching('MigrationSeconds')).toEqual([
+      expect.objectContaining({
+        Namespace: 'Astaire',
+        Statistic: 'Maximum',
+        Threshold: 1800,
+        ComparisonOperator: 'GreaterThanThreshold',
+        EvaluationPeriods: 1,
+        TreatMissingData: 'notBreaching',
+      }),
+    ]);
+  });
+
+  test('given an alarm email, when alarms are made, then the topic subscribes it', () => {
+    synth({ alarmEmail: 'ops@example.com' }).template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'ops@example.com',
+      TopicArn: Match.anyValue(),
+    });
+    expect(() => synth({ alarmEmail: 'not an address' })).toThrow(/alarmEmail/);
   });
 });

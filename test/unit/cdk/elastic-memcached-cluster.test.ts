@@ -99,7 +99,8 @@ describe('ElasticMemcachedCluster: lifecycle', () => {
     template.hasResourceProperties('AWS::Events::Rule', {
       Targets: [
         Match.objectLike({
-          RetryPolicy: { MaximumRetryAttempts: 185, MaximumEventAgeInSeconds: 86400 },
+          // No older than the hook heartbeat timeout (20 minutes here): an older event's action has expired.
+          RetryPolicy: { MaximumRetryAttempts: 185, MaximumEventAgeInSeconds: 1200 },
           DeadLetterConfig: { Arn: { 'Fn::GetAtt': [queue, 'Arn'] } },
         }),
       ],
@@ -138,8 +139,45 @@ describe('ElasticMemcachedCluster: lifecycle', () => {
         logicalId('AWS::Events::Rule', 'LifecycleRule'),
         logicalId('AWS::IAM::Policy', 'AgentPolicy'),
         logicalId('Custom::AWS', 'Topology'),
+        // The rule's role may start the workflow before the first instance's event: no early AccessDenied.
+        logicalId('AWS::IAM::Policy', 'EventsRoleDefaultPolicy'),
       ]),
     );
+  });
+
+  test('given the rule, when EventBridge fails to start the workflow, then the failed invocations and the dead letters raise one alarm', () => {
+    const rule = logicalId('AWS::Events::Rule', 'LifecycleRule');
+    const alarm = resources[logicalId('AWS::CloudWatch::Alarm', 'UndeliveredLifecycleEvents')];
+    const metrics = alarm.Properties.Metrics as { MetricStat?: { Metric: Record<string, unknown> } }[];
+    expect(metrics.map((m) => m.MetricStat?.Metric).filter(Boolean)).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          Namespace: 'AWS/Events',
+          MetricName: 'FailedInvocations',
+          Dimensions: [{ Name: 'RuleName', Value: { Ref: rule } }],
+        }),
+        expect.objectContaining({ Namespace: 'AWS/SQS', MetricName: 'ApproximateNumberOfMessagesVisible' }),
+      ]),
+    );
+  });
+
+  test('given the agents, when they run, then their command output goes to a log group with retention that the nodes may write', () => {
+    const group = logicalId('AWS::Logs::LogGroup', 'AgentCommandLogs');
+    expect(resources[group].Properties).toMatchObject({
+      LogGroupName: '/astaire/web/agent-commands',
+      RetentionInDays: 90,
+    });
+    const agentStatements = statementsOf(logicalId('AWS::IAM::Policy', 'AgentPolicy'));
+    const logs = agentStatements.filter((st) => actions(st).some((a) => a.startsWith('logs:')));
+    expect(logs.flatMap(actions).sort()).toEqual(
+      [
+        'logs:CreateLogStream',
+        'logs:DescribeLogGroups',
+        'logs:DescribeLogStreams',
+        'logs:PutLogEvents',
+      ].sort(),
+    );
+    for (const st of logs) expect(JSON.stringify(st.Resource)).toContain(group);
   });
 });
 
@@ -177,6 +215,27 @@ describe('ElasticMemcachedCluster: parameters', () => {
     expect(build({ vbuckets: 1000 })).toThrow(/vbuckets/);
     expect(build({ minCapacity: 5, maxCapacity: 3 })).toThrow(/minCapacity/);
     expect(build({ hookHeartbeatTimeout: Duration.hours(3) })).toThrow(/hookHeartbeatTimeout/);
+  });
+
+  test('given a hook heartbeat timeout that the workflow cannot keep alive, when built, then it fails naming the settings', () => {
+    const build = (over: Parameters<typeof fixtureClusterProps>[0]) => () =>
+      new ElasticMemcachedCluster(new Stack(unbundledApp()), 'C', fixtureClusterProps(over));
+    expect(build({ hookHeartbeatTimeout: Duration.seconds(45) })).toThrow(/hookHeartbeatTimeout/);
+    expect(build({ hookHeartbeatTimeout: Duration.minutes(3), workflowTimeout: Duration.hours(4) })).toThrow(
+      /TakeLock/,
+    );
+    expect(build({ hookHeartbeatTimeout: Duration.minutes(5), workflowTimeout: Duration.hours(9) })).toThrow(
+      /workflowTimeout \(9 hours\)/,
+    );
+  });
+
+  test('given an alarm email, when built, then the alarm topic subscribes it', () => {
+    const stack = new Stack(unbundledApp());
+    new ElasticMemcachedCluster(stack, 'C', fixtureClusterProps({ alarmEmail: 'ops@example.com' }));
+    Template.fromStack(stack).hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'ops@example.com',
+    });
   });
 
   test('given fewer nodes than replicas, when built, then synth warns', () => {
@@ -389,7 +448,7 @@ describe('ElasticMemcachedCluster: least privilege', () => {
   test('given the agent policy, when synthesized, then each statement names its one resource (metrics: the Astaire namespace)', () => {
     const machine = logicalId('AWS::StepFunctions::StateMachine', 'Workflow');
     const statements = statementsOf(logicalId('AWS::IAM::Policy', 'AgentPolicy'));
-    expect(statements).toHaveLength(3);
+    expect(statements).toHaveLength(4);
     const by = (action: string) => statements.find((s) => actions(s).includes(action))!;
     expect(flatten(by('ssm:GetParameter').Resource)).toBe(
       'arn:<token>:ssm:<token>:<token>:parameter/astaire/web/*',
@@ -593,6 +652,36 @@ describe('ElasticMemcachedCluster: checks', () => {
     );
     expect(findings).toEqual([]);
     expect(report.success).toBe(true);
+  });
+
+  test('given the acknowledged findings, when their reasons name what the nodes and handlers run, then it is what the template holds', () => {
+    const reasons = app.node
+      .findAll()
+      .flatMap((c) => c.node.metadata.filter((m) => m.type === 'aws:cdk:acknowledged-rules'))
+      .flatMap((m) => Object.entries(m.data as Record<string, string>));
+    expect(reasons.length).toBeGreaterThan(5);
+    // The nodes are Debian: no reason may speak of dnf, yum or Amazon Linux.
+    for (const [id, reason] of reasons)
+      expect({ id, reason }).not.toEqual({
+        id,
+        reason: expect.stringMatching(/\bdnf\b|\byum\b|amazon linux/i),
+      });
+    // The Lambda runtime reason's Node.js major is the one the user data installs and the functions run.
+    const l1 = reasons.filter(([id]) => id.endsWith('AwsSolutions-L1')).map(([, r]) => r);
+    expect(l1.length).toBeGreaterThan(0);
+    const data = resources[logicalId('AWS::EC2::LaunchTemplate', 'LaunchTemplate')].Properties
+      .LaunchTemplateData as { UserData: { 'Fn::Base64': unknown } };
+    const script = flatten(data.UserData['Fn::Base64']);
+    const installed = /nodejs\.org\/dist\/latest-v(\d+)\.x/.exec(script)?.[1];
+    expect(installed).toBeDefined();
+    for (const r of l1)
+      expect(r).toMatch(new RegExp(`nodejs${installed}\\.x.*\\(${installed}, from nodejs\\.org`));
+    const runtimes = new Set(
+      Object.values(template.findResources('AWS::Lambda::Function'))
+        .map((f) => f.Properties.Runtime as string)
+        .filter((r) => r.startsWith('nodejs')),
+    );
+    expect([...runtimes]).toContain(`nodejs${installed}.x`);
   });
 
   test('given the synthesized state machine, when checked with asl-validator, then the definition is valid Amazon States Language', () => {

@@ -35,7 +35,7 @@ describe('AstaireWorkflow', () => {
   });
 
   test('given the handlers, when synthesized, then each is a nodejs22.x function with its configuration', () => {
-    template.resourcePropertiesCountIs('AWS::Lambda::Function', { Runtime: 'nodejs22.x' }, 9);
+    template.resourcePropertiesCountIs('AWS::Lambda::Function', { Runtime: 'nodejs22.x' }, 10);
     template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: {
         Variables: Match.objectLike({
@@ -76,6 +76,16 @@ describe('AstaireWorkflow', () => {
     expect(granting('ssm:sendCommand')).toEqual([
       expect.objectContaining({ Resource: 'arn:aws:ssm:eu-west-1:111111111111:document/prod-resync' }),
     ]);
+  });
+
+  test('given the failure path, when synthesized, then only the cancel handler may list and cancel commands, and it knows the agent document', () => {
+    expect(granting('ssm:CancelCommand')).toEqual([
+      expect.objectContaining({ Action: ['ssm:ListCommands', 'ssm:CancelCommand'], Resource: '*' }),
+    ]);
+    expect(granting('ssm:ListCommands')).toHaveLength(1);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ AGENT_DOCUMENT_NAME: 'prod-resync' }) },
+    });
   });
 
   test('given the lifecycle handlers, when synthesized, then lifecycle calls are scoped to the group', () => {
@@ -140,7 +150,7 @@ describe('AstaireWorkflow', () => {
     const roles = template.findResources('AWS::IAM::Role');
     const policies = Object.values(template.findResources('AWS::IAM::Policy'));
     const functions = Object.values(template.findResources('AWS::Lambda::Function'));
-    expect(functions).toHaveLength(9);
+    expect(functions).toHaveLength(10);
     for (const fn of functions) {
       const roleId = (fn.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
       const logGroupId = (fn.Properties.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref;
@@ -513,4 +523,100 @@ test('given the longest cluster name and epoch, when SendCommand gets its Commen
     const worst = f.replace('{}', 'c'.repeat(64)).replace('{}', '9'.repeat(15));
     expect({ f, length: worst.length <= 100 }).toEqual({ f, length: true });
   }
+});
+
+describe('timing props, validated at synth', () => {
+  const build = (props: Partial<ConstructorParameters<typeof AstaireWorkflow>[2]>) => () =>
+    new AstaireWorkflow(new Stack(unbundledApp(), 'Timing'), 'W', {
+      clusterName: 'web',
+      topologyParameterName: '/astaire/web/topology',
+      topologyParameterArn: 'arn:aws:ssm:eu-west-1:111111111111:parameter/astaire/web/topology',
+      autoScalingGroupName: 'astaire-web',
+      resyncDocumentName: 'web-resync',
+      ...props,
+    });
+
+  test('given the defaults and a 15-minute hook, when built, then nothing is refused', () => {
+    expect(build({ lifecycleHookHeartbeatTimeout: Duration.minutes(15) })).not.toThrow();
+  });
+
+  test('given a keep-alive interval over half the hook heartbeat timeout, when built, then it fails naming both', () => {
+    expect(
+      build({ lifecycleHookHeartbeatTimeout: Duration.minutes(10), keepAliveInterval: Duration.minutes(6) }),
+    ).toThrow(/keepAliveInterval \(6 minutes\).*half.*hookHeartbeatTimeout \(10 minutes\)/);
+  });
+
+  test("given a workflow timeout beyond the hook's global timeout (100 x heartbeat, at most 48 h), when built, then it fails naming both", () => {
+    expect(
+      build({ lifecycleHookHeartbeatTimeout: Duration.minutes(2), workflowTimeout: Duration.hours(6) }),
+    ).toThrow(/workflowTimeout \(6 hours\).*global timeout.*3 hours 20 minutes/);
+    expect(
+      build({ lifecycleHookHeartbeatTimeout: Duration.hours(1), workflowTimeout: Duration.hours(49) }),
+    ).toThrow(/workflowTimeout \(2 days 1 hour\).*global timeout.*2 days/);
+  });
+
+  test('given a hook heartbeat timeout shorter than TakeLock can retry without a heartbeat, when built, then it fails saying how long TakeLock may take', () => {
+    expect(
+      build({ lifecycleHookHeartbeatTimeout: Duration.minutes(4), workflowTimeout: Duration.hours(6) }),
+    ).toThrow(/TakeLock.*retries for up to .* without a heartbeat.*hookHeartbeatTimeout \(4 minutes\)/);
+  });
+
+  test('given a resync heartbeat timeout the agent cannot meet or longer than the resync timeout, when built, then it fails', () => {
+    expect(build({ resyncHeartbeatTimeout: Duration.seconds(20) })).toThrow(/resyncHeartbeatTimeout/);
+    expect(build({ resyncTimeout: Duration.hours(7), workflowTimeout: Duration.hours(6) })).toThrow(
+      /resyncTimeout \(7 hours\).*workflowTimeout \(6 hours\)/,
+    );
+  });
+
+  test('given a workflow timeout and keep-alive interval whose lock wait alone could fill the 25,000-event history, when built, then it fails', () => {
+    expect(build({ workflowTimeout: Duration.hours(48), keepAliveInterval: Duration.seconds(30) })).toThrow(
+      /history.*25,000/,
+    );
+  });
+
+  test('given a Map concurrency over the 40 an inline Map runs at once, when built, then it fails', () => {
+    expect(build({ maxConcurrentResyncs: 41 })).toThrow(/maxConcurrentResyncs/);
+    expect(build({ maxConcurrentResyncs: 0 })).toThrow(/maxConcurrentResyncs/);
+  });
+});
+
+describe('agent command output and history budget', () => {
+  const { synthesizeWorkflowDefinition } = jest.requireActual(
+    '../../../cdk/definition',
+  ) as typeof import('../../../cdk/definition');
+  const text = JSON.stringify(synthesizeWorkflowDefinition({ clusterName: 'web' }));
+
+  test('given the SSM tasks, when synthesized, then every command sends its output to the cluster agent log group', () => {
+    const configs = [...text.matchAll(/"CloudWatchOutputConfig":(\{[^}]*\})/g)].map((m) => JSON.parse(m[1]!));
+    expect(configs.length).toBeGreaterThanOrEqual(3);
+    for (const c of configs)
+      expect(c).toEqual({
+        CloudWatchLogGroupName: '/astaire/web/agent-commands',
+        CloudWatchOutputEnabled: true,
+      });
+  });
+
+  test('given the workflow, when synthesized, then its agent log group keeps the configured retention', () => {
+    template.hasResourceProperties('AWS::Logs::LogGroup', {
+      LogGroupName: '/astaire/prod/agent-commands',
+      RetentionInDays: 90,
+    });
+  });
+
+  test('given the plan handler, when synthesized, then it knows the history events left for agent commands', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      // 25,000 - 1,000 reserved - 14 events x (3 h / 30 s) of lock wait = 18,960.
+      Environment: { Variables: Match.objectLike({ HISTORY_EVENT_BUDGET: '18960' }) },
+    });
+  });
+
+  test('given the Maps, when synthesized, then their per-node reports are not kept in the state (256 KB at 1000 nodes)', () => {
+    const definition = synthesizeWorkflowDefinition({ clusterName: 'web' });
+    const maps = JSON.stringify(definition).match(/"Type":"Map"/g) ?? [];
+    expect(maps.length).toBe(3);
+    const migrate = definition.States.MigrateData as {
+      Branches: { States: Record<string, Record<string, unknown>> }[];
+    };
+    expect(migrate.Branches[0]!.States.ResyncNodes).toMatchObject({ ResultPath: null, MaxConcurrency: 10 });
+  });
 });

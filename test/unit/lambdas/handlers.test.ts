@@ -1,6 +1,7 @@
 import type { Topology } from '../../../core';
 import { createCommitMigrationHandler } from '../../../lambdas/commit-migration';
 import { createCompleteLifecycleHandler } from '../../../lambdas/complete-lifecycle';
+import { createKeepAliveHandler } from '../../../lambdas/keep-alive';
 import { MigrationNotOwnedError } from '../../../lambdas/errors';
 import { createPlanMigrationHandler } from '../../../lambdas/plan-migration';
 import { createRecordFailureHandler } from '../../../lambdas/record-failure';
@@ -149,6 +150,28 @@ describe('plan-migration', () => {
     ]);
     expect(written[0]!.migration).toEqual({ executionId: 'me', startedAt: now.toISOString() });
   });
+  test('given a history budget too small for the migration, when planned, then it fails before writing, naming the events it needs', async () => {
+    const written: Topology[] = [];
+    const t = {
+      ...topo([]),
+      servers: ['1', '2'].map((n) => ({ id: `i-${n}`, address: `10.1.0.${n}:11211` })),
+    };
+    const members: [string, string][] = [
+      ['i-1', 'InService'],
+      ['i-2', 'InService'],
+      ['i-3', 'Pending:Wait'],
+    ];
+    // One pull (i-3) and two cleanups, one added instance: 8 x (1 + 2) + 36 = 60 events.
+    const tight = { ...ports(t, members, written), historyEventBudget: 59 };
+    await expect(createPlanMigrationHandler(tight)({ request: request() })).rejects.toMatchObject({
+      name: 'MigrationTooLargeError',
+      message: expect.stringMatching(/needs 60 .*history events.*only 59/),
+    });
+    expect(written).toEqual([]);
+    const enough = { ...ports(t, members, written), historyEventBudget: 60 };
+    expect(await createPlanMigrationHandler(enough)({ request: request() })).toMatchObject({ changed: true });
+  });
+
   test('given the terminating instance and one in Terminating:Wait, when planned, then neither is a target member', async () => {
     const written: Topology[] = [];
     const t = {
@@ -384,5 +407,40 @@ describe('complete-lifecycle', () => {
       result: 'CONTINUE',
       outcome: 'none',
     });
+  });
+});
+
+describe('keep-alive: the execution age for the long-migration alarm', () => {
+  test('given an execution started 95 s ago, when it heartbeats, then it puts MigrationSeconds 95 for its cluster', async () => {
+    const put: [string, string, number][] = [];
+    const handler = createKeepAliveHandler({
+      topology: { read: async () => topo(['i-1']), write: async () => undefined },
+      lifecycle: { complete: async () => 'done', heartbeat: async () => 'done' },
+      gauges: { seconds: async (c, n, v) => void put.push([c, n, v]) },
+      clock: { now: () => new Date(now.getTime() + 95_000) },
+    });
+    expect(await handler({ request: request(), startedAt: now.toISOString() })).toEqual({
+      migrating: false,
+      lifecycle: 'none',
+    });
+    expect(put).toEqual([['c', 'MigrationSeconds', 95]]);
+  });
+
+  test('given CloudWatch failing, when it heartbeats, then the heartbeat still succeeds', async () => {
+    const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+    const handler = createKeepAliveHandler({
+      topology: { read: async () => topo(['i-1']), write: async () => undefined },
+      lifecycle: { complete: async () => 'done', heartbeat: async () => 'done' },
+      gauges: {
+        seconds: async () => {
+          throw new Error('throttled');
+        },
+      },
+    });
+    await expect(handler({ request: request(), startedAt: now.toISOString() })).resolves.toMatchObject({
+      lifecycle: 'none',
+    });
+    expect(warn).toHaveBeenCalledWith(expect.stringContaining('could not put the migration age'));
+    warn.mockRestore();
   });
 });

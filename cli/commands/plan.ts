@@ -11,9 +11,11 @@ export const command: Command = {
     topology: {
       value: true,
       valueName: 'FILE',
+      short: 't',
       description: 'topology document (JSON) with servers and newServers',
     },
     json: {
+      short: 'j',
       description:
         'print one JSON object: {vbucketsMoved, movedFraction, pulls: [{node, vbuckets}], cleanups: [{node, vbuckets}]}',
     },

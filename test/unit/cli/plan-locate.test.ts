@@ -58,7 +58,10 @@ describe('astaire plan', () => {
 
   it.each([
     [['plan'], /--topology FILE is required/],
-    [['plan', '--topology', join(dir, 'missing.json')], /cannot read topology file .*missing\.json: ENOENT/],
+    [
+      ['plan', '--topology', join(dir, 'missing.json')],
+      /cannot read topology file .*missing\.json: does not exist; check the path/,
+    ],
     [['plan', '--topology', file('bad.json', '{"cluster":"demo"')], /bad\.json: document is not valid JSON/],
     [
       ['plan', '--topology', file('bad2.json', { cluster: 'demo', epoch: 'x', servers: [] })],

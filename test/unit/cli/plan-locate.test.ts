@@ -122,7 +122,9 @@ describe('astaire', () => {
   it('given COMMAND --help, then it prints usage and options and exits 0', async () => {
     const { code, out } = await run('plan', '--help');
     expect(code).toBe(0);
-    expect(out.join('\n')).toMatch(/Usage: astaire plan --topology FILE \[--json\][\s\S]*--topology FILE/);
+    expect(out.join('\n')).toMatch(
+      /Usage: astaire plan \(--topology FILE \| --parameter NAME[\s\S]*--to N[\s\S]*--topology FILE/,
+    );
   });
 });
 

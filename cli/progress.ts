@@ -99,6 +99,11 @@ export class ProgressView {
     this.redraw();
   }
 
+  /** Milliseconds since the view started (the time axis of its samples). */
+  elapsed(): number {
+    return this.now() - this.started;
+  }
+
   /** Redraws the block (a terminal's elapsed times move on even when no counter does). */
   tick(): void {
     if (this.mode === 'tty' && this.drawn) this.redraw();

@@ -21,6 +21,8 @@ export interface ScenarioOptions {
   readonly onProgress?: (progress: ResyncProgress) => void;
   /** An execution's state as it changes ("running", then its outcome), keyed by the instance it is for. */
   readonly onExecution?: (key: string, label: string, state: string) => void;
+  /** The client traffic's counters during a scaling phase, as they grow (for a report's chart). */
+  readonly onTraffic?: (phase: string, stats: TrafficStats) => void;
 }
 
 export interface PhaseSummary {
@@ -115,6 +117,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioSum
       const traffic = await runTraffic(app, ledger, executions, {
         maxOps: options.maxTrafficOps ?? 200_000,
         maxMs: options.maxPhaseMs ?? 120_000,
+        onSample: options.onTraffic && ((stats) => options.onTraffic!(name, stats)),
       });
       const triggered = await started;
       const outcomes = triggered.map((e) => e.outcome);

@@ -1,4 +1,5 @@
-import { resolve } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import type { LocalSession } from '../../local/session';
 import type { ExecutionOutcome } from '../../local/runtime';
 import { intOption, UsageError } from '../args';
@@ -8,9 +9,9 @@ import { ProgressView } from '../progress';
 
 /** Subcommands and the options each accepts. */
 const SUBCOMMANDS: Record<string, readonly string[]> = {
-  scenario: ['items', 'json', 'state-dir'],
+  scenario: ['items', 'json', 'report', 'state-dir'],
   up: ['nodes', 'state-dir'],
-  scale: ['json', 'state-dir'],
+  scale: ['json', 'report', 'state-dir'],
   resync: ['json', 'state-dir'],
   redrive: ['json', 'state-dir'],
   heal: ['state-dir'],
@@ -86,6 +87,12 @@ export const command: Command = {
         'JSON lines on stdout: progress ({"type":"progress"|"execution"|"note"}), then the result ({"type":"summary"} or status)',
     },
     timeout: { value: true, valueName: 'S', description: 'wait-sync gives up after S seconds (default 600)' },
+    report: {
+      value: true,
+      valueName: 'FILE.html',
+      description:
+        'scenario, scale: write a self-contained HTML page charting the run (items/s per node, client ops and misses)',
+    },
     'state-dir': {
       value: true,
       valueName: 'DIR',
@@ -111,6 +118,7 @@ export const command: Command = {
       );
     const target = sub === 'scale' ? intOption(rest[0], 'N', { min: 1, max: 100 })! : 0;
     const stateDir = resolve(typeof options['state-dir'] === 'string' ? options['state-dir'] : '.astaire');
+    const report = typeof options.report === 'string' ? checkReportPath(options.report) : undefined;
     // The state first: a state dir that is a file, unreadable or corrupt, or no cluster at all, is
     // said at once, before a definition is synthesized or a lock taken (which would create the dir).
     const { LocalSession } = await import('../../local/session');
@@ -125,6 +133,7 @@ export const command: Command = {
           stateDir,
           intOption(options.items, 'items', { min: 1, max: 5_000_000 }) ?? 200_000,
           ProgressView.for(io, !!options.json),
+          report,
         );
       case 'up': {
         const nodes = intOption(options.nodes, 'nodes', { min: 1, max: 100 }) ?? 3;
@@ -132,7 +141,7 @@ export const command: Command = {
       }
       case 'scale':
         return exclusively(io, stateDir, `scale ${target}`, () =>
-          scale(io, stateDir, target, ProgressView.for(io, !!options.json)),
+          scale(io, stateDir, target, ProgressView.for(io, !!options.json), report),
         );
       case 'resync':
         return exclusively(io, stateDir, 'resync', () =>
@@ -169,7 +178,7 @@ export const command: Command = {
  * every later command runs the same document without paying for a synthesis each time.
  */
 async function definition(stateDir?: string, say?: (line: string) => void): Promise<Record<string, unknown>> {
-  const { existsSync, readFileSync, mkdirSync } = await import('node:fs');
+  const { readFileSync, mkdirSync } = await import('node:fs');
   const cached = stateDir && resolve(stateDir, 'definition.asl.json');
   if (cached && existsSync(cached))
     return JSON.parse(readFileSync(cached, 'utf8')) as Record<string, unknown>;
@@ -319,7 +328,40 @@ async function healWatcher(
 }
 
 /** One check of every member now; heals those whose memcached restarted or was flushed. */
-async function scenario(io: CommandIo, stateDir: string, items: number, view: ProgressView): Promise<number> {
+/** The report's path, checked before the run: a run of minutes must not end in a path that cannot be written. */
+function checkReportPath(path: string): string {
+  const file = resolve(path);
+  if (!file.endsWith('.html'))
+    throw new UsageError(`--report must name an .html file, got ${JSON.stringify(path)}`);
+  if (!existsSync(dirname(file)) || !statSync(dirname(file)).isDirectory())
+    throw new UsageError(
+      `--report ${path}: the directory ${dirname(file)} does not exist; create it or choose another path`,
+    );
+  return file;
+}
+
+/** Writes the HTML report of a run from what its progress view collected. */
+async function writeReport(
+  io: CommandIo,
+  file: string,
+  title: string,
+  view: ProgressView,
+  traffic: import('../report').TrafficSample[],
+  summary: string,
+): Promise<void> {
+  const { writeFileSync } = await import('node:fs');
+  const { renderReport } = await import('../report');
+  writeFileSync(file, renderReport({ title, progress: view.samples, traffic, summary }));
+  (view.mode === 'json' ? io.err : io.out)(`report: ${file}`);
+}
+
+async function scenario(
+  io: CommandIo,
+  stateDir: string,
+  items: number,
+  view: ProgressView,
+  report?: string,
+): Promise<number> {
   const { runScenario, formatSummary } = await import('../../local/scenario');
   const def = await definition(undefined, (line) => view.note(line));
   const interrupted = () => {
@@ -329,6 +371,8 @@ async function scenario(io: CommandIo, stateDir: string, items: number, view: Pr
   process.once('SIGINT', interrupted);
   process.once('SIGTERM', interrupted);
   const timer = view.mode === 'tty' ? setInterval(() => view.tick(), 1000) : undefined;
+  const phases = new Map<string, import('../../local/traffic').TrafficStats>();
+  const traffic: import('../report').TrafficSample[] = [];
   try {
     const summary = await runScenario({
       items,
@@ -337,8 +381,19 @@ async function scenario(io: CommandIo, stateDir: string, items: number, view: Pr
       log: (line) => view.note(line),
       onProgress: (p) => view.node(p),
       onExecution: (key, label, state) => view.execution(key, label, state),
+      onTraffic: (phase, stats) => {
+        phases.set(phase, stats);
+        const all = [...phases.values()];
+        traffic.push({
+          t: view.elapsed(),
+          ops: all.reduce((n, s) => n + s.reads + s.writes, 0),
+          misses: all.reduce((n, s) => n + s.readMisses, 0),
+        });
+      },
     });
     view.finish();
+    if (report)
+      await writeReport(io, report, 'astaire local scenario', view, traffic, formatSummary(summary));
     io.out(
       view.mode === 'json' ? JSON.stringify({ type: 'summary', ...summary }) : `\n${formatSummary(summary)}`,
     );
@@ -372,7 +427,6 @@ async function heal(io: CommandIo, stateDir: string, view: ProgressView): Promis
 
 /** The background watcher `up` starts: checks every member each second until the cluster is gone. */
 async function watch(io: CommandIo, stateDir: string): Promise<number> {
-  const { existsSync } = await import('node:fs');
   const stamp = (line: string) => io.out(`${new Date().toISOString()} ${line}`);
   const watcher = await healWatcher(stateDir, {
     intervalMs: 1000,
@@ -408,7 +462,13 @@ async function closeSession(session: LocalSession): Promise<void> {
   await session.runtime.stop();
 }
 
-async function scale(io: CommandIo, stateDir: string, target: number, view: ProgressView): Promise<number> {
+async function scale(
+  io: CommandIo,
+  stateDir: string,
+  target: number,
+  view: ProgressView,
+  report?: string,
+): Promise<number> {
   const session = await openSession(stateDir, view);
   const { runtime } = session;
   try {
@@ -437,7 +497,9 @@ async function scale(io: CommandIo, stateDir: string, target: number, view: Prog
       );
       return [...executions, ...started];
     });
-    summarize(io, view, done, await runtime.readTopology());
+    const lines: string[] = [];
+    summarize({ ...io, out: (l) => (io.out(l), lines.push(l)) }, view, done, await runtime.readTopology());
+    if (report) await writeReport(io, report, `astaire local scale ${target}`, view, [], lines.join('\n'));
     return done.every((e) => e.outcome.status === 'SUCCEEDED') ? EXIT_OK : failed(io, stateDir, 'scale');
   } finally {
     await closeSession(session);

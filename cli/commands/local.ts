@@ -365,6 +365,7 @@ async function scenario(
   view: ProgressView,
   report?: string,
 ): Promise<number> {
+  view.note('loading the local workflow runtime (the state machine, its handlers and the agent)');
   const { runScenario, formatSummary } = await import('../../local/scenario');
   const def = await definition(undefined, (line) => view.note(line));
   const interrupted = () => {
@@ -452,6 +453,7 @@ async function watch(io: CommandIo, stateDir: string): Promise<number> {
 async function openSession(stateDir: string, view: ProgressView): Promise<LocalSession> {
   const { LocalSession } = await import('../../local/session');
   const def = await definition(stateDir, (line) => view.note(line));
+  view.note('loading the local workflow runtime (the state machine, its handlers and the agent)');
   const session = await LocalSession.open(stateDir, def, (p) => view.node(p));
   session.state.scalingPid = process.pid;
   session.save();

@@ -53,7 +53,7 @@ export function describeSystemError(error: unknown): string {
  * Removes `SomeError: ` and `EEXIST: ` prefixes that name a class or a code instead of the problem,
  * and says the errno codes inside the message (`connect ECONNREFUSED 127.0.0.1:9`) in words.
  */
-function stripPrefixes(message: string): string {
+export function stripPrefixes(message: string): string {
   let m = message;
   for (;;) {
     const match = /^([A-Z][A-Za-z]*Error|E[A-Z]{2,}): /.exec(m);

@@ -5,6 +5,7 @@ import type { ExecutionOutcome } from '../../local/runtime';
 import { intOption, UsageError } from '../args';
 import { Command, CommandIo, EXIT_FAILED, EXIT_OK } from '../command';
 import { receivers } from '../../local/received';
+import { stripPrefixes } from '../errors';
 import { ProgressView } from '../progress';
 
 /** Subcommands and the options each accepts. */
@@ -209,7 +210,7 @@ const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
 function outcomeLines(what: string, outcome: ExecutionOutcome): string[] {
   const got = receivers(outcome.reports);
   return [
-    `  ${what}: ${outcome.status} in ${outcome.seconds.toFixed(1)} s${got.length ? '' : ', no data to move'}${outcome.error ? ` (${outcome.error})` : ''}`,
+    `  ${what}: ${outcome.status} in ${outcome.seconds.toFixed(1)} s${got.length ? '' : ', no data to move'}${outcome.error ? ` (${stripPrefixes(outcome.error)})` : ''}`,
     ...got.map((r) => `    ${r.node} received ${r.items.toLocaleString('en')} items (${mb(r.bytes)})`),
   ];
 }
@@ -664,7 +665,7 @@ async function waitSync(io: CommandIo, stateDir: string, timeoutSeconds: number)
       const waiting = waitingActions(state);
       if (last && last.status !== 'SUCCEEDED') {
         io.err(
-          `astaire local wait-sync: the last migration failed (${last.error ?? last.status})${waiting.length ? ` and left lifecycle actions waiting (${waiting.join(', ')})` : ''}; see ${resolve(stateDir, 'workflow.log')}, fix the cause, then run astaire local redrive`,
+          `astaire local wait-sync: the last migration failed (${stripPrefixes(last.error ?? last.status)})${waiting.length ? ` and left lifecycle actions waiting (${waiting.join(', ')})` : ''}; see ${resolve(stateDir, 'workflow.log')}, fix the cause, then run astaire local redrive`,
         );
         return EXIT_FAILED;
       }

@@ -64,7 +64,12 @@ writeFileSync(
 
 const cases: [string, string[], number, RegExp][] = [
   ['an unknown command', ['frob'], 2, /^astaire: unknown command "frob"; see astaire --help$/],
-  ['a missing required option', ['plan'], 2, /^astaire plan: --topology FILE is required; /],
+  [
+    'a missing required option',
+    ['plan'],
+    2,
+    /^astaire plan: --topology FILE is required \(or --parameter NAME, or --state-dir DIR for a local cluster\); /,
+  ],
   ['a missing file', ['plan', '--topology', path('missing.json')], 2, /missing\.json: does not exist; /],
   ['a directory for a file', ['locate', '--topology', dir, 'k'], 2, /: is a directory, not a file; /],
   ['a malformed file', ['plan', '--topology', path('bad.json')], 2, /bad\.json: document is not valid JSON/],
@@ -153,14 +158,17 @@ const cases: [string, string[], number, RegExp][] = [
 ];
 
 describe('astaire errors, across commands', () => {
-  it.each(cases)('given %s, then one line in the house style and exit %#', async (_, args, code, message) => {
-    const r = await astaire(args);
-    const lines = r.stderr.trimEnd().split('\n');
-    expect({ code: r.code, lines }).toEqual({ code, lines: [expect.stringMatching(message)] });
-    // <command>: <what is wrong>; <what to do>, with no class name and no errno code.
-    expect(lines[0]).toMatch(/^astaire( [a-z-]+){0,2}: .+; .+$/);
-    expect(lines[0]).not.toMatch(/\b[A-Z][A-Za-z]*Error\b|\bE[A-Z]{3,}\b|Region is missing/);
-  });
+  it.each(cases)(
+    'given %s (%j), then exit %i and one line in the house style',
+    async (_, args, code, message) => {
+      const r = await astaire(args);
+      const lines = r.stderr.trimEnd().split('\n');
+      expect({ code: r.code, lines }).toEqual({ code, lines: [expect.stringMatching(message)] });
+      // <command>: <what is wrong>; <what to do>, with no class name and no errno code.
+      expect(lines[0]).toMatch(/^astaire( [a-z-]+){0,2}: .+; .+$/);
+      expect(lines[0]).not.toMatch(/\b[A-Z][A-Za-z]*Error\b|\bE[A-Z]{3,}\b|Region is missing/);
+    },
+  );
 
   it('given a missing state dir, when wait-sync or scale fail, then they create nothing and synthesize nothing', async () => {
     const none = path('still-none');

@@ -21,6 +21,8 @@ export interface ScenarioOptions {
   readonly onProgress?: (progress: ResyncProgress) => void;
   /** An execution's state as it changes ("running", then its outcome), keyed by the instance it is for. */
   readonly onExecution?: (key: string, label: string, state: string) => void;
+  /** A phase (scale-out, scale-in, verify) begins or ends: the progress shown so far is complete. */
+  readonly onPhase?: (phase: string) => void;
   /** The client traffic's counters during a scaling phase, as they grow (for a report's chart). */
   readonly onTraffic?: (phase: string, stats: TrafficStats) => void;
 }
@@ -110,6 +112,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioSum
       nodes: string,
       start: () => Promise<{ trigger: string; outcome: ExecutionOutcome }[]>,
     ): Promise<PhaseSummary> => {
+      options.onPhase?.(name);
       log(`${name} (${nodes}): workflow executions running while the client reads and writes`);
       t = Date.now();
       const started = start();
@@ -148,6 +151,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioSum
         seconds: (Date.now() - t) / 1000,
         traffic,
       };
+      options.onPhase?.(name);
       log(
         `    ${summary.itemsMoved.toLocaleString('en')} items (${mb(summary.bytesMoved)} MB) moved in ${summary.seconds.toFixed(1)} s; ` +
           `traffic: ${traffic.reads} reads, ${traffic.writes} writes, ${traffic.readMisses} misses`,
@@ -181,6 +185,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioSum
       ),
     );
 
+    options.onPhase?.('verify');
     log(
       `verify: reading back all ${ledger.count.toLocaleString('en')} keys written before or during the scaling`,
     );
@@ -253,16 +258,12 @@ export function formatSummary(s: ScenarioSummary): string {
     String(s.verify.misses + s.verify.wrongValue + s.verify.wrongFlags),
   ]);
   const received = s.phases.flatMap((p) =>
-    p.executions.map(
-      (e) =>
-        `  ${p.phase}, ${e.trigger}: ${e.status} in ${e.seconds.toFixed(1)} s; ${
-          e.received.length
-            ? e.received
-                .map((r) => `${r.node} received ${r.items.toLocaleString('en')} items (${mb(r.bytes)} MB)`)
-                .join(', ')
-            : 'no data to move'
-        }`,
-    ),
+    p.executions.flatMap((e) => [
+      `  ${p.phase}, ${e.trigger}: ${e.status} in ${e.seconds.toFixed(1)} s${e.received.length ? '' : ', no data to move'}`,
+      ...e.received.map(
+        (r) => `    ${r.node} received ${r.items.toLocaleString('en')} items (${mb(r.bytes)} MB)`,
+      ),
+    ]),
   );
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
   const line = (r: string[]) =>

@@ -386,6 +386,7 @@ async function scenario(
       log: (line) => view.note(line),
       onProgress: (p) => view.node(p),
       onExecution: (key, label, state) => view.execution(key, label, state),
+      onPhase: () => view.finish(),
       onTraffic: (phase, stats) => {
         phases.set(phase, stats);
         const all = [...phases.values()];

@@ -128,6 +128,11 @@ export const command: Command = {
     const { LocalSession } = await import('../../local/session');
     LocalSession.checkDir(stateDir);
     if (NEEDS_CLUSTER.has(sub)) LocalSession.read(stateDir);
+    // The scenario starts afresh in its state dir: it must not wipe a kept cluster's (its nodes would run on, unrecorded).
+    if (sub === 'scenario' && LocalSession.exists(stateDir))
+      throw new UsageError(
+        `a local cluster kept by astaire local up has its state in ${stateDir}; run astaire local down first, or pass --state-dir DIR`,
+      );
     const { memcachedBinary } = await import('../../local/memcached-process');
     if (sub !== 'status' && sub !== 'down' && sub !== 'wait-sync') memcachedBinary(); // the install instruction first
     switch (sub) {

@@ -150,6 +150,12 @@ const cases: [string, string[], number, RegExp][] = [
     /^astaire resync: no AWS credentials found; configure them/,
   ],
   [
+    "a scenario over a kept cluster's state",
+    ['local', 'scenario', '--state-dir', path('failed')],
+    2,
+    /^astaire local scenario: a local cluster kept by astaire local up has its state in .*failed; run astaire local down first/,
+  ],
+  [
     'a failed migration',
     ['local', 'wait-sync', '--state-dir', path('failed')],
     1,

@@ -25,6 +25,7 @@ export class MemcachedConnection {
   private constructor(
     readonly address: string,
     private readonly socket: Socket,
+    private readonly ioTimeoutMs: number,
   ) {}
 
   static connect(address: string, options: ConnectionOptions = {}): Promise<MemcachedConnection> {
@@ -34,7 +35,7 @@ export class MemcachedConnection {
     const ioTimeoutMs = options.ioTimeoutMs ?? 10000;
     return new Promise((resolve, reject) => {
       const socket = new Socket();
-      const conn = new MemcachedConnection(address, socket);
+      const conn = new MemcachedConnection(address, socket, ioTimeoutMs);
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new ConnectionTimeoutError(address, `no connection within ${connectTimeoutMs} ms`));
@@ -47,9 +48,14 @@ export class MemcachedConnection {
         clearTimeout(timer);
         socket.removeAllListeners('error');
         socket.setNoDelay(true);
-        socket.setTimeout(ioTimeoutMs, () => {
+        // Node arms this timer once per silence (only I/O re-arms it), and setTimeout's callback is a
+        // once-listener: listen for good, and re-arm a silence we excused (we had paused, or awaited
+        // nothing) so that it is still caught if it goes on once we await again.
+        socket.setTimeout(ioTimeoutMs);
+        socket.on('timeout', () => {
           if (conn.awaiting() && !socket.isPaused())
             conn.fail(new ConnectionTimeoutError(address, `no answer within ${ioTimeoutMs} ms`));
+          else socket.setTimeout(ioTimeoutMs);
         });
         socket.on('error', (error) =>
           conn.fail(new ConnectionError(address, error.message, { cause: error })),
@@ -114,8 +120,10 @@ export class MemcachedConnection {
     this.socket.pause();
   }
 
+  /** Resumes reading; the peer's silence counts from now (it may have been waiting for us). */
   resume(): void {
     this.socket.resume();
+    this.socket.setTimeout(this.ioTimeoutMs);
   }
 
   get paused(): boolean {

@@ -1,7 +1,7 @@
 /**
  * Every state name of the Astaire workflow. Local mode binds a handler to each Task state by
- * these names (aws-local-stepfunctions `overrides.taskResourceLocalHandlers`), and shortens the
- * Wait states by name (`overrides.waitTimeOverrides`): renaming one is a breaking change.
+ * these names (local/asl's `handlers`), and shortens the Wait states by name (`waitMs`): renaming
+ * one is a breaking change.
  */
 export const StateNames = {
   // Lambda tasks (main path)

@@ -69,7 +69,6 @@ function commandLabel(name: string, rest: readonly string[], command: Command): 
 
 /** Optional peer dependencies of the package that `astaire local` loads (an app using only the client skips them). */
 const LOCAL_MODE_PACKAGES = [
-  'aws-local-stepfunctions',
   '@aws-sdk/client-auto-scaling',
   '@aws-sdk/client-cloudwatch',
   '@aws-sdk/client-ec2',

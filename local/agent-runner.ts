@@ -48,6 +48,14 @@ export interface LocalAgentOptions {
   readonly running?: Set<ChildProcess>;
 }
 
+/** What the workflow's task gives the agent locally (local/asl's TaskContext): its heartbeat and its end. */
+export interface LocalAgentTask {
+  /** SendTaskHeartbeat: called on each progress line, as the agent on AWS heartbeats with its progress. */
+  heartbeat?(): void;
+  /** Aborted when the task times out or its execution stops: the agent is then stopped. */
+  readonly signal?: AbortSignal;
+}
+
 /**
  * The local stand-in for SSM SendCommand + the agent's task-token callback: runs
  * `astaire-agent <mode> --json` (the command's `mode` parameter, resync by default) as a child
@@ -56,8 +64,8 @@ export interface LocalAgentOptions {
  */
 export function createLocalResyncTask(
   options: LocalAgentOptions,
-): (input: SendCommandInput) => Promise<ResyncReport> {
-  return async (input) => {
+): (input: SendCommandInput, task?: LocalAgentTask) => Promise<ResyncReport> {
+  return async (input, task) => {
     const node = input.InstanceIds[0];
     const cluster = input.Parameters.cluster?.[0];
     const mode = MODES.find((m) => m === (input.Parameters.mode?.[0] ?? 'resync'));
@@ -82,7 +90,12 @@ export function createLocalResyncTask(
     ];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     options.running?.add(child);
-    child.once('close', () => options.running?.delete(child));
+    const stop = () => child.kill('SIGTERM');
+    task?.signal?.addEventListener('abort', stop, { once: true });
+    child.once('close', () => {
+      options.running?.delete(child);
+      task?.signal?.removeEventListener('abort', stop);
+    });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => {
       stderr = (stderr + chunk.toString()).slice(-4000);
@@ -96,6 +109,7 @@ export function createLocalResyncTask(
         const message = parseResyncMessage(line);
         // Progress is a receiving node's: a cleanup's deletions are not shown as data arriving.
         if (message.type === 'progress') {
+          task?.heartbeat?.();
           if (mode === 'resync') options.onProgress?.(message);
         } else {
           report = message;

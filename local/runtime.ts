@@ -1,10 +1,8 @@
-import './polyfill';
 import './no-sdk-warning';
 import type { ChildProcess } from 'node:child_process';
 import { appendFileSync, existsSync } from 'node:fs';
 import { format } from 'node:util';
 import { join, resolve } from 'node:path';
-import { StateMachine } from 'aws-local-stepfunctions';
 import { FILE_SOURCE_POLL_INTERVAL_MS } from '../client/topology-source';
 import { emptyTopology, ResyncProgress, ResyncReport, Topology } from '../core';
 import { StateNames as S, WAIT_STATES } from '../cdk/state-names';
@@ -18,6 +16,7 @@ import { createReleaseLockHandler } from '../lambdas/release-lock';
 import { createRestoreTopologyHandler } from '../lambdas/restore-topology';
 import { createTakeLockHandler } from '../lambdas/take-lock';
 import { createLocalResyncTask, type SendCommandInput } from './agent-runner';
+import { ExecutionFailedError, StateMachine, type TaskContext } from './asl';
 import { FileLockStore, FileTopologyStore } from './file-stores';
 import { LocalExecutions, LocalMetrics } from './local-metrics';
 import { freePort } from './memcached-process';
@@ -104,8 +103,8 @@ export function agentScript(): string {
 /**
  * The AWS side on one machine: an Auto Scaling group of real memcached processes, Parameter
  * Store as files, CloudWatch as counters, and the synthesized state machine run in-process by
- * aws-local-stepfunctions with every Task state bound to the Lambda handlers' own code (the SSM
- * task runs the real agent as a child process).
+ * local/asl with every Task state bound to the Lambda handlers' own code (the SSM task runs the
+ * real agent as a child process, which heartbeats with its progress).
  */
 export class LocalRuntime {
   readonly cluster: string;
@@ -124,7 +123,7 @@ export class LocalRuntime {
     this.cluster = options.cluster ?? 'local';
     this.topology = new FileTopologyStore(options.stateDir);
     this.locks = new FileLockStore(options.stateDir);
-    this.machine = new StateMachine(options.definition as never, { validationOptions: { checkArn: false } });
+    this.machine = new StateMachine(options.definition);
     this.restoreConsole = redirectConsole(options.logFile ?? join(options.stateDir, 'workflow.log'));
   }
 
@@ -176,20 +175,15 @@ export class LocalRuntime {
     this.executions.running.add(executionId);
     const started = Date.now();
     try {
-      const execution = this.machine.run(input as never, {
-        overrides: {
-          taskResourceLocalHandlers: this.handlers(reports, cleanups, agents) as never,
-          waitTimeOverrides: {
-            ...Object.fromEntries(WAIT_STATES.map((w) => [w, this.options.waitMs ?? 200])),
-            [S.WaitForClients]: this.options.clientPropagationMs ?? LOCAL_CLIENT_PROPAGATION_MS,
-            [S.WaitBeforeCleanup]: this.options.clientPropagationMs ?? LOCAL_CLIENT_PROPAGATION_MS,
-            [S.WaitBeforeRollbackCleanup]: this.options.clientPropagationMs ?? LOCAL_CLIENT_PROPAGATION_MS,
-          },
+      const execution = this.machine.run(input, {
+        handlers: this.handlers(reports, cleanups, agents),
+        waitMs: {
+          ...Object.fromEntries(WAIT_STATES.map((w) => [w, this.options.waitMs ?? 200])),
+          [S.WaitForClients]: this.options.clientPropagationMs ?? LOCAL_CLIENT_PROPAGATION_MS,
+          [S.WaitBeforeCleanup]: this.options.clientPropagationMs ?? LOCAL_CLIENT_PROPAGATION_MS,
+          [S.WaitBeforeRollbackCleanup]: this.options.clientPropagationMs ?? LOCAL_CLIENT_PROPAGATION_MS,
         },
-        context: {
-          Execution: { Id: executionId, Name: name },
-          Task: { Token: `local-token-${name}` },
-        } as never,
+        context: { Execution: { Id: executionId, Name: name } },
       });
       const output = await execution.result;
       return {
@@ -201,8 +195,8 @@ export class LocalRuntime {
         seconds: (Date.now() - started) / 1000,
       };
     } catch (error) {
-      const e = error as Error & { cause?: { name?: string; message?: string } };
-      const why = e.cause?.message ? `${e.cause.name ?? 'Error'}: ${e.cause.message}` : e.message;
+      const why =
+        error instanceof ExecutionFailedError ? `${error.error}: ${error.cause}` : (error as Error).message;
       return {
         executionId,
         status: 'FAILED',
@@ -235,7 +229,7 @@ export class LocalRuntime {
     reports: ResyncReport[],
     cleanups: ResyncReport[],
     agents: Set<ChildProcess>,
-  ): Record<string, (input: never) => Promise<unknown>> {
+  ): Record<string, (input: never, task: TaskContext) => Promise<unknown>> {
     const clock = { now: () => new Date() };
     const topology = this.topology;
     const locks = this.locks;
@@ -279,23 +273,23 @@ export class LocalRuntime {
       [S.RecordFailure]: recordFailure,
       [S.RecordRollbackCleanupFailure]: recordFailure,
       [S.ReleaseLockAfterRollback]: createReleaseLockHandler({ locks }),
-      [S.ResyncNode]: async (input: SendCommandInput) => {
-        const report = await agent(input);
+      [S.ResyncNode]: async (input: SendCommandInput, task: TaskContext) => {
+        const report = await agent(input, task);
         reports.push(report);
         await this.options.afterResync?.(input.InstanceIds[0]!);
         return report;
       },
-      [S.CleanupNode]: async (input: never) => {
-        const report = await agent(input);
+      [S.CleanupNode]: async (input: SendCommandInput, task: TaskContext) => {
+        const report = await agent(input, task);
         cleanups.push(report);
         return report;
       },
-      [S.RollbackCleanupNode]: async (input: never) => {
-        const report = await agent(input);
+      [S.RollbackCleanupNode]: async (input: SendCommandInput, task: TaskContext) => {
+        const report = await agent(input, task);
         cleanups.push(report);
         return report;
       },
-    } as Record<string, (input: never) => Promise<unknown>>;
+    } as Record<string, (input: never, task: TaskContext) => Promise<unknown>>;
   }
 }
 

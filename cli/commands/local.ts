@@ -58,7 +58,7 @@ export const command: Command = {
   details: [
     'scenario starts 3 memcached nodes on loopback, loads N items (default 200000) through the client, launches',
     '2 instances at once (3 -> 5) and then terminates one (5 -> 4) while the client keeps reading and writing.',
-    'Every scaling event runs the state machine CDK synthesizes, in-process (aws-local-stepfunctions), with the',
+    'Every scaling event runs the state machine CDK synthesizes, in-process (local/asl), with the',
     'real agent as a child process per node. It exits 0 only when every key written before or during the',
     'scaling reads back with its value and flags, every execution succeeded and every lifecycle action completed.',
     '',

@@ -3,7 +3,7 @@ import { runScenario, ScenarioSummary } from '../../local/scenario';
 import { tempDir } from '../support/temp-dirs';
 
 // The whole scale-out and scale-in on this machine: real memcached nodes, real agent processes,
-// and the state machine CDK synthesizes, run by aws-local-stepfunctions. A smaller npm start.
+// and the state machine CDK synthesizes, run by local/asl. A smaller npm start.
 jest.setTimeout(240_000);
 
 describe('local elastic-scaling scenario (3 -> 5 -> 4 nodes, 20k items)', () => {

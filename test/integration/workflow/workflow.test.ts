@@ -23,7 +23,7 @@ const committedWith = (w: FakeWorld, id: string) =>
       l.split('servers=')[1]!.split(',').includes(id),
   );
 
-describe('the synthesized workflow, run by aws-local-stepfunctions over fake ports', () => {
+describe('the synthesized workflow, run by local/asl over fake ports', () => {
   test('given 3 servers, when a 4th launches, then it pulls its data, the topology is committed, and only then its launch continues', async () => {
     const world = new FakeWorld([A, B, C]);
     world.launch(D);

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { optionHelp, parseArgs, UsageError } from './args';
+import { optionHelp, parseArgs } from './args';
+import { describeError } from './errors';
 import { Command, CommandIo, EXIT_FAILED, EXIT_OK, EXIT_USAGE } from './command';
 
 /** Every subcommand, loaded on demand so `astaire get` does not load the CDK. */
@@ -38,24 +39,32 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
     io.out(commandHelp(command));
     return EXIT_OK;
   }
+  const label = commandLabel(name, rest, command);
   try {
     return await command.run(parseArgs(rest, command.options), io);
   } catch (error) {
-    if (error instanceof UsageError) {
-      io.err(`astaire ${name}: ${error.message}; see astaire ${name} --help`);
-      return EXIT_USAGE;
-    }
-    const e = error as Error;
-    const missing = missingModule(e);
+    const missing = missingModule(error as Error);
     if (missing) {
       io.err(
         `astaire ${name}: needs ${missing}, an optional peer dependency of astaire-aws; run npm install ${LOCAL_MODE_PACKAGES.join(' ')}`,
       );
-      return EXIT_FAILED;
+      return EXIT_USAGE;
     }
-    io.err(`astaire ${name}: ${e.name && e.name !== 'Error' ? `${e.name}: ` : ''}${e.message}`);
-    return EXIT_FAILED;
+    const { message, badInput } = describeError(error, name, command.failureHint);
+    io.err(`astaire ${label}: ${message}`);
+    return badInput ? EXIT_USAGE : EXIT_FAILED;
   }
+}
+
+/** `local scale` rather than `local` in messages, when the command has subcommands and one was given. */
+function commandLabel(name: string, rest: readonly string[], command: Command): string {
+  let sub: string | undefined;
+  for (let i = 0; i < rest.length && sub === undefined; i++) {
+    const a = rest[i];
+    if (!a.startsWith('-')) sub = a;
+    else if (a.startsWith('--') && !a.includes('=') && command.options[a.slice(2)]?.value) i++;
+  }
+  return command.subcommands && sub && command.subcommands.includes(sub) ? `${name} ${sub}` : name;
 }
 
 /** Optional peer dependencies of the package that `astaire local` loads (an app using only the client skips them). */
@@ -108,6 +117,8 @@ if (require.main === module) {
   main(process.argv.slice(2), {
     out: (line) => process.stdout.write(`${line}\n`),
     err: (line) => process.stderr.write(`${line}\n`),
+    write: (text) => process.stdout.write(text),
+    isTTY: process.stdout.isTTY && process.env.TERM !== 'dumb',
   }).then(
     (code) => {
       process.exitCode = code;

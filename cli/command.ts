@@ -10,6 +10,10 @@ export const EXIT_USAGE = 2;
 export interface CommandIo {
   readonly out: (line: string) => void;
   readonly err: (line: string) => void;
+  /** Raw stdout, for progress redrawn in place; absent in tests that collect lines. */
+  readonly write?: (text: string) => void;
+  /** stdout is a terminal (progress is redrawn in place). */
+  readonly isTTY?: boolean;
 }
 
 export interface Command {
@@ -21,5 +25,9 @@ export interface Command {
   /** More help, printed under the options. */
   readonly details?: string;
   readonly options: Record<string, OptionSpec>;
+  /** What to do when the operation fails (the part after "; "). @default see astaire NAME --help */
+  readonly failureHint?: string;
+  /** Subcommand names (`local scale`), used to name the command in error messages. */
+  readonly subcommands?: readonly string[];
   run(args: ParsedArgs, io: CommandIo): Promise<number>;
 }

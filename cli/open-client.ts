@@ -3,7 +3,7 @@ import type { AstaireClient, TopologySource } from '../client';
 
 /** The options every data command (get, set, delete) shares. */
 export const CLIENT_OPTIONS: Record<string, OptionSpec> = {
-  topology: { value: true, valueName: 'FILE', description: 'topology document (JSON)' },
+  topology: { value: true, valueName: 'FILE', short: 't', description: 'topology document (JSON)' },
   parameter: {
     value: true,
     valueName: 'NAME',

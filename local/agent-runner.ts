@@ -107,10 +107,15 @@ export function createLocalResyncTask(
       if (!line.trim()) return;
       try {
         const message = parseResyncMessage(line);
+        // Progress is a receiving node's: a cleanup's deletions are not shown as data arriving.
         if (message.type === 'progress') {
           task?.heartbeat?.();
-          options.onProgress?.(message);
-        } else report = message;
+          if (mode === 'resync') options.onProgress?.(message);
+        } else {
+          report = message;
+          // The report's counters are the last word: the interval's last progress may predate the end.
+          if (mode === 'resync') options.onProgress?.(progressOf(message));
+        }
       } catch (error) {
         badLine ??= `${(error as Error).message}`;
       }
@@ -135,5 +140,20 @@ export function createLocalResyncTask(
         report,
       );
     throw new LocalResyncFailedError(`resync of ${node} failed: ${why}`, node, report);
+  };
+}
+
+/** A report's counters as a final progress message. */
+function progressOf(r: ResyncReport): ResyncProgress {
+  return {
+    type: 'progress',
+    cluster: r.cluster,
+    node: r.node,
+    vbuckets: r.vbuckets,
+    vbucketsDone: r.vbucketsDone,
+    items: r.items,
+    bytes: r.bytes,
+    seconds: r.seconds,
+    bytesPerSec: r.bytesPerSec,
   };
 }

@@ -1,7 +1,9 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { AstaireClient, ClusterTopologySource, FileTopologySource } from '../client';
 import type { ResyncProgress } from '../core';
+import { Received, receivers } from './received';
 import { ExecutionOutcome, LocalRuntime } from './runtime';
+import type { LifecycleEvent } from './scaling-group';
 import { Ledger, load, runTraffic, TrafficStats, verify, VerifyResult } from './traffic';
 
 export interface ScenarioOptions {
@@ -15,6 +17,14 @@ export interface ScenarioOptions {
   readonly maxTrafficOps?: number;
   /** Upper bound on one scaling phase's traffic, in ms. @default 120000 */
   readonly maxPhaseMs?: number;
+  /** Receiving nodes' progress; when given, it replaces the progress lines of `log`. */
+  readonly onProgress?: (progress: ResyncProgress) => void;
+  /** An execution's state as it changes ("running", then its outcome), keyed by the instance it is for. */
+  readonly onExecution?: (key: string, label: string, state: string) => void;
+  /** A phase (scale-out, scale-in, verify) begins or ends: the progress shown so far is complete. */
+  readonly onPhase?: (phase: string) => void;
+  /** The client traffic's counters during a scaling phase, as they grow (for a report's chart). */
+  readonly onTraffic?: (phase: string, stats: TrafficStats) => void;
 }
 
 export interface PhaseSummary {
@@ -22,9 +32,13 @@ export interface PhaseSummary {
   readonly nodes: string;
   readonly executions: {
     readonly id: string;
+    /** What started it: `launch i-...` or `terminate i-...`. */
+    readonly trigger: string;
     readonly status: string;
     readonly seconds: number;
     readonly error?: string;
+    /** The nodes that received data (a node with nothing to pull is not listed). */
+    readonly received: Received[];
   }[];
   readonly itemsMoved: number;
   readonly bytesMoved: number;
@@ -62,6 +76,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioSum
     memoryMb: 512,
     onProgress: (p) => {
       progress.set(p.node, p);
+      if (options.onProgress) return options.onProgress(p);
       log(
         `    ${p.node}: vbuckets ${p.vbucketsDone}/${p.vbuckets}, ${p.items.toLocaleString('en')} items, ${mb(p.bytes)} MB, ${mb(p.bytesPerSec)} MB/s`,
       );
@@ -98,16 +113,20 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioSum
     const phase = async (
       name: string,
       nodes: string,
-      start: () => Promise<ExecutionOutcome[]>,
+      start: () => Promise<{ trigger: string; outcome: ExecutionOutcome }[]>,
     ): Promise<PhaseSummary> => {
+      options.onPhase?.(name);
       log(`${name} (${nodes}): workflow executions running while the client reads and writes`);
       t = Date.now();
-      const executions = start();
+      const started = start();
+      const executions = started.then((all) => all.map((e) => e.outcome));
       const traffic = await runTraffic(app, ledger, executions, {
         maxOps: options.maxTrafficOps ?? 200_000,
         maxMs: options.maxPhaseMs ?? 120_000,
+        onSample: options.onTraffic && ((stats) => options.onTraffic!(name, stats)),
       });
-      const outcomes = await executions;
+      const triggered = await started;
+      const outcomes = triggered.map((e) => e.outcome);
       const reports = outcomes.flatMap((o) => o.reports);
       for (const o of outcomes)
         if (o.status !== 'SUCCEEDED') failures.push(`${name}: execution ${o.executionId} failed: ${o.error}`);
@@ -122,17 +141,20 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioSum
       const summary: PhaseSummary = {
         phase: name,
         nodes,
-        executions: outcomes.map((o) => ({
+        executions: triggered.map(({ trigger, outcome: o }) => ({
           id: o.executionId,
+          trigger,
           status: o.status,
           seconds: o.seconds,
           ...(o.error ? { error: o.error } : {}),
+          received: receivers(o.reports),
         })),
         itemsMoved: reports.reduce((n, r) => n + r.items, 0),
         bytesMoved: reports.reduce((n, r) => n + r.bytes, 0),
         seconds: (Date.now() - t) / 1000,
         traffic,
       };
+      options.onPhase?.(name);
       log(
         `    ${summary.itemsMoved.toLocaleString('en')} items (${mb(summary.bytesMoved)} MB) moved in ${summary.seconds.toFixed(1)} s; ` +
           `traffic: ${traffic.reads} reads, ${traffic.writes} writes, ${traffic.readMisses} misses`,
@@ -142,19 +164,31 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioSum
 
     const phases: PhaseSummary[] = [];
     // Two instances launch within the same instant: two executions, serialised by the cluster lock.
+    const track = async (e: LifecycleEvent, action: string) => {
+      const trigger = `${action} ${e.detail.EC2InstanceId}`;
+      options.onExecution?.(e.detail.EC2InstanceId, trigger, 'running');
+      const outcome = await runtime.execute(e);
+      options.onExecution?.(
+        e.detail.EC2InstanceId,
+        trigger,
+        `${outcome.status} in ${outcome.seconds.toFixed(1)} s`,
+      );
+      return { trigger, outcome };
+    };
     phases.push(
       await phase('scale-out', '3 -> 5', async () => {
         const events = await runtime.group.launch(2);
-        return Promise.all(events.map((e) => runtime.execute(e)));
+        return Promise.all(events.map((e) => track(e, 'launch')));
       }),
     );
     const victim = runtime.group.members().find((m) => m.lifecycleState === 'InService')!;
     phases.push(
       await phase('scale-in', '5 -> 4', async () =>
-        Promise.all(runtime.group.terminate([victim.id]).map((e) => runtime.execute(e))),
+        Promise.all(runtime.group.terminate([victim.id]).map((e) => track(e, 'terminate'))),
       ),
     );
 
+    options.onPhase?.('verify');
     log(
       `verify: reading back all ${ledger.count.toLocaleString('en')} keys written before or during the scaling`,
     );
@@ -226,6 +260,14 @@ export function formatSummary(s: ScenarioSummary): string {
     s.verify.seconds.toFixed(1),
     String(s.verify.misses + s.verify.wrongValue + s.verify.wrongFlags),
   ]);
+  const received = s.phases.flatMap((p) =>
+    p.executions.flatMap((e) => [
+      `  ${p.phase}, ${e.trigger}: ${e.status} in ${e.seconds.toFixed(1)} s${e.received.length ? '' : ', no data to move'}`,
+      ...e.received.map(
+        (r) => `    ${r.node} received ${r.items.toLocaleString('en')} items (${mb(r.bytes)} MB)`,
+      ),
+    ]),
+  );
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
   const line = (r: string[]) =>
     r.map((cell, c) => (c < 2 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ');
@@ -233,6 +275,9 @@ export function formatSummary(s: ScenarioSummary): string {
     line(rows[0]),
     widths.map((w) => '-'.repeat(w)).join('  '),
     ...rows.slice(1).map(line),
+    '',
+    'per execution, the nodes that received data:',
+    ...received,
     '',
     `topology epoch ${s.topology.epoch}, ${s.topology.servers} servers; lifecycle: ${s.lifecycle.inService} in service, ${s.lifecycle.waiting} waiting; ${s.seconds.toFixed(1)} s in all`,
     s.ok

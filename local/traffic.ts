@@ -34,9 +34,16 @@ export async function runTraffic(
   client: AstaireClient,
   ledger: Ledger,
   until: Promise<unknown>,
-  limits: { maxOps: number; maxMs: number; concurrency?: number },
+  limits: {
+    maxOps: number;
+    maxMs: number;
+    concurrency?: number;
+    /** Called with the counters so far every 500 ms while it runs, and once at the end (a report's chart). */
+    onSample?: (stats: TrafficStats) => void;
+  },
 ): Promise<TrafficStats> {
   const stats: TrafficStats = { reads: 0, writes: 0, readMisses: 0, writeErrors: 0, readErrors: 0 };
+  const sampler = limits.onSample && setInterval(() => limits.onSample!({ ...stats }), 500);
   let stop = false;
   void until.finally(() => (stop = true));
   const deadline = Date.now() + limits.maxMs;
@@ -96,7 +103,12 @@ export async function runTraffic(
       inFlight.delete(index);
     }
   };
-  await Promise.all(Array.from({ length: limits.concurrency ?? 16 }, worker));
+  try {
+    await Promise.all(Array.from({ length: limits.concurrency ?? 16 }, worker));
+  } finally {
+    if (sampler) clearInterval(sampler);
+  }
+  limits.onSample?.({ ...stats });
   return stats;
 }
 

@@ -7,6 +7,7 @@ export const command: Command = {
   summary: 'Delete a key from every replica (tombstones on new replicas during a migration)',
   usage: 'astaire delete (--topology FILE | --parameter NAME [--region R]) KEY',
   details: 'A key no replica held says "not found" on stderr and exits 1.',
+  failureHint: 'check that the servers answer (astaire locate KEY names them), then run it again',
   options: { ...CLIENT_OPTIONS },
   async run({ options, positionals }, io) {
     if (positionals.length !== 1) throw new UsageError('exactly one KEY is required');

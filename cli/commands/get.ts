@@ -7,9 +7,11 @@ export const command: Command = {
   summary: 'Read a key from the cluster (new replicas first during a migration)',
   usage: 'astaire get (--topology FILE | --parameter NAME [--region R]) [--json] KEY',
   details: 'Prints the value (UTF-8) on stdout; a missing key says "not found" on stderr and exits 1.',
+  failureHint: 'check that the servers answer (astaire locate KEY names them), then run it again',
   options: {
     ...CLIENT_OPTIONS,
     json: {
+      short: 'j',
       description: 'print {"key","flags","ttl","value"} (value base64 as "valueBase64" when not UTF-8)',
     },
   },

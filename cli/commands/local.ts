@@ -1,16 +1,20 @@
-import { resolve } from 'node:path';
-import type { ResyncProgress } from '../../core';
+import { existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import type { LocalSession } from '../../local/session';
+import type { ExecutionOutcome } from '../../local/runtime';
 import { intOption, UsageError } from '../args';
 import { Command, CommandIo, EXIT_FAILED, EXIT_OK } from '../command';
+import { receivers } from '../../local/received';
+import { stripPrefixes } from '../errors';
+import { ProgressView } from '../progress';
 
 /** Subcommands and the options each accepts. */
 const SUBCOMMANDS: Record<string, readonly string[]> = {
-  scenario: ['items', 'json', 'state-dir'],
+  scenario: ['items', 'json', 'report', 'state-dir'],
   up: ['nodes', 'state-dir'],
-  scale: ['state-dir'],
-  resync: ['state-dir'],
-  redrive: ['state-dir'],
+  scale: ['json', 'report', 'state-dir'],
+  resync: ['json', 'state-dir'],
+  redrive: ['json', 'state-dir'],
   heal: ['state-dir'],
   watch: ['state-dir'],
   status: ['json', 'state-dir'],
@@ -20,11 +24,26 @@ const SUBCOMMANDS: Record<string, readonly string[]> = {
   down: ['state-dir'],
 };
 
+/** Subcommands that need a cluster: they say so before synthesizing, locking or creating anything. */
+const NEEDS_CLUSTER = new Set([
+  'scale',
+  'resync',
+  'redrive',
+  'heal',
+  'watch',
+  'status',
+  'wait-sync',
+  'load',
+  'verify',
+]);
+
 export const command: Command = {
   name: 'local',
+  subcommands: Object.keys(SUBCOMMANDS),
+  failureHint: 'see workflow.log in the state directory, and astaire local status',
   summary: 'Run the elastic-scaling workflow on this machine (real memcached nodes and agents)',
   usage: [
-    'astaire local scenario [--items N] [--json]     the main job (npm start)',
+    'astaire local scenario [--items N] [--json]          the main job (npm start)',
     '       astaire local up [--nodes N]                      start N nodes (default 3)',
     '       astaire local scale N                             launch or terminate nodes until N are in service',
     '       astaire local resync                              make the topology match the live nodes (manual resync)',
@@ -45,7 +64,10 @@ export const command: Command = {
     '',
     'up/scale/... keep a cluster between commands: nodes are memcached processes on 127.0.1.N, and the topology',
     '(the stand-in for /astaire/local/topology), the lock and the group live in the state directory. Handler',
-    "logs go to <state-dir>/workflow.log. All of it needs Debian's memcached (apt-get install -y memcached).",
+    "logs go to <state-dir>/workflow.log; down keeps it and heal.log. All of it needs Debian's memcached.",
+    '',
+    'Progress: on a terminal one line per receiving node, redrawn in place, and one per execution; piped,',
+    'plain lines; with --json, JSON lines. --report FILE.html (scenario, scale) charts the run.',
     '',
     'up, scale, resync and redrive change the cluster: one runs at a time per state directory, a second one',
     'waits for the first (it says for which process) and then reads what the first left. scale first re-drives',
@@ -63,11 +85,22 @@ export const command: Command = {
   options: {
     items: { value: true, valueName: 'N', description: 'items to load (scenario: 200000; load: 100000)' },
     nodes: { value: true, valueName: 'N', description: 'nodes to start with up (default 3)' },
-    json: { description: 'print the result as one JSON object (progress goes to stderr)' },
+    json: {
+      short: 'j',
+      description:
+        'JSON lines on stdout: progress ({"type":"progress"|"execution"|"note"}), then the result ({"type":"summary"} or status)',
+    },
     timeout: { value: true, valueName: 'S', description: 'wait-sync gives up after S seconds (default 600)' },
+    report: {
+      value: true,
+      valueName: 'FILE.html',
+      description:
+        'scenario, scale: write a self-contained HTML page charting the run (items/s per node, client ops and misses)',
+    },
     'state-dir': {
       value: true,
       valueName: 'DIR',
+      short: 'd',
       description: 'where the local cluster state lives (default .astaire)',
     },
   },
@@ -83,7 +116,23 @@ export const command: Command = {
       throw new UsageError(`unexpected argument ${JSON.stringify(rest[0])}`);
     if (sub === 'redrive' && rest.length > 1)
       throw new UsageError(`redrive takes at most one instance id (got ${rest.length} arguments)`);
+    if (sub === 'scale' && rest.length !== 1)
+      throw new UsageError(
+        'N is missing: give the number of nodes to have in service, as in astaire local scale 5',
+      );
+    const target = sub === 'scale' ? intOption(rest[0], 'N', { min: 1, max: 100 })! : 0;
     const stateDir = resolve(typeof options['state-dir'] === 'string' ? options['state-dir'] : '.astaire');
+    const report = typeof options.report === 'string' ? checkReportPath(options.report) : undefined;
+    // The state first: a state dir that is a file, unreadable or corrupt, or no cluster at all, is
+    // said at once, before a definition is synthesized or a lock taken (which would create the dir).
+    const { LocalSession } = await import('../../local/session');
+    LocalSession.checkDir(stateDir);
+    if (NEEDS_CLUSTER.has(sub)) LocalSession.read(stateDir);
+    // The scenario starts afresh in its state dir: it must not wipe a kept cluster's (its nodes would run on, unrecorded).
+    if (sub === 'scenario' && LocalSession.exists(stateDir))
+      throw new UsageError(
+        `a local cluster kept by astaire local up has its state in ${stateDir}; run astaire local down first, or pass --state-dir DIR`,
+      );
     const { memcachedBinary } = await import('../../local/memcached-process');
     if (sub !== 'status' && sub !== 'down' && sub !== 'wait-sync') memcachedBinary(); // the install instruction first
     switch (sub) {
@@ -92,25 +141,27 @@ export const command: Command = {
           io,
           stateDir,
           intOption(options.items, 'items', { min: 1, max: 5_000_000 }) ?? 200_000,
-          !!options.json,
+          ProgressView.for(io, !!options.json),
+          report,
         );
       case 'up': {
         const nodes = intOption(options.nodes, 'nodes', { min: 1, max: 100 }) ?? 3;
         return exclusively(io, stateDir, `up --nodes ${nodes}`, () => up(io, stateDir, nodes));
       }
-      case 'scale': {
-        if (rest.length !== 1) throw new UsageError('scale takes one argument: the number of nodes');
-        const target = intOption(rest[0], 'N', { min: 1, max: 100 })!;
-        return exclusively(io, stateDir, `scale ${target}`, () => scale(io, stateDir, target));
-      }
+      case 'scale':
+        return exclusively(io, stateDir, `scale ${target}`, () =>
+          scale(io, stateDir, target, ProgressView.for(io, !!options.json), report),
+        );
       case 'resync':
-        return exclusively(io, stateDir, 'resync', () => resync(io, stateDir));
+        return exclusively(io, stateDir, 'resync', () =>
+          resync(io, stateDir, ProgressView.for(io, !!options.json)),
+        );
       case 'redrive':
         return exclusively(io, stateDir, `redrive ${rest.join(' ')}`.trim(), () =>
-          redrive(io, stateDir, rest[0]),
+          redrive(io, stateDir, rest[0], ProgressView.for(io, !!options.json)),
         );
       case 'heal':
-        return exclusively(io, stateDir, 'heal', () => heal(io, stateDir));
+        return exclusively(io, stateDir, 'heal', () => heal(io, stateDir, ProgressView.for(io, false)));
       case 'watch':
         return watch(io, stateDir);
       case 'status':
@@ -135,17 +186,21 @@ export const command: Command = {
  * The definition CDK synthesizes. A kept cluster caches it in its state directory at `up`, so
  * every later command runs the same document without paying for a synthesis each time.
  */
-async function definition(stateDir?: string): Promise<Record<string, unknown>> {
-  const { existsSync, readFileSync, mkdirSync } = await import('node:fs');
+async function definition(stateDir?: string, say?: (line: string) => void): Promise<Record<string, unknown>> {
+  const { readFileSync, mkdirSync } = await import('node:fs');
   const cached = stateDir && resolve(stateDir, 'definition.asl.json');
   if (cached && existsSync(cached))
     return JSON.parse(readFileSync(cached, 'utf8')) as Record<string, unknown>;
   // The definition `npm run build` synthesized ships in the package: an installed astaire runs
   // locally without aws-cdk-lib. A source checkout that was not built synthesizes it now.
   const { shippedWorkflowDefinition } = await import('../../cdk/assets');
-  const synthesized =
-    shippedWorkflowDefinition() ??
-    (await import('../../cdk/definition')).synthesizeWorkflowDefinition({ clusterName: 'local' });
+  let synthesized = shippedWorkflowDefinition();
+  if (!synthesized) {
+    say?.('synthesizing the workflow definition with CDK (once; npm run build ships it prebuilt)');
+    synthesized = (await import('../../cdk/definition')).synthesizeWorkflowDefinition({
+      clusterName: 'local',
+    });
+  }
   if (cached) {
     const { writeAtomically } = await import('../../local/file-stores');
     mkdirSync(stateDir, { recursive: true });
@@ -154,42 +209,91 @@ async function definition(stateDir?: string): Promise<Record<string, unknown>> {
   return synthesized;
 }
 
-function progressLine(io: CommandIo) {
-  return (p: ResyncProgress) =>
-    io.out(
-      `    ${p.node}: vbuckets ${p.vbucketsDone}/${p.vbuckets}, ${p.items.toLocaleString('en')} items, ${(p.bytesPerSec / 1e6).toFixed(1)} MB/s`,
-    );
+const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
+
+/** An execution's outcome, then one line per node that received data (items and bytes). */
+function outcomeLines(what: string, outcome: ExecutionOutcome): string[] {
+  const got = receivers(outcome.reports);
+  return [
+    `  ${what}: ${outcome.status} in ${outcome.seconds.toFixed(1)} s${got.length ? '' : ', no data to move'}${outcome.error ? ` (${stripPrefixes(outcome.error)})` : ''}`,
+    ...got.map((r) => `    ${r.node} received ${r.items.toLocaleString('en')} items (${mb(r.bytes)})`),
+  ];
 }
 
-async function scenario(io: CommandIo, stateDir: string, items: number, json: boolean): Promise<number> {
-  const { runScenario, formatSummary } = await import('../../local/scenario');
-  const log = json ? io.err : io.out;
-  log('synthesizing the workflow definition with CDK');
-  const def = await definition();
-  const interrupted = () => {
-    io.err('interrupted: stopping every memcached and agent process');
-    process.exit(130);
-  };
-  process.once('SIGINT', interrupted);
-  process.once('SIGTERM', interrupted);
+/** Every execution's receivers summed up: the figure the progress lines add up to. */
+function totalLine(outcomes: readonly ExecutionOutcome[]): string {
+  const got = outcomes.flatMap((o) => receivers(o.reports));
+  const items = got.reduce((n, r) => n + r.items, 0);
+  const bytes = got.reduce((n, r) => n + r.bytes, 0);
+  const nodes = new Set(got.map((r) => r.node)).size;
+  return `total: ${items.toLocaleString('en')} items (${mb(bytes)}) received by ${nodes} node${nodes === 1 ? '' : 's'}`;
+}
+
+/** Runs one execution with its line in the progress view; returns its outcome. */
+async function tracked(
+  view: ProgressView,
+  key: string,
+  label: string,
+  run: () => Promise<ExecutionOutcome>,
+): Promise<ExecutionOutcome> {
+  view.execution(key, label, 'running');
+  const outcome = await run();
+  view.execution(key, label, `${outcome.status} in ${outcome.seconds.toFixed(1)} s`);
+  return outcome;
+}
+
+/** Prints the summary (text, or one JSON line) once the live block is over. */
+function summarize(
+  io: CommandIo,
+  view: ProgressView,
+  executions: readonly { what: string; outcome: ExecutionOutcome }[],
+  topology: { epoch: number; servers: readonly unknown[] },
+): void {
+  view.finish();
+  if (view.mode === 'json') {
+    io.out(
+      JSON.stringify({
+        type: 'summary',
+        executions: executions.map(({ what, outcome }) => ({
+          trigger: what,
+          executionId: outcome.executionId,
+          status: outcome.status,
+          seconds: outcome.seconds,
+          ...(outcome.error ? { error: outcome.error } : {}),
+          received: receivers(outcome.reports),
+        })),
+        topology: { epoch: topology.epoch, servers: topology.servers.length },
+      }),
+    );
+    return;
+  }
+  for (const { what, outcome } of executions) for (const line of outcomeLines(what, outcome)) io.out(line);
+  if (executions.length) io.out(totalLine(executions.map((e) => e.outcome)));
+  io.out(`topology epoch ${topology.epoch}, ${topology.servers.length} servers`);
+}
+
+/** Redraws the view every second while `body` runs (elapsed times on a terminal). */
+async function ticking<T>(view: ProgressView, body: () => Promise<T>): Promise<T> {
+  const timer = view.mode === 'tty' ? setInterval(() => view.tick(), 1000) : undefined;
   try {
-    const summary = await runScenario({ items, stateDir, definition: def, log });
-    io.out(json ? JSON.stringify(summary) : `\n${formatSummary(summary)}`);
-    return summary.ok ? EXIT_OK : EXIT_FAILED;
+    return await body();
   } finally {
-    process.removeListener('SIGINT', interrupted);
-    process.removeListener('SIGTERM', interrupted);
+    if (timer) clearInterval(timer);
   }
 }
 
 async function up(io: CommandIo, stateDir: string, nodes: number): Promise<number> {
   const { LocalSession } = await import('../../local/session');
   if (LocalSession.exists(stateDir))
-    throw new UsageError(`a local cluster already runs in ${stateDir}: astaire local down first`);
-  const { session, outcome } = await LocalSession.up(stateDir, nodes, await definition(stateDir));
+    throw new UsageError(`a local cluster already runs in ${stateDir}; run astaire local down first`);
+  const def = await definition(stateDir, io.out);
+  io.out(`starting ${nodes} memcached nodes and committing the first topology through the workflow`);
+  const { session, outcome } = await LocalSession.up(stateDir, nodes, def);
   await session.runtime.stop();
   if (outcome.status !== 'SUCCEEDED') {
-    io.err(`bootstrap failed: ${outcome.error}`);
+    io.err(
+      `astaire local up: the first execution failed: ${outcome.error}; see ${resolve(stateDir, 'workflow.log')}, then astaire local down`,
+    );
     return EXIT_FAILED;
   }
   io.out(`${nodes} nodes in service; topology in ${session.runtime.topologyFile}`);
@@ -211,6 +315,8 @@ async function startWatcher(stateDir: string): Promise<number> {
       { detached: true, stdio: ['ignore', log, log] },
     );
     child.unref();
+    const { LocalSession } = await import('../../local/session');
+    LocalSession.recordProcess(stateDir, { pid: child.pid!, kind: 'watcher' });
     return child.pid!;
   } finally {
     closeSync(log);
@@ -231,9 +337,92 @@ async function healWatcher(
 }
 
 /** One check of every member now; heals those whose memcached restarted or was flushed. */
-async function heal(io: CommandIo, stateDir: string): Promise<number> {
-  const watcher = await healWatcher(stateDir, { onProgress: progressLine(io), log: (line) => io.out(line) });
+/** The report's path, checked before the run: a run of minutes must not end in a path that cannot be written. */
+function checkReportPath(path: string): string {
+  const file = resolve(path);
+  if (!file.endsWith('.html'))
+    throw new UsageError(`--report must name an .html file, got ${JSON.stringify(path)}`);
+  if (!existsSync(dirname(file)) || !statSync(dirname(file)).isDirectory())
+    throw new UsageError(
+      `--report ${path}: the directory ${dirname(file)} does not exist; create it or choose another path`,
+    );
+  return file;
+}
+
+/** Writes the HTML report of a run from what its progress view collected. */
+async function writeReport(
+  io: CommandIo,
+  file: string,
+  title: string,
+  view: ProgressView,
+  traffic: import('../report').TrafficSample[],
+  summary: string,
+): Promise<void> {
+  const { writeFileSync } = await import('node:fs');
+  const { renderReport } = await import('../report');
+  writeFileSync(file, renderReport({ title, progress: view.samples, traffic, summary }));
+  (view.mode === 'json' ? io.err : io.out)(`report: ${file}`);
+}
+
+async function scenario(
+  io: CommandIo,
+  stateDir: string,
+  items: number,
+  view: ProgressView,
+  report?: string,
+): Promise<number> {
+  view.note('loading the local workflow runtime (the state machine, its handlers and the agent)');
+  const { runScenario, formatSummary } = await import('../../local/scenario');
+  const def = await definition(undefined, (line) => view.note(line));
+  const interrupted = () => {
+    io.err('astaire local scenario: interrupted; every memcached and agent process it started is stopped');
+    process.exit(130);
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
+  const timer = view.mode === 'tty' ? setInterval(() => view.tick(), 1000) : undefined;
+  const phases = new Map<string, import('../../local/traffic').TrafficStats>();
+  const traffic: import('../report').TrafficSample[] = [];
+  try {
+    const summary = await runScenario({
+      items,
+      stateDir,
+      definition: def,
+      log: (line) => view.note(line),
+      onProgress: (p) => view.node(p),
+      onExecution: (key, label, state) => view.execution(key, label, state),
+      onPhase: () => view.finish(),
+      onTraffic: (phase, stats) => {
+        phases.set(phase, stats);
+        const all = [...phases.values()];
+        traffic.push({
+          t: view.elapsed(),
+          ops: all.reduce((n, s) => n + s.reads + s.writes, 0),
+          misses: all.reduce((n, s) => n + s.readMisses, 0),
+        });
+      },
+    });
+    view.finish();
+    if (report)
+      await writeReport(io, report, 'astaire local scenario', view, traffic, formatSummary(summary));
+    io.out(
+      view.mode === 'json' ? JSON.stringify({ type: 'summary', ...summary }) : `\n${formatSummary(summary)}`,
+    );
+    return summary.ok ? EXIT_OK : EXIT_FAILED;
+  } finally {
+    if (timer) clearInterval(timer);
+    process.removeListener('SIGINT', interrupted);
+    process.removeListener('SIGTERM', interrupted);
+  }
+}
+
+async function heal(io: CommandIo, stateDir: string, view: ProgressView): Promise<number> {
+  const watcher = await healWatcher(stateDir, {
+    onProgress: (p) => view.node(p),
+    log: (line) => view.note(line),
+  });
   const outcomes = await watcher.checkOnce();
+  view.finish();
   if (outcomes.length === 0) io.out('every member that answers is a complete replica: nothing to heal');
   for (const o of outcomes) {
     const r = o.report;
@@ -249,7 +438,6 @@ async function heal(io: CommandIo, stateDir: string): Promise<number> {
 
 /** The background watcher `up` starts: checks every member each second until the cluster is gone. */
 async function watch(io: CommandIo, stateDir: string): Promise<number> {
-  const { existsSync } = await import('node:fs');
   const stamp = (line: string) => io.out(`${new Date().toISOString()} ${line}`);
   const watcher = await healWatcher(stateDir, {
     intervalMs: 1000,
@@ -268,42 +456,74 @@ async function watch(io: CommandIo, stateDir: string): Promise<number> {
   return EXIT_OK;
 }
 
-async function scale(io: CommandIo, stateDir: string, target: number): Promise<number> {
+/** Opens the kept cluster for a command that runs executions, its progress going to `view`. */
+async function openSession(stateDir: string, view: ProgressView): Promise<LocalSession> {
   const { LocalSession } = await import('../../local/session');
-  const session = await LocalSession.open(stateDir, await definition(stateDir), progressLine(io));
-  const { runtime } = session;
+  const def = await definition(stateDir, (line) => view.note(line));
+  view.note('loading the local workflow runtime (the state machine, its handlers and the agent)');
+  const session = await LocalSession.open(stateDir, def, (p) => view.node(p));
   session.state.scalingPid = process.pid;
   session.save();
+  LocalSession.recordProcess(stateDir, { pid: process.pid, kind: 'command' });
+  return session;
+}
+
+async function closeSession(session: LocalSession): Promise<void> {
+  session.state.scalingPid = undefined;
+  session.save();
+  await session.runtime.stop();
+}
+
+async function scale(
+  io: CommandIo,
+  stateDir: string,
+  target: number,
+  view: ProgressView,
+  report?: string,
+): Promise<number> {
+  const session = await openSession(stateDir, view);
+  const { runtime } = session;
   try {
-    const redriven = await redrivePending(io, session);
-    const inService = runtime.group.members().filter((m) => m.lifecycleState === 'InService');
-    if (target === inService.length) {
-      io.out(`${target} nodes ${redriven.length ? 'in service' : 'already in service: nothing to do'}`);
-      return redriven.every((o) => o.status === 'SUCCEEDED') ? EXIT_OK : EXIT_FAILED;
-    }
-    const events =
-      target > inService.length
+    const done = await ticking(view, async () => {
+      const executions = await redrivePending(view, session);
+      const inService = runtime.group.members().filter((m) => m.lifecycleState === 'InService');
+      if (target === inService.length) {
+        if (!executions.length) view.note(`${target} nodes already in service: nothing to do`);
+        return executions;
+      }
+      const launching = target > inService.length;
+      if (launching) view.note(`starting ${target - inService.length} memcached node(s)`);
+      const events = launching
         ? await runtime.group.launch(target - inService.length)
         : runtime.group.terminate(inService.slice(target).map((m) => m.id));
-    io.out(
-      `${inService.length} -> ${target}: ${events.length} lifecycle events, one workflow execution each`,
-    );
-    const outcomes = await Promise.all(
-      events.map(async (event) => {
-        const outcome = await runtime.execute(event);
-        session.record(`${event['detail-type']} ${event.detail.EC2InstanceId}`, outcome);
-        io.out(outcomeLine(event.detail.EC2InstanceId, outcome));
-        return outcome;
-      }),
-    );
-    const topology = await runtime.readTopology();
-    io.out(`topology epoch ${topology.epoch}, ${topology.servers.length} servers`);
-    return [...redriven, ...outcomes].every((o) => o.status === 'SUCCEEDED') ? EXIT_OK : EXIT_FAILED;
+      view.note(
+        `${inService.length} -> ${target}: ${events.length} lifecycle event${events.length === 1 ? '' : 's'}, one workflow execution each`,
+      );
+      const started = await Promise.all(
+        events.map(async (event) => {
+          const what = `${launching ? 'launch' : 'terminate'} ${event.detail.EC2InstanceId}`;
+          const outcome = await tracked(view, event.detail.EC2InstanceId, what, () => runtime.execute(event));
+          session.record(`${event['detail-type']} ${event.detail.EC2InstanceId}`, outcome);
+          return { what, outcome };
+        }),
+      );
+      return [...executions, ...started];
+    });
+    const lines: string[] = [];
+    summarize({ ...io, out: (l) => (io.out(l), lines.push(l)) }, view, done, await runtime.readTopology());
+    if (report) await writeReport(io, report, `astaire local scale ${target}`, view, [], lines.join('\n'));
+    return done.every((e) => e.outcome.status === 'SUCCEEDED') ? EXIT_OK : failed(io, stateDir, 'scale');
   } finally {
-    session.state.scalingPid = undefined;
-    session.save();
-    await runtime.stop();
+    await closeSession(session);
   }
+}
+
+/** The exit of a command whose execution failed: where to look, what to run. */
+function failed(io: CommandIo, stateDir: string, command: string): number {
+  io.err(
+    `astaire local ${command}: an execution failed; see ${resolve(stateDir, 'workflow.log')}, fix the cause, then astaire local redrive`,
+  );
+  return EXIT_FAILED;
 }
 
 /**
@@ -329,47 +549,49 @@ async function exclusively(
   }
 }
 
-/** Completes or abandons every lifecycle action left waiting, printing each outcome. */
-async function redrivePending(io: CommandIo, session: LocalSession, only?: string) {
+/** Completes or abandons every lifecycle action left waiting, each with its line in the view. */
+async function redrivePending(view: ProgressView, session: LocalSession, only?: string) {
   const pending = session.runtime.group.pendingActions().filter((p) => !only || p.instanceId === only);
   if (pending.length)
-    io.out(
+    view.note(
       `re-driving ${pending.length} lifecycle action(s) left waiting: ${pending.map((p) => `${p.action} ${p.instanceId}`).join(', ')}`,
     );
-  return session.redrive((action, outcome) => io.out(outcomeLine(action.instanceId, outcome)), only);
+  const done: { what: string; outcome: ExecutionOutcome }[] = [];
+  for (const p of pending) {
+    const what = `redrive ${p.action} ${p.instanceId}`;
+    view.execution(p.instanceId, what, 'running');
+    const [outcome] = await session.redrive(() => undefined, p.instanceId);
+    if (!outcome) continue;
+    view.execution(p.instanceId, what, `${outcome.status} in ${outcome.seconds.toFixed(1)} s`);
+    done.push({ what, outcome });
+  }
+  return done;
 }
 
-function outcomeLine(
-  what: string,
-  outcome: { status: string; seconds: number; error?: string; reports: { items: number }[] },
-): string {
-  const moved = outcome.reports.reduce((n, r) => n + r.items, 0);
-  return `  ${what}: ${outcome.status} in ${outcome.seconds.toFixed(1)} s, ${moved.toLocaleString('en')} items moved${outcome.error ? ` (${outcome.error})` : ''}`;
-}
-
-async function resync(io: CommandIo, stateDir: string): Promise<number> {
-  const { LocalSession } = await import('../../local/session');
-  const session = await LocalSession.open(stateDir, await definition(stateDir), progressLine(io));
+async function resync(io: CommandIo, stateDir: string, view: ProgressView): Promise<number> {
+  const session = await openSession(stateDir, view);
   const { runtime } = session;
-  session.state.scalingPid = process.pid;
-  session.save();
   try {
-    const outcome = await runtime.execute({ cluster: session.state.cluster, action: 'resync' });
+    const outcome = await ticking(view, () =>
+      tracked(view, 'resync', 'resync', () =>
+        runtime.execute({ cluster: session.state.cluster, action: 'resync' }),
+      ),
+    );
     session.record('resync', outcome);
-    io.out(outcomeLine('resync', outcome));
-    const topology = await runtime.readTopology();
-    io.out(`topology epoch ${topology.epoch}, ${topology.servers.length} servers`);
-    return outcome.status === 'SUCCEEDED' ? EXIT_OK : EXIT_FAILED;
+    summarize(io, view, [{ what: 'resync', outcome }], await runtime.readTopology());
+    return outcome.status === 'SUCCEEDED' ? EXIT_OK : failed(io, stateDir, 'resync');
   } finally {
-    session.state.scalingPid = undefined;
-    session.save();
-    await runtime.stop();
+    await closeSession(session);
   }
 }
 
-async function redrive(io: CommandIo, stateDir: string, instanceId: string | undefined): Promise<number> {
-  const { LocalSession } = await import('../../local/session');
-  const session = await LocalSession.open(stateDir, await definition(stateDir), progressLine(io));
+async function redrive(
+  io: CommandIo,
+  stateDir: string,
+  instanceId: string | undefined,
+  view: ProgressView,
+): Promise<number> {
+  const session = await openSession(stateDir, view);
   const { runtime } = session;
   try {
     const pending = runtime.group.pendingActions();
@@ -383,16 +605,11 @@ async function redrive(io: CommandIo, stateDir: string, instanceId: string | und
       io.out('no lifecycle action is pending: nothing to re-drive');
       return EXIT_OK;
     }
-    session.state.scalingPid = process.pid;
-    session.save();
-    const outcomes = await redrivePending(io, session, instanceId);
-    const topology = await runtime.readTopology();
-    io.out(`topology epoch ${topology.epoch}, ${topology.servers.length} servers`);
-    return outcomes.every((o) => o.status === 'SUCCEEDED') ? EXIT_OK : EXIT_FAILED;
+    const done = await ticking(view, () => redrivePending(view, session, instanceId));
+    summarize(io, view, done, await runtime.readTopology());
+    return done.every((e) => e.outcome.status === 'SUCCEEDED') ? EXIT_OK : failed(io, stateDir, 'redrive');
   } finally {
-    session.state.scalingPid = undefined;
-    session.save();
-    await runtime.stop();
+    await closeSession(session);
   }
 }
 
@@ -454,12 +671,14 @@ async function waitSync(io: CommandIo, stateDir: string, timeoutSeconds: number)
       const waiting = waitingActions(state);
       if (last && last.status !== 'SUCCEEDED') {
         io.err(
-          `the last migration failed: ${last.error ?? last.status}${waiting.length ? `; lifecycle actions left waiting (${waiting.join(', ')}): fix the cause, then run astaire local redrive` : ''}`,
+          `astaire local wait-sync: the last migration failed (${stripPrefixes(last.error ?? last.status)})${waiting.length ? ` and left lifecycle actions waiting (${waiting.join(', ')})` : ''}; see ${resolve(stateDir, 'workflow.log')}, fix the cause, then run astaire local redrive`,
         );
         return EXIT_FAILED;
       }
       if (waiting.length) {
-        io.err(`lifecycle actions left waiting (${waiting.join(', ')}): run astaire local redrive`);
+        io.err(
+          `astaire local wait-sync: lifecycle actions are left waiting (${waiting.join(', ')}); run astaire local redrive`,
+        );
         return EXIT_FAILED;
       }
       io.out(
@@ -469,12 +688,14 @@ async function waitSync(io: CommandIo, stateDir: string, timeoutSeconds: number)
     }
     if (topology.newServers && !scaling) {
       io.err(
-        `a migration is recorded (owner ${topology.migration?.executionId ?? '?'}) but no astaire local scale is running: it was interrupted; run astaire local scale again (it re-drives what was left waiting first)`,
+        `astaire local wait-sync: a migration is recorded (owner ${topology.migration?.executionId ?? '?'}) but no astaire local scale runs, so it was interrupted; run astaire local scale again (it re-drives what was left waiting first)`,
       );
       return EXIT_FAILED;
     }
     if (Date.now() > deadline) {
-      io.err(`still migrating after ${timeoutSeconds} s`);
+      io.err(
+        `astaire local wait-sync: still migrating after ${timeoutSeconds} s; wait longer (--timeout S) or see astaire local status`,
+      );
       return EXIT_FAILED;
     }
     await new Promise((r) => setTimeout(r, 250));
@@ -532,7 +753,11 @@ async function verifyItems(io: CommandIo, stateDir: string): Promise<number> {
 
 async function down(io: CommandIo, stateDir: string): Promise<number> {
   const { LocalSession } = await import('../../local/session');
-  const stopped = await LocalSession.down(stateDir);
-  io.out(`stopped ${stopped} nodes and removed ${stateDir}`);
+  const { stopped, problem, logs } = await LocalSession.down(stateDir);
+  if (problem)
+    io.out(`the state was damaged (${problem.split(';')[0]}): stopped what the process records name`);
+  io.out(
+    `stopped ${stopped} node${stopped === 1 ? '' : 's'} and removed the cluster's state in ${stateDir}${logs.length ? `; its logs stay: ${logs.join(', ')}` : ''}`,
+  );
   return EXIT_OK;
 }

@@ -8,8 +8,11 @@ export const command: Command = {
   summary: "Show each key's vbucket and replica addresses (and new replicas during a migration)",
   usage: 'astaire locate --topology FILE [--json] KEY...',
   options: {
-    topology: { value: true, valueName: 'FILE', description: 'topology document (JSON)' },
-    json: { description: 'print one JSON object per key: {key, vbucket, replicas, newReplicas}' },
+    topology: { value: true, valueName: 'FILE', short: 't', description: 'topology document (JSON)' },
+    json: {
+      short: 'j',
+      description: 'print one JSON object per key: {key, vbucket, replicas, newReplicas}',
+    },
   },
   async run({ options, positionals }, io) {
     if (positionals.length === 0) throw new UsageError('at least one KEY is required');

@@ -8,6 +8,7 @@ export const command: Command = {
   usage: 'astaire set (--topology FILE | --parameter NAME [--region R]) [--ttl S] [--flags N] KEY VALUE',
   details:
     'VALUE is stored as UTF-8. Succeeds when at least one replica stored it; failed replicas are named on stderr.',
+  failureHint: 'check that the servers answer (astaire locate KEY names them), then run it again',
   options: {
     ...CLIENT_OPTIONS,
     ttl: { value: true, valueName: 'S', description: 'seconds until it expires (default 0: never)' },

@@ -92,7 +92,7 @@ export function createWaitSyncCommand(deps: WaitSyncDeps): Command {
       const arns = execution ? [execution] : await executionsToWatch(target.sfn, target.stateMachineArn);
       if (arns.length === 0) {
         io.err(
-          `astaire wait-sync: cluster ${target.cluster} has never run its workflow (${target.stateMachineArn})`,
+          `astaire wait-sync: cluster ${target.cluster} has never run its workflow (${target.stateMachineArn}); start one with astaire resync --cluster ${target.cluster}`,
         );
         return EXIT_FAILED;
       }
@@ -112,7 +112,9 @@ export function createWaitSyncCommand(deps: WaitSyncDeps): Command {
         if (results.size === watches.length) break;
         if (deps.now() >= deadline) {
           const running = watches.filter((w) => !results.has(w.arn)).map((w) => w.arn);
-          io.err(`astaire wait-sync: still running after ${timeoutS}s: ${running.join(', ')}`);
+          io.err(
+            `astaire wait-sync: still running after ${timeoutS}s: ${running.join(', ')}; wait longer (--timeout S)`,
+          );
           return EXIT_FAILED;
         }
         await deps.sleep(Math.min(intervalS * 1000, Math.max(0, deadline - deps.now())));
@@ -121,7 +123,7 @@ export function createWaitSyncCommand(deps: WaitSyncDeps): Command {
       const failed = [...results.values()].filter((d) => d.status !== ExecutionStatus.SUCCEEDED);
       for (const d of failed)
         io.err(
-          `astaire wait-sync: ${name(d.executionArn!)} ${d.status}${d.error ? `: ${d.error}` : ''}${d.cause ? `: ${d.cause}` : ''}`,
+          `astaire wait-sync: ${name(d.executionArn!)} ${d.status}${d.error ? `: ${d.error}` : ''}${d.cause ? `: ${d.cause}` : ''}; see its history in the Step Functions console, then astaire resync --cluster ${target.cluster}`,
         );
       if (failed.length > 0) return EXIT_FAILED;
       io.out(`cluster ${target.cluster} is in sync`);

@@ -42,8 +42,12 @@ describe('astaire local, command by command', () => {
 
     const out = await astaire('scale', '3');
     expect(out.code).toBe(0);
-    expect(out.stdout).toMatch(/2 -> 3: 1 lifecycle events/);
-    expect(out.stdout).toMatch(/SUCCEEDED in [\d.]+ s, [1-9][\d,]* items moved/);
+    expect(out.stdout).toMatch(/2 -> 3: 1 lifecycle event, one workflow execution each/);
+    // The summary names the node that received data, not only the lifecycle event's instance.
+    expect(out.stdout).toMatch(
+      /launch i-0+3: SUCCEEDED in [\d.]+ s\n {4}i-0+3 received [1-9][\d,]* items \([\d.]+ MB\)/,
+    );
+    expect(out.stdout).toMatch(/total: [1-9][\d,]* items \([\d.]+ MB\) received by 1 node/);
     expect((await astaire('wait-sync', '--timeout', '30')).code).toBe(0);
     expect((await astaire('verify')).stdout).toMatch(
       /5,000 items checked: 0 missing, 0 wrong value, 0 wrong flags/,
@@ -103,15 +107,24 @@ describe('astaire local, command by command', () => {
     expect(healAgain.stdout).toMatch(/nothing to heal/);
 
     const addresses: string[] = status.nodes.map((n: { address: string }) => n.address);
-    expect((await astaire('down')).stdout).toMatch(/stopped 1 nodes/);
+    const down = await astaire('down');
+    expect(down.stdout).toMatch(
+      /stopped 1 node and removed the cluster's state in .*; its logs stay: .*workflow\.log, .*heal\.log/,
+    );
+    // The logs survive down; the rest of the state is gone.
+    expect([existsSync(join(stateDir, 'workflow.log')), existsSync(join(stateDir, 'heal.log'))]).toEqual([
+      true,
+      true,
+    ]);
+    expect(existsSync(join(stateDir, 'session.json'))).toBe(false);
     await restarted.stop();
     // The watcher went with the cluster.
     const { isAlive } = await import('../../local/memcached-process');
     for (let i = 0; i < 50 && isAlive(session.healerPid); i++) await new Promise((r) => setTimeout(r, 100));
     expect(isAlive(session.healerPid)).toBe(false);
     const after = await astaire('status');
-    expect(after.code).toBe(1);
-    expect(after.stderr).toMatch(/no local cluster in .*: start one with astaire local up/);
+    expect(after.code).toBe(2);
+    expect(after.stderr).toMatch(/no local cluster in .*; start one with astaire local up/);
     // The nodes are really gone.
     const { answersVersion } = await import('../../local/memcached-process');
     for (const a of addresses)
@@ -121,7 +134,7 @@ describe('astaire local, command by command', () => {
   it('given bad usage, then it exits 2 with a reason', async () => {
     expect(await astaire('scale')).toMatchObject({
       code: 2,
-      stderr: expect.stringMatching(/scale takes one argument/),
+      stderr: expect.stringMatching(/N is missing: give the number of nodes/),
     });
     expect(await astaire('frob')).toMatchObject({
       code: 2,

@@ -169,7 +169,7 @@ describe('astaire local across several processes', () => {
     expect(await astaire(dir, 'wait-sync', '--timeout', '5')).toMatchObject({
       code: 1,
       stderr: expect.stringMatching(
-        /lifecycle actions left waiting \(terminate i-0+3\): fix the cause, then run astaire local redrive/,
+        /left lifecycle actions waiting \(terminate i-0+3\); see .*workflow\.log, fix the cause, then run astaire local redrive/,
       ),
     });
 

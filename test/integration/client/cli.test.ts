@@ -85,7 +85,7 @@ describe('astaire get/set/delete', () => {
     const result = await run(['get', '--topology', down, '--timeout', '300', 'k']);
     expect(result.code).toBe(1);
     expect(result.err[0]).toMatch(
-      /NoReplicaAvailableError: get k: no replica available \(gone-1 \(127\.0\.0\.1:9\)/,
+      /^astaire get: get k: no replica available \(gone-1 \(127\.0\.0\.1:9\): connection failed: connection refused 127\.0\.0\.1:9\); check that the servers answer/,
     );
   });
 });

@@ -192,7 +192,9 @@ describe('astaire wait-sync', () => {
     const { code, out, err } = await runWithClock('--cluster', 'web');
     expect(code).toBe(1);
     expect(out).toEqual(['older: SUCCEEDED', 'newer: RUNNING', 'newer: FAILED']);
-    expect(err).toEqual(['astaire wait-sync: newer FAILED: States.Timeout']);
+    expect(err).toEqual([
+      'astaire wait-sync: newer FAILED: States.Timeout; see its history in the Step Functions console, then astaire resync --cluster web',
+    ]);
   });
 
   test('given an execution that outlives --timeout, when wait-sync runs, then it gives up with exit 1 naming it', async () => {
@@ -208,7 +210,9 @@ describe('astaire wait-sync', () => {
       '10',
     );
     expect(code).toBe(1);
-    expect(err).toEqual([`astaire wait-sync: still running after 25s: ${exec('a')}`]);
+    expect(err).toEqual([
+      `astaire wait-sync: still running after 25s: ${exec('a')}; wait longer (--timeout S)`,
+    ]);
     expect(sleeps).toEqual([10000, 10000, 5000]);
     expect(sfn).not.toHaveReceivedCommand(ListExecutionsCommand);
   });

@@ -7,3 +7,4 @@ export * from './topology';
 export * from './resync-report';
 export * from './tombstone';
 export * from './reserved-keys';
+export * from './push-plan';

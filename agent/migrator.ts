@@ -1,6 +1,7 @@
-import { pullsFor, planMigration, Server, Topology } from '../core';
+import { pullsFor, planMigration, planPushes, pushersOf, Server, Topology } from '../core';
 import { UsageError } from './errors';
-import { AgentResyncReport, PullOptions, runPulls } from './pulls';
+import { AgentResyncReport, DEFAULT_LOCAL, PullOptions, runPulls } from './pulls';
+import { ExpectPushes, receivePushes } from './push-receive';
 
 export { DEFAULT_LOCAL, DEFAULT_PROGRESS_INTERVAL_MS } from './pulls';
 export type { AgentResyncReport } from './pulls';
@@ -14,6 +15,11 @@ export interface ResyncOptions extends PullOptions {
    * Off only in tests that show what it prevents. @default true
    */
   readonly purge?: boolean;
+  /**
+   * The migration's sources push (`astaire-agent push`, planPushes): after the purge, this node announces
+   * itself ready and waits for its pushers, then pulls only what they did not push. @default pull everything
+   */
+  readonly expectPushes?: ExpectPushes;
 }
 
 /**
@@ -37,13 +43,31 @@ export async function runResync(o: ResyncOptions): Promise<AgentResyncReport> {
     throw new UsageError(`node ${node} is in neither servers nor newServers of cluster ${topology.cluster}`);
   const isNew = !topology.servers.some((s) => s.id === node);
   const staysMember = topology.newServers.some((s) => s.id === node);
+  const plan = planMigration(topology);
+  const expect = o.expectPushes;
   return runPulls(o, {
     mode: 'resync',
     topology,
-    pulls: pullsFor(planMigration(topology), node),
+    pulls: pullsFor(plan, node),
     sources: new Map<string, Server>(topology.servers.map((s) => [s.id, s])),
     purge: o.purge !== false,
     incompleteMeansLost: false,
     markWhen: (wasComplete) => staysMember && (isNew || wasComplete),
+    ...(expect
+      ? {
+          receive: (signal: AbortSignal) =>
+            receivePushes({
+              ...o,
+              ...expect,
+              local: o.local ?? DEFAULT_LOCAL,
+              cluster: topology.cluster,
+              epoch: topology.epoch,
+              node,
+              pushers: pushersOf(planPushes(plan, topology), node),
+              signal,
+              log: o.log ?? (() => undefined),
+            }),
+        }
+      : {}),
   });
 }

@@ -10,6 +10,7 @@ import { DEFAULT_CLEANUP_DELETES_PER_SEC, runCleanup } from './cleanup';
 import { runHeal } from './heal';
 import { readNodeState } from './marker';
 import { DEFAULT_LOCAL, DEFAULT_PROGRESS_INTERVAL_MS, runResync } from './migrator';
+import { runPush } from './push';
 import { FanOutReporter, JsonLinesReporter, ResyncReporter, TextReporter } from './reporter';
 import { topologyFromFile } from './topology-source';
 
@@ -20,6 +21,7 @@ export const EXIT_USAGE = 2;
 export const USAGE = `Usage: astaire-agent resync --node ID (--topology FILE | --parameter NAME) [options]
        astaire-agent heal --node ID (--topology FILE | --parameter NAME) [options]
        astaire-agent cleanup --node ID (--topology FILE | --parameter NAME) [options]
+       astaire-agent push --node ID (--topology FILE | --parameter NAME) [options]
 
 resync  pulls the vbuckets this node gains in the migration in progress from their old
         replicas into the local memcached (the workflow runs it on every joining or
@@ -30,6 +32,10 @@ heal    refills this node when its memcached restarted or was flushed while it i
         completeness marker is there: cheap enough to run every minute.
 cleanup after a migration committed, deletes from the local memcached the items of
         every vbucket this node does not hold (stored before the cleanup began).
+push    on an old replica the migration designates as a source: one crawl of the local
+        memcached for all its receivers, each item written to the receivers of its
+        vbucket once they are ready (resync --expect-pushes); a receiver it does not
+        finish pulls those vbuckets itself.
 
 Options:
   --node ID                    this node's id in the topology (required)
@@ -42,6 +48,11 @@ Options:
                                latency, probed every 20 ms from the agent, goes over MS (default:
                                twice its latency before the copy, at least 1 ms; 0 turns it off)
   --max-deletes-per-sec N      cleanup: cap on deletes per second (default ${DEFAULT_CLEANUP_DELETES_PER_SEC})
+  --expect-pushes              resync: the sources push (astaire-agent push); pull only what
+                               they did not
+  --push-wait-ms N             resync --expect-pushes: pull what a pusher sends nothing for
+                               (no record, no heartbeat) within N ms (default 30000); push:
+                               give up a receiver not ready within N ms (default 120000)
   --json                       JSON lines on stdout: progress objects, then the report
   --progress-interval-ms N     progress every N ms (default ${DEFAULT_PROGRESS_INTERVAL_MS})
   --task-token T               Step Functions task token: heartbeats, then success or failure;
@@ -125,8 +136,9 @@ async function failTask(
   cause: string,
   argv: readonly string[],
 ): Promise<void> {
-  // The error the workflow's Catch sees: a cleanup's failure is not a resync's.
-  const error = commandIn(argv) === 'cleanup' ? 'CleanupFailed' : 'ResyncFailed';
+  // The error the workflow's Catch sees: a cleanup's (or a push's) failure is not a resync's.
+  const command = commandIn(argv);
+  const error = command === 'cleanup' ? 'CleanupFailed' : command === 'push' ? 'PushFailed' : 'ResyncFailed';
   try {
     const sfn = (io.aws ?? defaultAws).sfn(region);
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy: the AWS SDK costs ~40 MB of RSS and a second of start-up that file-based (local) runs never need
@@ -244,6 +256,10 @@ async function run(argv: readonly string[], io: CliIo, envToken: string | undefi
       const cleaned = await runCleanup({ ...options, maxDeletesPerSec: a.maxDeletesPerSec });
       return { exit: cleaned.status === 'succeeded' ? EXIT_OK : EXIT_FAILED, reported: true };
     }
+    if (a.command === 'push') {
+      const pushed = await runPush({ ...options, readyTimeoutMs: a.pushWaitMs });
+      return { exit: pushed.status === 'succeeded' ? EXIT_OK : EXIT_FAILED, reported: true };
+    }
     if (a.command === 'heal') {
       const healed = await runHeal(options);
       if (healed.skipped) {
@@ -266,6 +282,9 @@ async function run(argv: readonly string[], io: CliIo, envToken: string | undefi
           );
     const report = await runResync({
       ...options,
+      ...(a.expectPushes
+        ? { expectPushes: { startTimeoutMs: a.pushWaitMs, stallTimeoutMs: a.pushWaitMs } }
+        : {}),
       stillCurrent: async () => supersededBy(topology, await reread()),
     });
     return { exit: report.status === 'succeeded' ? EXIT_OK : EXIT_FAILED, reported: true };
@@ -306,6 +325,9 @@ export interface ResyncArgs {
   /** False with --no-crawl-proof. */
   readonly crawlProof: boolean;
   readonly spillDir?: string;
+  /** resync: --expect-pushes. */
+  readonly expectPushes: boolean;
+  readonly pushWaitMs?: number;
 }
 
 /** Validates the command line; throws UsageError with a one-line reason. */
@@ -334,6 +356,8 @@ export function parseCommandLine(argv: readonly string[]): ResyncArgs | 'help' {
         'max-passes': { type: 'string' },
         'no-crawl-proof': { type: 'boolean' },
         'spill-dir': { type: 'string' },
+        'expect-pushes': { type: 'boolean' },
+        'push-wait-ms': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -345,13 +369,17 @@ export function parseCommandLine(argv: readonly string[]): ResyncArgs | 'help' {
   if (!command)
     throw new UsageError(
       positionals.length === 0
-        ? 'missing command: resync, heal or cleanup'
+        ? 'missing command: resync, heal, cleanup or push'
         : `unknown command: ${positionals.join(' ')} (commands: ${COMMANDS.join(', ')})`,
     );
   if (values['max-deletes-per-sec'] !== undefined && command !== 'cleanup')
     throw new UsageError('--max-deletes-per-sec applies to cleanup only');
   if (values['max-bytes-per-sec'] !== undefined && command === 'cleanup')
     throw new UsageError('--max-bytes-per-sec applies to resync and heal only');
+  if (values['expect-pushes'] && command !== 'resync')
+    throw new UsageError('--expect-pushes applies to resync only');
+  if (values['push-wait-ms'] !== undefined && command !== 'resync' && command !== 'push')
+    throw new UsageError('--push-wait-ms applies to resync and push only');
   if (!values.node) throw new UsageError('--node ID is required');
   if ((values.topology === undefined) === (values.parameter === undefined))
     throw new UsageError('give exactly one of --topology FILE and --parameter NAME');
@@ -379,10 +407,12 @@ export function parseCommandLine(argv: readonly string[]): ResyncArgs | 'help' {
     maxPasses: positiveInt(values['max-passes'], '--max-passes'),
     crawlProof: !values['no-crawl-proof'],
     spillDir: values['spill-dir'],
+    expectPushes: values['expect-pushes'] ?? false,
+    pushWaitMs: positiveInt(values['push-wait-ms'], '--push-wait-ms'),
   };
 }
 
-const COMMANDS = ['resync', 'heal', 'cleanup'] as const;
+const COMMANDS = ['resync', 'heal', 'cleanup', 'push'] as const;
 type Command = (typeof COMMANDS)[number];
 
 function isWritableDir(path: string): boolean {

@@ -1,4 +1,4 @@
-import { pullsFor, planMigration, planPushes, pushersOf, Server, Topology } from '../core';
+import { designatedFirst, pullsFor, planMigration, planPushes, pushersOf, Server, Topology } from '../core';
 import { UsageError } from './errors';
 import { AgentResyncReport, DEFAULT_LOCAL, PullOptions, runPulls } from './pulls';
 import { ExpectPushes, receivePushes } from './push-receive';
@@ -45,15 +45,17 @@ export async function runResync(o: ResyncOptions): Promise<AgentResyncReport> {
   const staysMember = topology.newServers.some((s) => s.id === node);
   const plan = planMigration(topology);
   const expect = o.expectPushes;
+  const pushPlan = expect ? planPushes(plan, topology) : undefined;
   return runPulls(o, {
     mode: 'resync',
     topology,
-    pulls: pullsFor(plan, node),
+    // With pushers, what is pulled comes from the designated sources, so each is crawled once per pass.
+    pulls: pushPlan ? designatedFirst(pushPlan, node, pullsFor(plan, node)) : pullsFor(plan, node),
     sources: new Map<string, Server>(topology.servers.map((s) => [s.id, s])),
     purge: o.purge !== false,
     incompleteMeansLost: false,
     markWhen: (wasComplete) => staysMember && (isNew || wasComplete),
-    ...(expect
+    ...(expect && pushPlan
       ? {
           receive: (signal: AbortSignal) =>
             receivePushes({
@@ -63,7 +65,7 @@ export async function runResync(o: ResyncOptions): Promise<AgentResyncReport> {
               cluster: topology.cluster,
               epoch: topology.epoch,
               node,
-              pushers: pushersOf(planPushes(plan, topology), node),
+              pushers: pushersOf(pushPlan, node),
               signal,
               log: o.log ?? (() => undefined),
             }),

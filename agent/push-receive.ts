@@ -4,6 +4,7 @@ import { LocalMemcachedError } from './errors';
 import {
   deleteRecords,
   PUSH_READY_KEY,
+  PushReady,
   PushRecord,
   pushedKey,
   readRecord,
@@ -63,7 +64,8 @@ export async function receivePushes(o: ReceiveOptions): Promise<Received> {
   const localFailed = (cause: unknown) =>
     new LocalMemcachedError(`local memcached ${o.local}: ${(cause as Error).message}`, { cause });
   try {
-    await writeRecord(o.local, PUSH_READY_KEY, { cluster: o.cluster, epoch: o.epoch, node: o.node, run }, o);
+    const ready: PushReady = { cluster: o.cluster, epoch: o.epoch, node: o.node, run };
+    await writeRecord(o.local, PUSH_READY_KEY, ready, o);
   } catch (cause) {
     throw localFailed(cause);
   }
@@ -108,10 +110,10 @@ export async function receivePushes(o: ReceiveOptions): Promise<Received> {
       if (pending.size > 0) await new Promise((resolve) => setTimeout(resolve, o.pollMs ?? 100));
     }
   } finally {
-    // Late pushers may still write (add mode: harmless); the records have served.
-    await deleteRecords(o.local, [PUSH_READY_KEY, ...[...byPusher.keys()].map(pushedKey)], o).catch(
-      () => undefined,
-    );
+    // Pushers that did not start give this node up; late ones may still write (add mode: harmless).
+    const closed: PushReady = { cluster: o.cluster, epoch: o.epoch, node: o.node, run, closed: true };
+    await writeRecord(o.local, PUSH_READY_KEY, closed, o).catch(() => undefined);
+    await deleteRecords(o.local, [...byPusher.keys()].map(pushedKey), o).catch(() => undefined);
   }
   const sum = (f: (r: PushRecord) => number) => done.reduce((n, r) => n + (Number(f(r)) || 0), 0);
   return {

@@ -23,6 +23,8 @@ export interface PushReady {
   readonly node: string;
   /** Names this run of the receiver: a pusher's record counts only with the run it read. */
   readonly run: string;
+  /** The receiver waits no more (it pulls what was not pushed): a pusher not started gives it up. */
+  readonly closed?: boolean;
 }
 
 export interface PushRecord {

@@ -1,6 +1,7 @@
 import { planMigration, planPushes, pushesFor, Server, Topology } from '../core';
 import {
   LocalMemcachedError,
+  MigrationSupersededError,
   PushReceiverError,
   SourceFailedError,
   SourceIncompleteError,
@@ -27,6 +28,11 @@ export interface PushOptions extends PullOptions {
   readonly heartbeatMs?: number;
   /** How often a receiver's readiness is polled. @default 100 */
   readonly pollMs?: number;
+  /**
+   * The first crawl waits for every receiver to be ready, at most this long; one ready later joins the
+   * next round (a further crawl). @default 10000
+   */
+  readonly firstRoundGraceMs?: number;
 }
 
 /** The pusher's report: `vbuckets` counts the vbucket-receiver pairs it was designated. */
@@ -151,6 +157,7 @@ export async function runPush(o: PushOptions): Promise<PushReport> {
   }
 
   const source: Server = { id: node, address: local };
+  const stop = new AbortController();
   const throttle = new Throttle(o.maxBytesPerSec, () => sum((s) => s.bytes));
   let guard: LatencyGuard | undefined;
   const reportProgress = () => {
@@ -175,9 +182,25 @@ export async function runPush(o: PushOptions): Promise<PushReport> {
       await guard.ready();
     }
     const shared = crawl;
-    // Every receiver joins before the first round starts: one crawl serves them all.
+    // The receivers ready within the grace join before the first round starts: one crawl serves them all.
     const holds = all.map(() => shared.hold());
-    const errors = await Promise.all(all.map((r, i) => pushTo(r, shared, holds[i])));
+    const currentCheck = o.stillCurrent
+      ? setInterval(() => {
+          o.stillCurrent!().then(
+            (why) => {
+              if (why === undefined || stop.signal.aborted) return;
+              log(`stopping: ${why}`);
+              stop.abort(new MigrationSupersededError(why));
+            },
+            (e: unknown) =>
+              log(`could not check that the migration is still current: ${(e as Error).message}`),
+          );
+        }, o.currentCheckIntervalMs ?? 15000)
+      : undefined;
+    const errors = await Promise.all(all.map((r, i) => pushTo(r, shared, holds[i]))).finally(() =>
+      clearInterval(currentCheck),
+    );
+    if (stop.signal.aborted) return await finish(stop.signal.reason as Error);
     const sourceError = errors.find(
       (e) => e instanceof SourceFailedError || e instanceof LocalMemcachedError,
     );
@@ -200,6 +223,9 @@ export async function runPush(o: PushOptions): Promise<PushReport> {
   async function pushTo(r: Receiver, shared: SourceCrawl, release: () => void): Promise<Error | undefined> {
     const id = r.server.id;
     const abort = new AbortController();
+    const onStop = () => abort.abort(stop.signal.reason);
+    stop.signal.addEventListener('abort', onStop, { once: true });
+    const grace = setTimeout(release, o.firstRoundGraceMs ?? 10000);
     let run: string | undefined;
     let seq = 0;
     let heartbeat: NodeJS.Timeout | undefined;
@@ -225,15 +251,14 @@ export async function runPush(o: PushOptions): Promise<PushReport> {
       } catch (cause) {
         throw new PushReceiverError(id, `unreachable: ${(cause as Error).message}`);
       }
-      const ready = waitReady(r.server, abort.signal).then((ready) => {
-        run = ready.run;
-        heartbeat = setInterval(() => {
-          writeRecord(r.server.address, pushedKey(node), record('running'), o).catch((e: unknown) =>
-            log(`push ${node} -> ${id}: heartbeat failed: ${(e as Error).message}`),
-          );
-        }, o.heartbeatMs ?? 2000);
-      });
-      ready.catch((error: unknown) => abort.abort(error));
+      // Joins the crawl only once ready: a receiver not ready yet holds no round back (after the grace).
+      run = (await waitReady(r.server, abort.signal)).run;
+      await writeRecord(r.server.address, pushedKey(node), record('running'), o);
+      heartbeat = setInterval(() => {
+        writeRecord(r.server.address, pushedKey(node), record('running'), o).catch((e: unknown) =>
+          log(`push ${node} -> ${id}: heartbeat failed: ${(e as Error).message}`),
+        );
+      }, o.heartbeatMs ?? 2000);
       await copyFromSource({
         ...o,
         source,
@@ -246,7 +271,6 @@ export async function runPush(o: PushOptions): Promise<PushReport> {
         signal: abort.signal,
         localClockOffsetSec: receiverState.time - Date.now() / 1000,
         maxPasses: o.maxPasses ?? DEFAULT_MAX_PASSES,
-        localReady: ready,
         crawl: shared,
         joined: release,
       });
@@ -261,6 +285,7 @@ export async function runPush(o: PushOptions): Promise<PushReport> {
     } catch (error) {
       release();
       clearInterval(heartbeat);
+      if (error instanceof MigrationSupersededError) return error;
       const why = (error as Error).message;
       failed.set(id, why);
       log(`push ${node} -> ${id} failed: ${why}`);
@@ -269,6 +294,9 @@ export async function runPush(o: PushOptions): Promise<PushReport> {
       // In a copy, the local node is the receiver and the source is this node.
       if (error instanceof LocalMemcachedError) return new PushReceiverError(id, why);
       return error as Error;
+    } finally {
+      clearTimeout(grace);
+      stop.signal.removeEventListener('abort', onStop);
     }
   }
 
@@ -284,8 +312,11 @@ export async function runPush(o: PushOptions): Promise<PushReport> {
         ready.epoch === topology.epoch &&
         ready.node === receiver.id &&
         typeof ready.run === 'string'
-      )
+      ) {
+        if (ready.closed)
+          throw new PushReceiverError(receiver.id, 'it no longer waits for pushes (it pulled)');
         return ready;
+      }
       if (Date.now() > deadline)
         throw new PushReceiverError(
           receiver.id,

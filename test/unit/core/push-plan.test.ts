@@ -1,4 +1,11 @@
-import { parseTopology, planMigration, planPushes, pushersOf, pushesFor } from '../../../core';
+import {
+  designatedFirst,
+  parseTopology,
+  planMigration,
+  planPushes,
+  pushersOf,
+  pushesFor,
+} from '../../../core';
 
 const s = (n: number) => ({ id: `node-${n}`, address: `127.0.0.1:${11210 + n}` });
 const topo = (servers: number[], newServers: number[], extra: object = {}) =>
@@ -36,17 +43,43 @@ describe('planPushes', () => {
     expect(new Set(plan.pushes[0].vbuckets.flatMap((v) => v.receivers)).size).toBe(4);
   });
 
-  it('given 3 -> 4 servers, then every old node pushes, each its share within 25% of the mean, only from the vbucket sources', () => {
-    const t = topo([1, 2, 3], [1, 2, 3, 4]);
+  it('given 3 -> 5 servers, then every old node pushes to both new ones, each its share within 25% of the mean, only from the vbucket sources', () => {
+    const t = topo([1, 2, 3], [1, 2, 3, 4, 5]);
     const migration = planMigration(t);
     const plan = planPushes(migration, t);
 
     expect(plan.pushes.map((p) => p.node)).toEqual(['node-1', 'node-2', 'node-3']);
-    const counts = plan.pushes.map((p) => p.vbuckets.length);
+    const counts = plan.pushes.map((p) => p.vbuckets.reduce((n, v) => n + v.receivers.length, 0));
     const mean = counts.reduce((a, b) => a + b, 0) / counts.length;
     for (const c of counts) expect(Math.abs(c - mean) / mean).toBeLessThan(0.25);
-    const sources = new Map(migration.pulls[0].vbuckets.map((v) => [v.vbucket, v.sources]));
-    for (const p of plan.pushes) for (const v of p.vbuckets) expect(sources.get(v.vbucket)).toContain(p.node);
+    for (const p of plan.pushes)
+      for (const v of p.vbuckets)
+        for (const r of v.receivers) {
+          const pull = migration.pulls
+            .find((x) => x.node === r)!
+            .vbuckets.find((x) => x.vbucket === v.vbucket)!;
+          expect(pull.sources).toContain(p.node);
+        }
+  });
+
+  it('given 3 -> 4 servers (each source has one receiver), then nobody pushes and the receiver pulls each vbucket from its designated source first', () => {
+    const t = topo([1, 2, 3], [1, 2, 3, 4]);
+    const migration = planMigration(t);
+    const plan = planPushes(migration, t);
+
+    expect(plan.pushes).toEqual([]);
+    const pulls = designatedFirst(plan, 'node-4', migration.pulls[0].vbuckets);
+    const firsts = new Map<string, number>();
+    pulls.forEach((p, i) => {
+      expect([...p.sources].sort()).toEqual([...migration.pulls[0].vbuckets[i].sources].sort());
+      expect(p.sources[0]).toBe(plan.designated.get('node-4')!.get(p.vbucket));
+      firsts.set(p.sources[0], (firsts.get(p.sources[0]) ?? 0) + 1);
+    });
+    // Balanced over the three sources, where the placement's primaries alone are not.
+    const counts = [...firsts.values()];
+    expect(counts).toHaveLength(3);
+    expect(Math.max(...counts) / Math.min(...counts)).toBeLessThan(1.05);
+    expect(designatedFirst(plan, 'node-9', migration.pulls[0].vbuckets)).toEqual(migration.pulls[0].vbuckets);
   });
 
   it('given a vbucket whose old replicas are all gone, then nobody pushes it (it is lost, not pushed)', () => {

@@ -21,6 +21,7 @@ export const EXIT_USAGE = 2;
 export const USAGE = `Usage: astaire-agent resync --node ID (--topology FILE | --parameter NAME) [options]
        astaire-agent heal --node ID (--topology FILE | --parameter NAME) [options]
        astaire-agent cleanup --node ID (--topology FILE | --parameter NAME) [options]
+       astaire-agent receive --node ID (--topology FILE | --parameter NAME) [options]
        astaire-agent push --node ID (--topology FILE | --parameter NAME) [options]
 
 resync  pulls the vbuckets this node gains in the migration in progress from their old
@@ -32,6 +33,8 @@ heal    refills this node when its memcached restarted or was flushed while it i
         completeness marker is there: cheap enough to run every minute.
 cleanup after a migration committed, deletes from the local memcached the items of
         every vbucket this node does not hold (stored before the cleanup began).
+receive resync --expect-pushes: what the workflow runs on the receivers when the
+        sources push.
 push    on an old replica the migration designates as a source: one crawl of the local
         memcached for all its receivers, each item written to the receivers of its
         vbucket once they are ready (resync --expect-pushes); a receiver it does not
@@ -229,7 +232,7 @@ async function run(argv: readonly string[], io: CliIo, envToken: string | undefi
         sfn: aws.sfn(a.region),
         cloudWatch: aws.cloudWatch(a.region),
         taskToken: a.taskToken,
-        mode: a.command,
+        mode: a.command === 'receive' ? 'resync' : a.command,
       }),
     );
   }
@@ -369,16 +372,21 @@ export function parseCommandLine(argv: readonly string[]): ResyncArgs | 'help' {
   if (!command)
     throw new UsageError(
       positionals.length === 0
-        ? 'missing command: resync, heal, cleanup or push'
+        ? 'missing command: resync, receive, heal, cleanup or push'
         : `unknown command: ${positionals.join(' ')} (commands: ${COMMANDS.join(', ')})`,
     );
   if (values['max-deletes-per-sec'] !== undefined && command !== 'cleanup')
     throw new UsageError('--max-deletes-per-sec applies to cleanup only');
   if (values['max-bytes-per-sec'] !== undefined && command === 'cleanup')
     throw new UsageError('--max-bytes-per-sec applies to resync and heal only');
-  if (values['expect-pushes'] && command !== 'resync')
+  if (values['expect-pushes'] && command !== 'resync' && command !== 'receive')
     throw new UsageError('--expect-pushes applies to resync only');
-  if (values['push-wait-ms'] !== undefined && command !== 'resync' && command !== 'push')
+  if (
+    values['push-wait-ms'] !== undefined &&
+    command !== 'resync' &&
+    command !== 'receive' &&
+    command !== 'push'
+  )
     throw new UsageError('--push-wait-ms applies to resync and push only');
   if (!values.node) throw new UsageError('--node ID is required');
   if ((values.topology === undefined) === (values.parameter === undefined))
@@ -407,12 +415,12 @@ export function parseCommandLine(argv: readonly string[]): ResyncArgs | 'help' {
     maxPasses: positiveInt(values['max-passes'], '--max-passes'),
     crawlProof: !values['no-crawl-proof'],
     spillDir: values['spill-dir'],
-    expectPushes: values['expect-pushes'] ?? false,
+    expectPushes: command === 'receive' || (values['expect-pushes'] ?? false),
     pushWaitMs: positiveInt(values['push-wait-ms'], '--push-wait-ms'),
   };
 }
 
-const COMMANDS = ['resync', 'heal', 'cleanup', 'push'] as const;
+const COMMANDS = ['resync', 'heal', 'cleanup', 'push', 'receive'] as const;
 type Command = (typeof COMMANDS)[number];
 
 function isWritableDir(path: string): boolean {

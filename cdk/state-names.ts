@@ -19,6 +19,7 @@ export const StateNames = {
   ResyncNode: 'ResyncNode',
   CleanupNode: 'CleanupNode',
   RollbackCleanupNode: 'RollbackCleanupNode',
+  PushNode: 'PushNode',
   // Lambda tasks (failure path)
   RestoreTopology: 'RestoreTopology',
   AbandonLaunch: 'AbandonLaunch',
@@ -36,6 +37,8 @@ export const StateNames = {
   IsChangeNeeded: 'IsChangeNeeded',
   MigrateData: 'MigrateData',
   ResyncNodes: 'ResyncNodes',
+  PushNodes: 'PushNodes',
+  PushNodeFailed: 'PushNodeFailed',
   IsMigrationRunning: 'IsMigrationRunning',
   KeepAliveDone: 'KeepAliveDone',
   HasLifecycleAction: 'HasLifecycleAction',

@@ -18,6 +18,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { LockAttr } from '../lambdas/lock-table';
 import { handlerAssetDirectory } from './assets';
+import { pushPhase } from './push';
 import { ResyncDocumentParameters as DocParam, StateNames as S } from './state-names';
 
 /** The workflow's Lambda handlers, one function (and one entry file under `lambdas/`) each. */
@@ -456,7 +457,7 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
       resultPath: string,
     ) => state.addCatch(next, { errors: [sfn.Errors.ALL], resultPath });
 
-    const agentCommand = (name: string, mode: 'resync' | 'cleanup') => {
+    const agentCommand = (name: string, mode: 'receive' | 'push' | 'cleanup') => {
       const task = new tasks.CallAwsService(this, name, {
         stateName: name,
         service: 'ssm',
@@ -484,7 +485,7 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
         ],
         // Both tasks share this statement: add it once.
         additionalIamStatements:
-          mode === 'resync'
+          mode === 'receive'
             ? [
                 new iam.PolicyStatement({
                   sid: 'RunTheResyncOnlyOnTheClusterInstances',
@@ -658,7 +659,8 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
     catchTo(plan, restore, '$.error');
 
     // One SSM command per node: the agent runs `mode` (resync or cleanup) and reports on the task token.
-    const resyncNode = agentCommand(S.ResyncNode, 'resync');
+    // The receivers take first what the sources push (cdk/push.ts), then pull the rest.
+    const resyncNode = agentCommand(S.ResyncNode, 'receive');
     const resyncNodes = new sfn.Map(this, S.ResyncNodes, {
       stateName: S.ResyncNodes,
       itemsPath: '$.plan.pulls',
@@ -702,6 +704,7 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
     });
     migrate.branch(resyncNodes.next(commit));
     migrate.branch(keepAliveWait);
+    migrate.branch(pushPhase(this, { pushNode: agentCommand(S.PushNode, 'push') }));
     catchTo(migrate, restore, '$.error');
 
     // After the commit: complete the lifecycle action (nothing waits on the cleanup), then the nodes that

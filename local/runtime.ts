@@ -285,6 +285,7 @@ export class LocalRuntime {
         await this.options.afterResync?.(input.InstanceIds[0]!);
         return report;
       },
+      [S.PushNode]: async (input: never) => agent(input),
       [S.CleanupNode]: async (input: never) => {
         const report = await agent(input);
         cleanups.push(report);

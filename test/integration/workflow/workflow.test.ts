@@ -38,18 +38,18 @@ describe('the synthesized workflow, run by aws-local-stepfunctions over fake por
     expect(world.log.indexOf(`CONTINUE ${D}`)).toBeGreaterThan(committedWith(world, D));
     // The SSM task's resolved request: the document's parameters, each a one-element list.
     expect(
-      world.sendCommands.find((c) => c.InstanceIds[0] === D && c.Parameters.mode[0] === 'resync'),
+      world.sendCommands.find((c) => c.InstanceIds[0] === D && c.Parameters.mode[0] === 'receive'),
     ).toEqual({
       DocumentName: 'astaire-local-resync',
       InstanceIds: [D],
-      Comment: 'astaire resync of local e2',
+      Comment: 'astaire receive of local e2',
       TimeoutSeconds: 600,
       Parameters: {
         taskToken: [expect.stringMatching(/^token-of-/)],
         cluster: ['local'],
         node: [D],
         epoch: ['2'],
-        mode: ['resync'],
+        mode: ['receive'],
         // The readiness check: the agent fills and checks memcached on the address peers and clients use.
         address: [`${ipOf(D)}:11211`],
       },
@@ -127,6 +127,23 @@ describe('the synthesized workflow, run by aws-local-stepfunctions over fake por
     expect(world.log.some((l) => l.startsWith('resynced '))).toBe(true);
     const lastResync = Math.max(...world.log.map((l, i) => (l.startsWith('resynced') ? i : -1)));
     expect(world.log.indexOf(`CONTINUE ${B}`)).toBeGreaterThan(lastResync);
+    expect(world.completed).toEqual([{ instanceId: B, result: 'CONTINUE' }]);
+    // The leaving node pushes its vbuckets to the others (one crawl of it, not one per receiver).
+    expect(
+      world.sendCommands.filter((c) => c.Parameters.mode[0] === 'push').map((c) => c.InstanceIds[0]),
+    ).toEqual([B]);
+  });
+
+  test('given 4 servers, when one terminates and its push fails, then the migration still succeeds (the receivers pull instead)', async () => {
+    const world = new FakeWorld([A, B, C, D]);
+    world.terminate(B);
+    world.pushAgent = async () => {
+      throw Object.assign(new Error('lru_crawler stayed BUSY'), { name: 'PushFailed' });
+    };
+    const run = await runLocal(definition, world, lifecycleEvent('terminate', B));
+    expect(run).toEqual(succeeded);
+    expect(ids(world)).toEqual([A, C, D]);
+    expect(world.sendCommands.some((c) => c.Parameters.mode[0] === 'push')).toBe(true);
     expect(world.completed).toEqual([{ instanceId: B, result: 'CONTINUE' }]);
   });
 
@@ -284,7 +301,7 @@ describe('the synthesized workflow, run by aws-local-stepfunctions over fake por
     const restoredAt = world.log.indexOf(`topology@3 servers=${[A, B, C, D].join(',')}`);
     expect(restoredAt).toBeGreaterThan(-1);
     const stayersThatPulled = world.sendCommands
-      .filter((c) => c.Parameters.mode[0] === 'resync' && c.InstanceIds[0] !== E)
+      .filter((c) => c.Parameters.mode[0] === 'receive' && c.InstanceIds[0] !== E)
       .map((c) => c.InstanceIds[0]!)
       .sort();
     expect(stayersThatPulled.length).toBeGreaterThan(0);

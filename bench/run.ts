@@ -6,6 +6,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   client: async () => (await import('./client')).runClientBench(200_000, 1000, 1000),
   resync: async () => (await import('./resync')).runResyncBench(),
   'resync-live': async () => (await import('./resync-live')).runResyncLiveBench(),
+  scale: async () => (await import('./scale')).runScaleBench(),
 };
 
 async function main(names: string[]): Promise<number> {

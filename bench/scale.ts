@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { AgentResyncReport } from '../agent';
 import { readCrawlCounters } from '../agent/crawl-proof';
 import { synthesizeWorkflowDefinition } from '../cdk/definition';
 import { AstaireClient, FileTopologySource } from '../client';
@@ -33,6 +34,8 @@ interface Row {
   /** The same after the commit: the cleanup of the vbuckets a node lost (a scale-out's). */
   readonly cleanupCrawlsMax: number;
   readonly itemsMoved: number;
+  /** Of those, items the receivers took from a push (the rest they pulled). */
+  readonly itemsPushed: number;
   readonly misses: number;
   readonly status: string;
 }
@@ -120,6 +123,9 @@ async function benchSize(size: number, definition: Record<string, unknown>): Pro
         crawlsMax,
         cleanupCrawlsMax,
         itemsMoved: outcomes.flatMap((o) => o.reports).reduce((n, r) => n + r.items, 0),
+        itemsPushed: outcomes
+          .flatMap((o) => o.reports as AgentResyncReport[])
+          .reduce((n, r) => n + (r.pushed?.items ?? 0), 0),
         misses: traffic.readMisses + traffic.readErrors,
         status: failed ? `FAILED: ${failed.error}` : 'SUCCEEDED',
       };
@@ -144,6 +150,7 @@ async function benchSize(size: number, definition: Record<string, unknown>): Pro
       crawlsMax: 0,
       cleanupCrawlsMax: 0,
       itemsMoved: verified.checked,
+      itemsPushed: 0,
       misses: bad,
       status: bad ? `FAILED: ${verified.examples.join('; ')}` : 'SUCCEEDED',
     });
@@ -178,6 +185,7 @@ function printTable(rows: readonly Row[]): void {
       'max crawls of a node (move)',
       'max crawls (cleanup)',
       'items moved',
+      'of which pushed',
       'client misses',
       'status',
     ],
@@ -190,6 +198,7 @@ function printTable(rows: readonly Row[]): void {
       r.operation === 'verify'
         ? `${r.itemsMoved.toLocaleString('en')} read`
         : r.itemsMoved.toLocaleString('en'),
+      r.operation === 'verify' ? '-' : r.itemsPushed.toLocaleString('en'),
       String(r.misses),
       r.status,
     ]),

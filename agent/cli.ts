@@ -259,10 +259,6 @@ async function run(argv: readonly string[], io: CliIo, envToken: string | undefi
       const cleaned = await runCleanup({ ...options, maxDeletesPerSec: a.maxDeletesPerSec });
       return { exit: cleaned.status === 'succeeded' ? EXIT_OK : EXIT_FAILED, reported: true };
     }
-    if (a.command === 'push') {
-      const pushed = await runPush({ ...options, readyTimeoutMs: a.pushWaitMs });
-      return { exit: pushed.status === 'succeeded' ? EXIT_OK : EXIT_FAILED, reported: true };
-    }
     if (a.command === 'heal') {
       const healed = await runHeal(options);
       if (healed.skipped) {
@@ -283,12 +279,18 @@ async function run(argv: readonly string[], io: CliIo, envToken: string | undefi
             aws.ssm(a.region),
             a.parameter as string,
           );
+    const stillCurrent = async () => supersededBy(topology, await reread());
+    if (a.command === 'push') {
+      // A pusher also ends with its migration: the workflow's MigrateData waits for it.
+      const pushed = await runPush({ ...options, readyTimeoutMs: a.pushWaitMs, stillCurrent });
+      return { exit: pushed.status === 'succeeded' ? EXIT_OK : EXIT_FAILED, reported: true };
+    }
     const report = await runResync({
       ...options,
       ...(a.expectPushes
         ? { expectPushes: { startTimeoutMs: a.pushWaitMs, stallTimeoutMs: a.pushWaitMs } }
         : {}),
-      stillCurrent: async () => supersededBy(topology, await reread()),
+      stillCurrent,
     });
     return { exit: report.status === 'succeeded' ? EXIT_OK : EXIT_FAILED, reported: true };
   } catch (error) {

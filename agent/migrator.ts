@@ -66,6 +66,7 @@ export async function runResync(o: ResyncOptions): Promise<AgentResyncReport> {
               epoch: topology.epoch,
               node,
               pushers: pushersOf(pushPlan, node),
+              pusherAddresses: new Map(topology.servers.map((s) => [s.id, s.address])),
               signal,
               log: o.log ?? (() => undefined),
             }),

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ConnectionOptions } from './connection';
 import { LocalMemcachedError } from './errors';
+import { readNodeState, whyIncomplete } from './marker';
 import {
   deleteRecords,
   PUSH_READY_KEY,
@@ -28,6 +29,8 @@ export interface ReceiveOptions extends ConnectionOptions, ExpectPushes {
   readonly node: string;
   /** For each vbucket this node gains from a pusher: the pusher's id (pushersOf). */
   readonly pushers: ReadonlyMap<number, string>;
+  /** Each pusher's memcached: one that is down or not a complete replica is not waited for. */
+  readonly pusherAddresses: ReadonlyMap<string, string>;
   readonly signal: AbortSignal;
   readonly log: (line: string) => void;
 }
@@ -75,6 +78,24 @@ export async function receivePushes(o: ReceiveOptions): Promise<Received> {
   );
   const done: PushRecord[] = [];
   const fallbacks: string[] = [];
+  const giveUp = (id: string, why: string) => {
+    pending.delete(id);
+    fallbacks.push(`${id}: ${why}`);
+    o.log(`pusher ${id}: ${why}; pulling its ${byPusher.get(id)!.length} vbuckets instead`);
+  };
+  // A pusher that is down or not complete pushes nothing (it refuses to): no need to wait for its silence.
+  await Promise.all(
+    [...pending.keys()].map(async (id) => {
+      const address = o.pusherAddresses.get(id);
+      if (address === undefined) return;
+      try {
+        const why = whyIncomplete(await readNodeState(address, o), o.cluster, id);
+        if (why) giveUp(id, why);
+      } catch (error) {
+        giveUp(id, `unreachable: ${(error as Error).message}`);
+      }
+    }),
+  );
   const vbuckets = new Set<number>();
   try {
     while (pending.size > 0) {
@@ -101,11 +122,7 @@ export async function receivePushes(o: ReceiveOptions): Promise<Received> {
           why = `no record within ${o.startTimeoutMs ?? 30000} ms of this node being ready`;
         else if (ours && now - seen.at > (o.stallTimeoutMs ?? 30000))
           why = `no heartbeat for ${o.stallTimeoutMs ?? 30000} ms`;
-        if (why !== undefined) {
-          pending.delete(id);
-          fallbacks.push(`${id}: ${why}`);
-          o.log(`pusher ${id}: ${why}; pulling its ${byPusher.get(id)!.length} vbuckets instead`);
-        }
+        if (why !== undefined) giveUp(id, why);
       }
       if (pending.size > 0) await new Promise((resolve) => setTimeout(resolve, o.pollMs ?? 100));
     }

@@ -14,7 +14,7 @@ import { readCrawlCounters } from '../../../agent/crawl-proof';
 import { AgentResyncReport, PushReport, runPush, runResync } from '../../../agent';
 import { MemcachedCluster } from '../../support/memcached';
 import { tempDir } from '../../support/temp-dirs';
-import { Item, load, makeItems, mismatches, readAll } from './support';
+import { Item, load, makeItems, mismatches, pipeline, readAll } from './support';
 
 const VBUCKETS = 1024;
 const REPLICAS = 2;
@@ -225,5 +225,30 @@ describe('a migration crawls each source a bounded number of times, whatever the
     }
     const elapsed = Math.ceil((Date.now() - started) / 1000) + 2;
     expect(await mismatches(old.slice(0, 4), old, VBUCKETS, REPLICAS, items, elapsed)).toEqual([]);
+  });
+
+  it('given the leaving node is not a complete replica (it restarted: no marker), then it pushes nothing and its receivers pull from the other replica at once', async () => {
+    cluster = await MemcachedCluster.start(5, MEMCACHED);
+    const old = cluster.servers();
+    await load(old, VBUCKETS, REPLICAS, items);
+    await pipeline(old[4].address, [Buffer.from('md astaire:complete q\r\n')], {
+      value: () => undefined,
+      error: (line) => {
+        throw new Error(line);
+      },
+    });
+    const t = topology(old, old.slice(0, 4));
+    const started = Date.now();
+
+    const { pushes, resyncs } = await migrate(t);
+
+    expect(pushes[0]).toMatchObject({ status: 'failed', receiversDone: 0 });
+    expect(pushes[0].error).toMatch(/^SourceIncompleteError: /);
+    expect(resyncs.map((r) => r.error ?? r.status)).toEqual(Array(4).fill('succeeded'));
+    for (const r of resyncs)
+      expect(r.pushed!.fallbacks).toEqual([expect.stringMatching(/^node-5: not a complete replica/)]);
+    // Not the 30 s a silent pusher is waited for.
+    expect(Date.now() - started).toBeLessThan(30000);
+    expect(await mismatches(old.slice(0, 4), old, VBUCKETS, REPLICAS, items, 60)).toEqual([]);
   });
 });

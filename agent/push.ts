@@ -29,10 +29,13 @@ export interface PushOptions extends PullOptions {
   /** How often a receiver's readiness is polled. @default 100 */
   readonly pollMs?: number;
   /**
-   * The first crawl waits for every receiver to be ready, at most this long; one ready later joins the
-   * next round (a further crawl). @default 10000
+   * The first crawl waits for every receiver to be ready, at most this long, and no longer than
+   * `firstRoundQuietMs` after the last one became ready (the rest come in a later wave: a Map of
+   * bounded concurrency). A receiver ready later joins the next round (a further crawl). @default 60000
    */
   readonly firstRoundGraceMs?: number;
+  /** @default 5000 */
+  readonly firstRoundQuietMs?: number;
 }
 
 /** The pusher's report: `vbuckets` counts the vbucket-receiver pairs it was designated. */
@@ -158,6 +161,8 @@ export async function runPush(o: PushOptions): Promise<PushReport> {
 
   const source: Server = { id: node, address: local };
   const stop = new AbortController();
+  /** When a receiver last became ready: the first round waits while they keep coming (see firstRoundQuietMs). */
+  let lastReadyAt = Date.now();
   const throttle = new Throttle(o.maxBytesPerSec, () => sum((s) => s.bytes));
   let guard: LatencyGuard | undefined;
   const reportProgress = () => {
@@ -184,6 +189,18 @@ export async function runPush(o: PushOptions): Promise<PushReport> {
     const shared = crawl;
     // The receivers ready within the grace join before the first round starts: one crawl serves them all.
     const holds = all.map(() => shared.hold());
+    const graceStarted = Date.now();
+    lastReadyAt = graceStarted;
+    const gate = setInterval(() => {
+      const now = Date.now();
+      if (
+        now - graceStarted > (o.firstRoundGraceMs ?? 60000) ||
+        now - lastReadyAt > (o.firstRoundQuietMs ?? 5000)
+      ) {
+        for (const release of holds) release();
+        clearInterval(gate);
+      }
+    }, 100);
     const currentCheck = o.stillCurrent
       ? setInterval(() => {
           o.stillCurrent!().then(
@@ -197,9 +214,10 @@ export async function runPush(o: PushOptions): Promise<PushReport> {
           );
         }, o.currentCheckIntervalMs ?? 15000)
       : undefined;
-    const errors = await Promise.all(all.map((r, i) => pushTo(r, shared, holds[i]))).finally(() =>
-      clearInterval(currentCheck),
-    );
+    const errors = await Promise.all(all.map((r, i) => pushTo(r, shared, holds[i]))).finally(() => {
+      clearInterval(currentCheck);
+      clearInterval(gate);
+    });
     if (stop.signal.aborted) return await finish(stop.signal.reason as Error);
     const sourceError = errors.find(
       (e) => e instanceof SourceFailedError || e instanceof LocalMemcachedError,
@@ -225,7 +243,6 @@ export async function runPush(o: PushOptions): Promise<PushReport> {
     const abort = new AbortController();
     const onStop = () => abort.abort(stop.signal.reason);
     stop.signal.addEventListener('abort', onStop, { once: true });
-    const grace = setTimeout(release, o.firstRoundGraceMs ?? 10000);
     let run: string | undefined;
     let seq = 0;
     let heartbeat: NodeJS.Timeout | undefined;
@@ -253,6 +270,7 @@ export async function runPush(o: PushOptions): Promise<PushReport> {
       }
       // Joins the crawl only once ready: a receiver not ready yet holds no round back (after the grace).
       run = (await waitReady(r.server, abort.signal)).run;
+      lastReadyAt = Date.now();
       await writeRecord(r.server.address, pushedKey(node), record('running'), o);
       heartbeat = setInterval(() => {
         writeRecord(r.server.address, pushedKey(node), record('running'), o).catch((e: unknown) =>
@@ -295,7 +313,6 @@ export async function runPush(o: PushOptions): Promise<PushReport> {
       if (error instanceof LocalMemcachedError) return new PushReceiverError(id, why);
       return error as Error;
     } finally {
-      clearTimeout(grace);
       stop.signal.removeEventListener('abort', onStop);
     }
   }

@@ -33,6 +33,8 @@ interface Row {
   readonly crawlsMax: number;
   /** The same after the commit: the cleanup of the vbuckets a node lost (a scale-out's). */
   readonly cleanupCrawlsMax: number;
+  /** The node crawled most while the data moved, and its role. */
+  readonly crawlsNode?: string;
   readonly itemsMoved: number;
   /** Of those, items the receivers took from a push (the rest they pulled). */
   readonly itemsPushed: number;
@@ -133,12 +135,15 @@ async function benchSize(size: number, definition: Record<string, unknown>): Pro
       const moved = atCommit ?? last;
       let crawlsMax = 0;
       let cleanupCrawlsMax = 0;
+      let crawlsNode: string | undefined;
       for (const [address, n] of last) {
         const atStart = before.get(address) ?? n;
         const committed = moved.get(address) ?? n;
-        crawlsMax = Math.max(crawlsMax, committed - atStart);
+        if (committed - atStart > crawlsMax) [crawlsMax, crawlsNode] = [committed - atStart, address];
         cleanupCrawlsMax = Math.max(cleanupCrawlsMax, n - committed);
       }
+      const members = new Set(runtime.group.members().map((m) => m.address));
+      if (crawlsNode) crawlsNode += members.has(crawlsNode) ? ' (staying)' : ' (left)';
       const failed = outcomes.find((o) => o.status !== 'SUCCEEDED');
       const row: Row = {
         nodes,
@@ -146,6 +151,7 @@ async function benchSize(size: number, definition: Record<string, unknown>): Pro
         seconds,
         crawlsMax,
         cleanupCrawlsMax,
+        crawlsNode,
         itemsMoved: outcomes.flatMap((o) => o.reports).reduce((n, r) => n + r.items, 0),
         itemsPushed: outcomes
           .flatMap((o) => o.reports as AgentResyncReport[])

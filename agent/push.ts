@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { planMigration, planPushes, pushesFor, Server, Topology } from '../core';
 import {
   LocalMemcachedError,
@@ -29,9 +30,10 @@ export interface PushOptions extends PullOptions {
   /** How often a receiver's readiness is polled. @default 100 */
   readonly pollMs?: number;
   /**
-   * The first crawl waits for every receiver to be ready, at most this long, and no longer than
-   * `firstRoundQuietMs` after the last one became ready (the rest come in a later wave: a Map of
-   * bounded concurrency). A receiver ready later joins the next round (a further crawl). @default 60000
+   * Every receiver takes the first crawl (its keys wait until it is ready); a re-crawl waits for the
+   * receivers not ready yet at most this long, and no longer than `firstRoundQuietMs` after the last
+   * one became ready (the rest come in a later wave, e.g. a Map of bounded concurrency): those ask for
+   * their own re-crawl once ready. @default 60000
    */
   readonly firstRoundGraceMs?: number;
   /** @default 5000 */
@@ -161,8 +163,12 @@ export async function runPush(o: PushOptions): Promise<PushReport> {
 
   const source: Server = { id: node, address: local };
   const stop = new AbortController();
+  // One listener per receiver (a scale-in of a large cluster has hundreds).
+  setMaxListeners(0, stop.signal);
   /** When a receiver last became ready: the first round waits while they keep coming (see firstRoundQuietMs). */
   let lastReadyAt = Date.now();
+  /** The receivers stopped becoming ready (see firstRoundQuietMs): one still not ready is parked. */
+  let gateOpen = false;
   const throttle = new Throttle(o.maxBytesPerSec, () => sum((s) => s.bytes));
   let guard: LatencyGuard | undefined;
   const reportProgress = () => {
@@ -187,7 +193,9 @@ export async function runPush(o: PushOptions): Promise<PushReport> {
       await guard.ready();
     }
     const shared = crawl;
-    // The receivers ready within the grace join before the first round starts: one crawl serves them all.
+    // Every receiver joins the first round (ready or not: its keys wait in the spool), so one crawl serves
+    // them all. Later rounds (re-crawls) wait for receivers not ready yet while they keep becoming ready;
+    // after that (the gate), a receiver still not ready holds no round back and asks for its own later.
     const holds = all.map(() => shared.hold());
     const graceStarted = Date.now();
     lastReadyAt = graceStarted;
@@ -197,7 +205,8 @@ export async function runPush(o: PushOptions): Promise<PushReport> {
         now - graceStarted > (o.firstRoundGraceMs ?? 60000) ||
         now - lastReadyAt > (o.firstRoundQuietMs ?? 5000)
       ) {
-        for (const release of holds) release();
+        gateOpen = true;
+        shared.poke();
         clearInterval(gate);
       }
     }, 100);
@@ -244,6 +253,7 @@ export async function runPush(o: PushOptions): Promise<PushReport> {
     const onStop = () => abort.abort(stop.signal.reason);
     stop.signal.addEventListener('abort', onStop, { once: true });
     let run: string | undefined;
+    let ready: Promise<void> = Promise.resolve();
     let seq = 0;
     let heartbeat: NodeJS.Timeout | undefined;
     const record = (status: PushRecord['status'], why?: string): PushRecord => ({
@@ -268,15 +278,19 @@ export async function runPush(o: PushOptions): Promise<PushReport> {
       } catch (cause) {
         throw new PushReceiverError(id, `unreachable: ${(cause as Error).message}`);
       }
-      // Joins the crawl only once ready: a receiver not ready yet holds no round back (after the grace).
-      run = (await waitReady(r.server, abort.signal)).run;
-      lastReadyAt = Date.now();
-      await writeRecord(r.server.address, pushedKey(node), record('running'), o);
-      heartbeat = setInterval(() => {
-        writeRecord(r.server.address, pushedKey(node), record('running'), o).catch((e: unknown) =>
-          log(`push ${node} -> ${id}: heartbeat failed: ${(e as Error).message}`),
-        );
-      }, o.heartbeatMs ?? 2000);
+      // Nothing is written before the receiver is ready (its purge over); the crawl does not wait for it.
+      ready = (async () => {
+        run = (await waitReady(r.server, abort.signal)).run;
+        if (abort.signal.aborted) throw abort.signal.reason as Error;
+        lastReadyAt = Date.now();
+        await writeRecord(r.server.address, pushedKey(node), record('running'), o);
+        heartbeat = setInterval(() => {
+          writeRecord(r.server.address, pushedKey(node), record('running'), o).catch((e: unknown) =>
+            log(`push ${node} -> ${id}: heartbeat failed: ${(e as Error).message}`),
+          );
+        }, o.heartbeatMs ?? 2000);
+      })();
+      ready.catch((error: unknown) => abort.abort(error));
       await copyFromSource({
         ...o,
         source,
@@ -291,6 +305,8 @@ export async function runPush(o: PushOptions): Promise<PushReport> {
         maxPasses: o.maxPasses ?? DEFAULT_MAX_PASSES,
         crawl: shared,
         joined: release,
+        localReady: ready,
+        parkWhileNotReady: () => gateOpen,
       });
       clearInterval(heartbeat);
       // Still the complete process that was crawled: a restart or flush meanwhile could have hidden items.
@@ -314,6 +330,10 @@ export async function runPush(o: PushOptions): Promise<PushReport> {
       return error as Error;
     } finally {
       stop.signal.removeEventListener('abort', onStop);
+      // A readiness poll still running stops here, and no heartbeat outlives this receiver's push.
+      if (!abort.signal.aborted) abort.abort(new Error('push over'));
+      await ready.catch(() => undefined);
+      clearInterval(heartbeat);
     }
   }
 

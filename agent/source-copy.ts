@@ -109,6 +109,12 @@ export interface SourceCopyOptions extends ConnectionOptions {
   readonly crawl?: SourceCrawl;
   /** Called once this copy joined `crawl` or failed before it could (see SourceCrawl.hold). */
   readonly joined?: () => void;
+  /**
+   * While `localReady` is pending and this returns true, the copy holds no further round of a shared
+   * `crawl` back (its first round's keys wait in the spool; it asks for its next round once ready).
+   * @default never
+   */
+  readonly parkWhileNotReady?: () => boolean;
 }
 
 export const DEFAULT_MAX_PASSES = 3;
@@ -416,6 +422,7 @@ class SourceCopy {
         this.pump();
       },
       failed: (error) => this.fail(error),
+      parked: () => !this.localOpen && (o.parkWhileNotReady?.() ?? false),
     };
     crawl.join(this.reader);
     const offset = o.localClockOffsetSec ?? 0;

@@ -18,6 +18,11 @@ export interface CrawlReader {
   proved(whyNot: string | undefined): void;
   /** The source failed: no crawl of it will come. */
   failed(error: Error): void;
+  /**
+   * True while the reader cannot use a further round yet and should not hold one back (its receiver is
+   * not ready): it asks when it can. @default never
+   */
+  parked?(): boolean;
 }
 
 export interface SourceCrawlOptions extends ConnectionOptions {
@@ -144,6 +149,11 @@ export class SourceCrawl {
     this.maybeStart();
   }
 
+  /** Something a round waits on changed (a reader parked). */
+  poke(): void {
+    this.maybeStart();
+  }
+
   close(): void {
     this.closed = true;
     this.backoff.cancel();
@@ -152,7 +162,7 @@ export class SourceCrawl {
 
   private maybeStart(): void {
     if (this.closed || this.failure || this.running || this.holds > 0 || this.asking.size === 0) return;
-    for (const r of this.readers) if (!this.asking.has(r)) return;
+    for (const r of this.readers) if (!this.asking.has(r) && !r.parked?.()) return;
     this.current = [...this.asking];
     this.asking.clear();
     const routes: (CrawlReader[] | undefined)[] = new Array<CrawlReader[] | undefined>(this.o.vbuckets);

@@ -251,4 +251,31 @@ describe('a migration crawls each source a bounded number of times, whatever the
     expect(Date.now() - started).toBeLessThan(30000);
     expect(await mismatches(old.slice(0, 4), old, VBUCKETS, REPLICAS, items, 60)).toEqual([]);
   });
+
+  it('given receivers that become ready in waves (agents starting in turn), then the leaving node is still crawled at most 3 times', async () => {
+    cluster = await MemcachedCluster.start(5, MEMCACHED);
+    const old = cluster.servers();
+    await load(old, VBUCKETS, REPLICAS, items);
+    const t = topology(old, old.slice(0, 4));
+    const leaving = old[4].address;
+    const before = await crawlStarts(leaving);
+
+    const [push, resyncs] = await Promise.all([
+      // Ready 2 s apart, past the pusher's 1 s quiet gate: each comes in a wave of its own.
+      runPush({ topology: t, node: 'node-5', local: leaving, firstRoundQuietMs: 1000 }),
+      Promise.all(
+        planMigration(t).pulls.map(async (p, i) => {
+          await new Promise((r) => setTimeout(r, i * 2000));
+          return runResync({ topology: t, node: p.node, local: p.address, expectPushes: {} });
+        }),
+      ),
+    ]);
+
+    const crawls = (await crawlStarts(leaving)) - before;
+    expect(push).toMatchObject({ status: 'succeeded', receiversDone: 4 });
+    expect(resyncs.map((r) => r.error ?? r.status)).toEqual(Array(4).fill('succeeded'));
+    expect(crawls).toBe(push.crawls);
+    expect(crawls).toBeLessThanOrEqual(3);
+    expect(await mismatches(old.slice(0, 4), old, VBUCKETS, REPLICAS, items, 30)).toEqual([]);
+  });
 });

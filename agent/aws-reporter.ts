@@ -23,9 +23,10 @@ export interface AwsReporterOptions {
   readonly namespace?: string;
   /**
    * `cleanup`: the task fails with `CleanupFailed` and no resync metric is put (a cleanup moves no data;
-   * the workflow counts its failures). @default 'resync'
+   * the workflow counts its failures). `push`: likewise, with `PushFailed` (its receivers count the data
+   * it moved). @default 'resync'
    */
-  readonly mode?: 'resync' | 'heal' | 'cleanup';
+  readonly mode?: 'resync' | 'heal' | 'cleanup' | 'push';
 }
 
 /** SendTaskFailure limit on the cause, in characters. */
@@ -44,7 +45,7 @@ export class AwsReporter implements ResyncReporter {
   }
 
   async progress(p: ResyncProgress): Promise<void> {
-    const calls: Promise<unknown>[] = this.o.mode === 'cleanup' ? [] : [this.putMetrics(p, [])];
+    const calls: Promise<unknown>[] = this.movesNoData() ? [] : [this.putMetrics(p, [])];
     if (this.o.taskToken)
       calls.push(this.o.sfn.send(new SendTaskHeartbeatCommand({ taskToken: this.o.taskToken })));
     await Promise.all(calls);
@@ -54,16 +55,15 @@ export class AwsReporter implements ResyncReporter {
     const failed = r.status === 'failed';
     const heal = r.mode === 'heal';
     // A cleanup moves no data: no resync metric (the workflow counts its failures, CleanupFailed).
-    const calls: Promise<unknown>[] =
-      this.o.mode === 'cleanup'
-        ? []
-        : [
-            this.putMetrics(r, [
-              datum(heal ? MetricName.HealFailures : MetricName.ResyncFailures, failed ? 1 : 0),
-              datum(MetricName.ResyncSeconds, r.seconds),
-              datum(MetricName.VbucketsLost, r.vbucketsLost?.length ?? 0),
-            ]),
-          ];
+    const calls: Promise<unknown>[] = this.movesNoData()
+      ? []
+      : [
+          this.putMetrics(r, [
+            datum(heal ? MetricName.HealFailures : MetricName.ResyncFailures, failed ? 1 : 0),
+            datum(MetricName.ResyncSeconds, r.seconds),
+            datum(MetricName.VbucketsLost, r.vbucketsLost?.length ?? 0),
+          ]),
+        ];
     if (this.o.taskToken) {
       const taskToken = this.o.taskToken;
       if (failed)
@@ -71,7 +71,14 @@ export class AwsReporter implements ResyncReporter {
           this.o.sfn.send(
             new SendTaskFailureCommand({
               taskToken,
-              error: this.o.mode === 'cleanup' ? 'CleanupFailed' : heal ? 'HealFailed' : 'ResyncFailed',
+              error:
+                this.o.mode === 'cleanup'
+                  ? 'CleanupFailed'
+                  : this.o.mode === 'push'
+                    ? 'PushFailed'
+                    : heal
+                      ? 'HealFailed'
+                      : 'ResyncFailed',
               // Only the first vbuckets fit the 32 KB cause; the count says how many failed.
               cause: truncate(
                 JSON.stringify({ ...r, failedVbuckets: r.failedVbuckets?.slice(0, 1000) }),
@@ -83,6 +90,11 @@ export class AwsReporter implements ResyncReporter {
       else calls.push(this.o.sfn.send(new SendTaskSuccessCommand({ taskToken, output: JSON.stringify(r) })));
     }
     await Promise.all(calls);
+  }
+
+  /** A cleanup deletes, a push's data is counted by its receivers: neither puts the resync metrics. */
+  private movesNoData(): boolean {
+    return this.o.mode === 'cleanup' || this.o.mode === 'push';
   }
 
   private async putMetrics(

@@ -11,6 +11,7 @@ import { DEFAULT_CLEANUP_DELETES_PER_SEC, runCleanup } from './cleanup';
 import { runHeal } from './heal';
 import { readNodeState } from './marker';
 import { DEFAULT_LOCAL, DEFAULT_PROGRESS_INTERVAL_MS, runResync } from './migrator';
+import { runPush } from './push';
 import { FanOutReporter, JsonLinesReporter, ResyncReporter, TextReporter } from './reporter';
 import { topologyFromFile } from './topology-source';
 
@@ -23,6 +24,8 @@ export const USAGE = `Usage: astaire-agent resync --node ID (--topology FILE | -
        astaire-agent cleanup --node ID (--topology FILE | --parameter NAME) [options]
        astaire-agent await-clients --node ID (--topology FILE | --parameter NAME) [options]
        astaire-agent publish --node ID (--topology FILE | --parameter NAME) [options]
+       astaire-agent receive --node ID (--topology FILE | --parameter NAME) [options]
+       astaire-agent push --node ID (--topology FILE | --parameter NAME) [options]
 
 resync  pulls the vbuckets this node gains in the migration in progress from their old
         replicas into the local memcached (the workflow runs it on every joining or
@@ -38,6 +41,12 @@ await-clients
         until every live client acknowledges its epoch (docs/client-protocol.md); fails
         with ClientsNotSwitched, naming them, after --await-timeout-ms.
 publish publishes the topology on every member, without waiting.
+receive resync --expect-pushes: what the workflow runs on the receivers when the
+        sources push.
+push    on an old replica the migration designates as a source: one crawl of the local
+        memcached for all its receivers, each item written to the receivers of its
+        vbucket once they are ready (resync --expect-pushes); a receiver it does not
+        finish pulls those vbuckets itself.
 
 Options:
   --node ID                    this node's id in the topology (required)
@@ -51,6 +60,11 @@ Options:
                                twice its latency before the copy, at least 1 ms; 0 turns it off)
   --max-deletes-per-sec N      cleanup: cap on deletes per second (default ${DEFAULT_CLEANUP_DELETES_PER_SEC})
   --await-timeout-ms N         await-clients: how long to wait for the clients (default ${DEFAULT_AWAIT_CLIENTS_TIMEOUT_MS})
+  --expect-pushes              resync: the sources push (astaire-agent push); pull only what
+                               they did not
+  --push-wait-ms N             resync --expect-pushes: pull what a pusher sends nothing for
+                               (no record, no heartbeat) within N ms (default 30000); push:
+                               give up a receiver not ready within N ms (default 120000)
   --json                       JSON lines on stdout: progress objects, then the report
   --progress-interval-ms N     progress every N ms (default ${DEFAULT_PROGRESS_INTERVAL_MS})
   --task-token T               Step Functions task token: heartbeats, then success or failure;
@@ -134,14 +148,16 @@ async function failTask(
   cause: string,
   argv: readonly string[],
 ): Promise<void> {
-  // The error the workflow's Catch sees: a cleanup's failure is not a resync's.
+  // The error the workflow's Catch sees: a cleanup's (or a push's) failure is not a resync's.
   const command = commandIn(argv);
   const error =
     command === 'cleanup'
       ? 'CleanupFailed'
-      : command === 'await-clients' || command === 'publish'
-        ? 'AwaitClientsFailed'
-        : 'ResyncFailed';
+      : command === 'push'
+        ? 'PushFailed'
+        : command === 'await-clients' || command === 'publish'
+          ? 'AwaitClientsFailed'
+          : 'ResyncFailed';
   try {
     const sfn = (io.aws ?? defaultAws).sfn(region);
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy: the AWS SDK costs ~40 MB of RSS and a second of start-up that file-based (local) runs never need
@@ -234,7 +250,7 @@ async function run(argv: readonly string[], io: CliIo, envToken: string | undefi
         sfn: aws.sfn(a.region),
         cloudWatch: aws.cloudWatch(a.region),
         taskToken: a.taskToken,
-        mode: a.command,
+        mode: a.command === 'receive' ? 'resync' : a.command,
       }),
     );
   }
@@ -281,9 +297,18 @@ async function run(argv: readonly string[], io: CliIo, envToken: string | undefi
             aws.ssm(a.region),
             a.parameter as string,
           );
+    const stillCurrent = async () => supersededBy(topology, await reread());
+    if (a.command === 'push') {
+      // A pusher also ends with its migration: the workflow's MigrateData waits for it.
+      const pushed = await runPush({ ...options, readyTimeoutMs: a.pushWaitMs, stillCurrent });
+      return { exit: pushed.status === 'succeeded' ? EXIT_OK : EXIT_FAILED, reported: true };
+    }
     const report = await runResync({
       ...options,
-      stillCurrent: async () => supersededBy(topology, await reread()),
+      ...(a.expectPushes
+        ? { expectPushes: { startTimeoutMs: a.pushWaitMs, stallTimeoutMs: a.pushWaitMs } }
+        : {}),
+      stillCurrent,
     });
     return { exit: report.status === 'succeeded' ? EXIT_OK : EXIT_FAILED, reported: true };
   } catch (error) {
@@ -377,6 +402,9 @@ export interface ResyncArgs {
   /** False with --no-crawl-proof. */
   readonly crawlProof: boolean;
   readonly spillDir?: string;
+  /** resync: --expect-pushes. */
+  readonly expectPushes: boolean;
+  readonly pushWaitMs?: number;
 }
 
 /** Validates the command line; throws UsageError with a one-line reason. */
@@ -406,6 +434,8 @@ export function parseCommandLine(argv: readonly string[]): ResyncArgs | 'help' {
         'max-passes': { type: 'string' },
         'no-crawl-proof': { type: 'boolean' },
         'spill-dir': { type: 'string' },
+        'expect-pushes': { type: 'boolean' },
+        'push-wait-ms': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -426,6 +456,15 @@ export function parseCommandLine(argv: readonly string[]): ResyncArgs | 'help' {
     throw new UsageError('--max-deletes-per-sec applies to cleanup only');
   if (values['max-bytes-per-sec'] !== undefined && command === 'cleanup')
     throw new UsageError('--max-bytes-per-sec applies to resync and heal only');
+  if (values['expect-pushes'] && command !== 'resync' && command !== 'receive')
+    throw new UsageError('--expect-pushes applies to resync only');
+  if (
+    values['push-wait-ms'] !== undefined &&
+    command !== 'resync' &&
+    command !== 'receive' &&
+    command !== 'push'
+  )
+    throw new UsageError('--push-wait-ms applies to resync and push only');
   if (!values.node) throw new UsageError('--node ID is required');
   if ((values.topology === undefined) === (values.parameter === undefined))
     throw new UsageError('give exactly one of --topology FILE and --parameter NAME');
@@ -454,10 +493,12 @@ export function parseCommandLine(argv: readonly string[]): ResyncArgs | 'help' {
     maxPasses: positiveInt(values['max-passes'], '--max-passes'),
     crawlProof: !values['no-crawl-proof'],
     spillDir: values['spill-dir'],
+    expectPushes: command === 'receive' || (values['expect-pushes'] ?? false),
+    pushWaitMs: positiveInt(values['push-wait-ms'], '--push-wait-ms'),
   };
 }
 
-const COMMANDS = ['resync', 'heal', 'cleanup', 'await-clients', 'publish'] as const;
+const COMMANDS = ['resync', 'receive', 'heal', 'cleanup', 'push', 'await-clients', 'publish'] as const;
 type Command = (typeof COMMANDS)[number];
 
 function isWritableDir(path: string): boolean {

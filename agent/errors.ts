@@ -78,6 +78,18 @@ export class SourceIncompleteError extends SourceFailedError {
   override readonly name = 'SourceIncompleteError';
 }
 
+/** A push could not reach or finish one receiver: that receiver pulls those vbuckets itself. */
+export class PushReceiverError extends AgentError {
+  override readonly name = 'PushReceiverError';
+  constructor(
+    readonly receiverId: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`receiver ${receiverId}: ${message}`, options);
+  }
+}
+
 /** The migration the agent serves is no longer the current one (rolled back, or another took over). */
 export class MigrationSupersededError extends AgentError {
   override readonly name = 'MigrationSupersededError';

@@ -14,3 +14,6 @@ export * from './pulls';
 export * from './key-spool';
 export * from './purge';
 export * from './cleanup';
+export * from './push';
+export * from './push-receive';
+export * from './push-records';

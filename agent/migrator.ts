@@ -1,6 +1,7 @@
-import { pullsFor, planMigration, Server, Topology } from '../core';
+import { designatedFirst, pullsFor, planMigration, planPushes, pushersOf, Server, Topology } from '../core';
 import { UsageError } from './errors';
-import { AgentResyncReport, PullOptions, runPulls } from './pulls';
+import { AgentResyncReport, DEFAULT_LOCAL, PullOptions, runPulls } from './pulls';
+import { ExpectPushes, receivePushes } from './push-receive';
 
 export { DEFAULT_LOCAL, DEFAULT_PROGRESS_INTERVAL_MS } from './pulls';
 export type { AgentResyncReport } from './pulls';
@@ -14,6 +15,11 @@ export interface ResyncOptions extends PullOptions {
    * Off only in tests that show what it prevents. @default true
    */
   readonly purge?: boolean;
+  /**
+   * The migration's sources push (`astaire-agent push`, planPushes): after the purge, this node announces
+   * itself ready and waits for its pushers, then pulls only what they did not push. @default pull everything
+   */
+  readonly expectPushes?: ExpectPushes;
 }
 
 /**
@@ -37,13 +43,34 @@ export async function runResync(o: ResyncOptions): Promise<AgentResyncReport> {
     throw new UsageError(`node ${node} is in neither servers nor newServers of cluster ${topology.cluster}`);
   const isNew = !topology.servers.some((s) => s.id === node);
   const staysMember = topology.newServers.some((s) => s.id === node);
+  const plan = planMigration(topology);
+  const expect = o.expectPushes;
+  const pushPlan = expect ? planPushes(plan, topology) : undefined;
   return runPulls(o, {
     mode: 'resync',
     topology,
-    pulls: pullsFor(planMigration(topology), node),
+    // With pushers, what is pulled comes from the designated sources, so each is crawled once per pass.
+    pulls: pushPlan ? designatedFirst(pushPlan, node, pullsFor(plan, node)) : pullsFor(plan, node),
     sources: new Map<string, Server>(topology.servers.map((s) => [s.id, s])),
     purge: o.purge !== false,
     incompleteMeansLost: false,
     markWhen: (wasComplete) => staysMember && (isNew || wasComplete),
+    ...(expect && pushPlan
+      ? {
+          receive: (signal: AbortSignal) =>
+            receivePushes({
+              ...o,
+              ...expect,
+              local: o.local ?? DEFAULT_LOCAL,
+              cluster: topology.cluster,
+              epoch: topology.epoch,
+              node,
+              pushers: pushersOf(pushPlan, node),
+              pusherAddresses: new Map(topology.servers.map((s) => [s.id, s.address])),
+              signal,
+              log: o.log ?? (() => undefined),
+            }),
+        }
+      : {}),
   });
 }

@@ -8,6 +8,7 @@ import {
 } from './errors';
 import { isComplete, Marker, NodeState, readNodeState, whyIncomplete, writeMarker } from './marker';
 import { purgeStale, PurgeStats } from './purge';
+import { Received } from './push-receive';
 import { ResyncReporter } from './reporter';
 import {
   copyFromSource,
@@ -100,6 +101,14 @@ export interface AgentResyncReport extends ResyncReport {
   readonly vbucketsLost?: readonly number[];
   /** The node was marked a complete replica at the end (see marker.ts). */
   readonly markedComplete: boolean;
+  /** Pushes received (a resync with pushers): the vbuckets and items they brought, the pushers given up. */
+  readonly pushed?: {
+    readonly pushers: number;
+    readonly pushersDone: number;
+    readonly vbuckets: number;
+    readonly items: number;
+    readonly fallbacks: readonly string[];
+  };
 }
 
 /** How one run of pulls is set up by its mode (resync or heal). */
@@ -119,6 +128,11 @@ export interface PullRun {
   readonly incompleteMeansLost: boolean;
   /** Whether to mark the node complete at the end, given whether it was complete at the start. */
   readonly markWhen: (wasComplete: boolean) => boolean;
+  /**
+   * Pushes to wait for once the purge is over (push-receive.ts): the vbuckets they brought in full are
+   * not pulled. @default none: everything is pulled
+   */
+  readonly receive?: (signal: AbortSignal) => Promise<Received>;
 }
 
 type Failure = 'incomplete' | 'failed';
@@ -140,6 +154,7 @@ export async function runPulls(o: PullOptions, run: PullRun): Promise<AgentResyn
   const failedSources = new Map<string, { kind: Failure; why: string }>();
   const lost: number[] = [];
   let purge: PurgeStats | undefined;
+  let received: Received | undefined;
   let markedComplete = false;
   let guard: LatencyGuard | undefined;
 
@@ -169,6 +184,17 @@ export async function runPulls(o: PullOptions, run: PullRun): Promise<AgentResyn
       itemsFoundLate: stats.passes.slice(1).reduce((n, p) => n + p.copied, 0),
       passes: stats.passes.map((p, i) => ({ pass: i + 1, ...p })),
       markedComplete,
+      ...(received
+        ? {
+            pushed: {
+              pushers: received.pushers,
+              pushersDone: received.pushersDone,
+              vbuckets: received.vbuckets.size,
+              items: received.items,
+              fallbacks: received.fallbacks,
+            },
+          }
+        : {}),
       ...(purge ? { purged: purge.purged, purgePasses: purge.passes } : {}),
       ...(lost.length > 0 ? { vbucketsLost: [...lost].sort((a, b) => a - b) } : {}),
       ...(failedVbuckets && failedVbuckets.length > 0 ? { failedVbuckets } : {}),
@@ -299,14 +325,44 @@ export async function runPulls(o: PullOptions, run: PullRun): Promise<AgentResyn
         }, o.currentCheckIntervalMs ?? 15000)
       : undefined;
     try {
+      if (run.receive) {
+        const failure = await receiveFirst(run.receive);
+        if (failure) return failure;
+      }
       return await copyRounds();
     } finally {
       if (currentCheck) clearInterval(currentCheck);
     }
 
+    /** After the purge, the pushes: what they brought in full is not pulled. */
+    async function receiveFirst(
+      receive: (signal: AbortSignal) => Promise<Received>,
+    ): Promise<{ error: Error } | undefined> {
+      try {
+        await localReady;
+      } catch {
+        return { error: purgeError as Error };
+      }
+      try {
+        received = await receive(abort.signal);
+      } catch (error) {
+        return { error: superseded ?? (error as Error) };
+      }
+      stats.items += received.items;
+      stats.bytes += received.bytes;
+      stats.notStored += received.notStored;
+      stats.skipped += received.skipped;
+      stats.unaddressable += received.unaddressable;
+      return undefined;
+    }
+
     async function copyRounds(): Promise<{ error: Error; failedVbuckets?: number[] } | undefined> {
       const unavailable: number[] = [];
       let pending = pulls.filter((p) => {
+        if (received?.vbuckets.has(p.vbucket)) {
+          vbucketsDone++;
+          return false;
+        }
         if (p.sources.length > 0) return true;
         lost.push(p.vbucket);
         vbucketsDone++;

@@ -1,14 +1,15 @@
-import { crc32, isReservedKey, Server } from '../core';
+import { Server } from '../core';
 import { copyBytes } from './bytes';
 import { ConnectionOptions, MemcachedConnection } from './connection';
-import { CrawlCounters, readCrawlCounters, whyNotComplete } from './crawl-proof';
 import { LocalMemcachedError, SourceFailedError } from './errors';
 import { CasSet } from './cas-set';
 import { Fifo } from './fifo';
 import { KeySpool } from './key-spool';
 import { MetaResponseParser, MetaStatus } from './meta-parser';
-import { CrawlBackoff, METADUMP, MetadumpParser } from './metadump-parser';
+import { CrawlReader, DEFAULT_BUSY_TIMEOUT_MS, SourceCrawl } from './source-crawl';
 import { Throttle } from './throttle';
+
+export { DEFAULT_BUSY_TIMEOUT_MS };
 
 /** What one enumeration pass found, summed over the sources that ran it. */
 export interface PassStats {
@@ -101,6 +102,19 @@ export interface SourceCopyOptions extends ConnectionOptions {
   readonly spillDir?: string;
   /** Diagnostics (unaddressable keys). */
   readonly log?: (line: string) => void;
+  /**
+   * The source's enumeration, shared with the copies to other receivers (a push: one crawl for all of
+   * them); this copy joins its rounds. @default a crawl of its own
+   */
+  readonly crawl?: SourceCrawl;
+  /** Called once this copy joined `crawl` or failed before it could (see SourceCrawl.hold). */
+  readonly joined?: () => void;
+  /**
+   * While `localReady` is pending and this returns true, the copy holds no further round of a shared
+   * `crawl` back (its first round's keys wait in the spool; it asks for its next round once ready).
+   * @default never
+   */
+  readonly parkWhileNotReady?: () => boolean;
 }
 
 export const DEFAULT_MAX_PASSES = 3;
@@ -112,7 +126,6 @@ export const DEFAULT_MAX_PASSES = 3;
  * the CPU caches; the machine was shared and loaded, so treat the figures as a direction.
  */
 export const DEFAULT_INFLIGHT_BYTES = 256 * 1024;
-export const DEFAULT_BUSY_TIMEOUT_MS = 60000;
 /** Item versions remembered per source (a table of at most 8 MiB below CAS 2^32); more are re-checked. */
 const MAX_SEEN = 1 << 20;
 /** memcached's key length limit, checked by 1.6.18 on the key as sent (before base64 decoding). */
@@ -299,6 +312,8 @@ export class CommandWriter {
  */
 export async function copyFromSource(options: SourceCopyOptions): Promise<void> {
   const conns: MemcachedConnection[] = [];
+  let ownCrawl: SourceCrawl | undefined;
+  let copy: SourceCopy | undefined;
   try {
     const connectLocal = () =>
       MemcachedConnection.connect(options.local, options).catch((cause: Error) => {
@@ -314,17 +329,17 @@ export async function copyFromSource(options: SourceCopyOptions): Promise<void> 
       MemcachedConnection.connect(options.source.address, options).catch((cause: Error) => {
         throw new SourceFailedError(options.source.id, cause.message, { cause });
       });
-    const dump = await connectSource();
-    conns.push(dump);
+    let crawl = options.crawl;
+    if (crawl === undefined) crawl = ownCrawl = await SourceCrawl.open(options);
     const fetch = await connectSource();
     conns.push(fetch);
-    const copy = new SourceCopy(options, dump, fetch, local, check);
-    try {
-      await copy.run();
-    } finally {
-      copy.close();
-    }
+    copy = new SourceCopy(options, crawl, fetch, local, check);
+    options.joined?.();
+    await copy.run();
   } finally {
+    options.joined?.();
+    copy?.close();
+    ownCrawl?.close();
     for (const c of conns) c.close();
   }
 }
@@ -346,19 +361,17 @@ class SourceCopy {
   private readonly seen = new CasSet(MAX_SEEN);
   private localPendingBytes = 0;
   private pass = 0;
+  /** This pass's crawl reached its END. */
   private dumpDone = false;
   /** `localReady` resolved: local writes and presence checks may start. */
   private localOpen = false;
-  /** The source's counters before this pass's crawl; undefined when they could not be read (no proof). */
-  private before: CrawlCounters | undefined;
-  /** Reading the counters before the crawl (the dump is not yet requested) or after it. */
-  private readingBefore = false;
+  /** Waiting to learn whether this pass's crawl is proven (after its END). */
   private readingAfter = false;
   /** This pass's crawl provably listed every item: no further pass is needed. */
   private passProven = false;
   /** Why it is not proven, once known (logged when another pass runs). */
   private notProven: string | undefined;
-  private readonly backoff: CrawlBackoff;
+  private readonly reader: CrawlReader;
   private pumpTimer: NodeJS.Timeout | undefined;
   private settled = false;
   private resolve!: () => void;
@@ -377,7 +390,7 @@ class SourceCopy {
 
   constructor(
     private readonly o: SourceCopyOptions,
-    private readonly dump: MemcachedConnection,
+    private readonly crawl: SourceCrawl,
     private readonly fetch: MemcachedConnection,
     private readonly local: MemcachedConnection,
     private readonly check: MemcachedConnection,
@@ -389,7 +402,29 @@ class SourceCopy {
     this.maxInflightBytes = o.windows?.inflightBytes ?? DEFAULT_INFLIGHT_BYTES;
     this.maxLocalPending = o.windows?.localPendingBytes ?? 2 * 1024 * 1024;
     this.maxPasses = Math.max(1, o.maxPasses ?? DEFAULT_MAX_PASSES);
-    this.backoff = new CrawlBackoff(o.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS);
+    this.reader = {
+      wanted: o.wanted,
+      item: (key, length, exp, size, cas) => this.onItem(key, length, exp, size, cas),
+      fed: () => this.pump(),
+      listed: () => {
+        this.dumpDone = true;
+        this.readingAfter = true;
+      },
+      proved: (whyNot) => {
+        this.readingAfter = false;
+        if (whyNot === undefined) {
+          this.passProven = true;
+          this.passStats.proven++;
+          this.allSources.proven++;
+        } else {
+          this.notProven = whyNot;
+        }
+        this.pump();
+      },
+      failed: (error) => this.fail(error),
+      parked: () => !this.localOpen && (o.parkWhileNotReady?.() ?? false),
+    };
+    crawl.join(this.reader);
     const offset = o.localClockOffsetSec ?? 0;
     this.nowSec = () => Math.floor(Date.now() / 1000 + offset);
     this.localOut = new CommandWriter(local);
@@ -414,7 +449,6 @@ class SourceCopy {
             ? error
             : new SourceFailedError(source.id, error.message, { cause: error }),
         );
-      this.dump.onFail(sourceFailed);
       this.fetch.onFail(sourceFailed);
       const localFailed = (error: Error) =>
         this.fail(
@@ -429,29 +463,9 @@ class SourceCopy {
       if (this.o.signal.aborted) return onAbort();
       this.o.signal.addEventListener('abort', onAbort, { once: true });
 
-      this.dump.awaiting = () => !this.dumpDone && !this.backoff.waiting && !this.readingBefore;
       this.fetch.awaiting = () => this.inflight.length > 0;
       this.local.awaiting = () => this.localPending.length > 0;
       this.check.awaiting = () => this.checking.length > 0;
-
-      const dumpParser = new MetadumpParser({
-        // Most listed keys belong to other vbuckets: the parser drops them before reading their other fields.
-        // Reserved keys (the source's completeness marker, its watermark) belong to the source, not the vbucket.
-        wants: (key, length) =>
-          this.o.wanted[crc32(key, 0, length) % this.o.vbuckets] === 1 && !isReservedKey(key, length),
-        item: (key, length, exp, size, cas) => this.onItem(key, length, exp, size, cas),
-        end: () => {
-          this.dumpDone = true;
-          this.readCountersAfter();
-        },
-        busy: () => this.onBusy(),
-        error: (line) =>
-          sourceFailed(new SourceFailedError(source.id, `lru_crawler metadump refused: ${line}`)),
-      });
-      this.dump.onData((chunk) => {
-        dumpParser.feed(chunk);
-        this.pump();
-      });
 
       const fetchParser = new MetaResponseParser({
         value: (data, flags, ttl) => this.onValue(data, flags, ttl),
@@ -499,55 +513,13 @@ class SourceCopy {
   private startPass(): void {
     this.pass++;
     this.dumpDone = false;
-    this.backoff.reset();
     this.passProven = false;
     this.notProven = undefined;
     this.passStats = { keys: 0, missing: 0, copied: 0, proven: 0 };
     const all = this.o.stats.passes;
     while (all.length < this.pass) all.push({ keys: 0, missing: 0, copied: 0, proven: 0 });
     this.allSources = all[this.pass - 1];
-    this.requestDump();
-  }
-
-  /** Reads the source's counters, then asks for the crawl (again after BUSY: counters from before any crawl). */
-  private requestDump(): void {
-    this.before = undefined;
-    if (this.o.crawlProof === false) {
-      this.dump.write(METADUMP);
-      return;
-    }
-    this.readingBefore = true;
-    readCrawlCounters(this.o.source.address, this.o)
-      .catch(() => undefined) // no proof; the dump itself tells whether the source works
-      .then((before) => {
-        this.readingBefore = false;
-        if (this.settled) return;
-        this.before = before;
-        this.dump.write(METADUMP);
-      })
-      .catch((error: unknown) => this.fail(error as Error));
-  }
-
-  /** After the crawl's END: did it list every item? The fetches go on meanwhile (they move and link nothing). */
-  private readCountersAfter(): void {
-    const before = this.before;
-    if (before === undefined) return;
-    this.readingAfter = true;
-    readCrawlCounters(this.o.source.address, this.o)
-      .catch(() => undefined)
-      .then((after) => {
-        this.readingAfter = false;
-        const why = after === undefined ? 'its counters could not be read' : whyNotComplete(before, after);
-        if (why === undefined) {
-          this.passProven = true;
-          this.passStats.proven++;
-          this.allSources.proven++;
-        } else {
-          this.notProven = why;
-        }
-        this.pump();
-      })
-      .catch((error: unknown) => this.fail(error as Error));
+    this.crawl.ask(this.reader);
   }
 
   private onItem(view: Buffer, length: number, exp: number, size: number, cas: number): void {
@@ -579,13 +551,6 @@ class SourceCopy {
     } else {
       this.toCheck.push(view, info, 0, length);
     }
-  }
-
-  private onBusy(): void {
-    if (!this.backoff.busy(() => this.requestDump()))
-      this.failSource(
-        `lru_crawler stayed BUSY for more than ${this.o.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS} ms`,
-      );
   }
 
   private onValue(data: Buffer, flags: number, ttl: number): void {
@@ -733,6 +698,7 @@ class SourceCopy {
     }
     this.settled = true;
     this.clearTimers();
+    this.crawl.leave(this.reader);
     this.resolve();
   }
 
@@ -748,11 +714,11 @@ class SourceCopy {
     if (this.settled) return;
     this.settled = true;
     this.clearTimers();
+    this.crawl.leave(this.reader);
     this.reject(error);
   }
 
   private clearTimers(): void {
-    this.backoff.cancel();
     if (this.pumpTimer) clearTimeout(this.pumpTimer);
   }
 }

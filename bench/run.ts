@@ -7,6 +7,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   resync: async () => (await import('./resync')).runResyncBench(),
   'resync-live': async () => (await import('./resync-live')).runResyncLiveBench(),
   clients: async () => (await import('./clients')).runClientsBench(),
+  scale: async () => (await import('./scale')).runScaleBench(),
 };
 
 async function main(names: string[]): Promise<number> {

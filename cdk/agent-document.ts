@@ -19,7 +19,7 @@ export const AGENT_DOCUMENT_PATTERNS: Readonly<Record<ResyncDocumentParameter, s
   node: '^i-[0-9a-f]{8,17}$',
   epoch: '^[0-9]{1,15}$',
   // The agent's subcommand: nothing else may reach the command line.
-  mode: '^(resync|cleanup|await-clients|publish)$',
+  mode: '^(resync|receive|push|cleanup|await-clients|publish)$',
   // privateIp:port as the plan has it (EC2 private IPv4).
   address: '^[0-9]{1,3}(\\.[0-9]{1,3}){3}:[0-9]{1,5}$',
 };
@@ -29,7 +29,7 @@ const DESCRIPTIONS: Readonly<Record<ResyncDocumentParameter, string>> = {
   cluster: 'Cluster name; the agent reads /astaire/<cluster>/topology',
   node: 'EC2 instance id of the node that pulls (the agent checks it is its own)',
   epoch: 'Epoch of the topology the agent works on (with newServers for a resync, committed for a cleanup)',
-  mode: 'resync: pull the vbuckets this node gains; cleanup: delete those it lost, after the commit; await-clients: publish the topology on every node and wait for every live client to acknowledge it; publish: publish only',
+  mode: 'resync: pull the vbuckets this node gains; receive: the same, taking what the sources push first; push: push this source to its receivers; cleanup: delete those it lost, after the commit; await-clients: publish the topology on every node and wait for every live client to acknowledge it; publish: publish only',
   address: "The node's memcached as peers and clients reach it (privateIp:port): the agent works on it there",
 };
 

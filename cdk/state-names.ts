@@ -23,6 +23,7 @@ export const StateNames = {
   AwaitClients: 'AwaitClients',
   PublishCommitted: 'PublishCommitted',
   PublishRestored: 'PublishRestored',
+  PushNode: 'PushNode',
   // Lambda tasks (failure path)
   CancelAgentCommands: 'CancelAgentCommands',
   RestoreTopology: 'RestoreTopology',
@@ -41,6 +42,8 @@ export const StateNames = {
   IsChangeNeeded: 'IsChangeNeeded',
   MigrateData: 'MigrateData',
   ResyncNodes: 'ResyncNodes',
+  PushNodes: 'PushNodes',
+  PushNodeFailed: 'PushNodeFailed',
   IsMigrationRunning: 'IsMigrationRunning',
   KeepAliveDone: 'KeepAliveDone',
   HasLifecycleAction: 'HasLifecycleAction',

@@ -16,11 +16,12 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { agentCommandCommentFormat } from '../lambdas/agent-commands';
+import { AgentMode, agentCommandCommentFormat } from '../lambdas/agent-commands';
 import { HISTORY_EVENT_LIMIT, HistoryEvents } from '../lambdas/history-budget';
 import { LockAttr } from '../lambdas/lock-table';
 import { handlerAssetDirectory } from './assets';
 import { ClientPhases } from './client-phases';
+import { pushPhase } from './push';
 import { ResyncDocumentParameters as DocParam, StateNames as S } from './state-names';
 
 /** The workflow's Lambda handlers, one function (and one entry file under `lambdas/`) each. */
@@ -534,7 +535,7 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
     const itemPaths = { cluster: '$.cluster', node: '$.node', epoch: '$.epoch', address: '$.address' };
     const agentCommand = (
       name: string,
-      mode: 'resync' | 'cleanup' | 'await-clients' | 'publish',
+      mode: AgentMode,
       at: { cluster: string; node: string; epoch: string; address: string } = itemPaths,
       resultPath?: string,
     ) => {
@@ -570,7 +571,7 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
         ],
         // Both tasks share this statement: add it once.
         additionalIamStatements:
-          mode === 'resync'
+          mode === 'receive'
             ? [
                 new iam.PolicyStatement({
                   sid: 'RunTheResyncOnlyOnTheClusterInstances',
@@ -761,7 +762,8 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
     catchTo(plan, restore, '$.error');
 
     // One SSM command per node: the agent runs `mode` (resync or cleanup) and reports on the task token.
-    const resyncNode = agentCommand(S.ResyncNode, 'resync');
+    // The receivers take first what the sources push (cdk/push.ts), then pull the rest.
+    const resyncNode = agentCommand(S.ResyncNode, 'receive');
     const resyncNodes = new sfn.Map(this, S.ResyncNodes, {
       stateName: S.ResyncNodes,
       itemsPath: '$.plan.pulls',
@@ -806,6 +808,7 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
     });
     migrate.branch(resyncNodes.next(commit));
     migrate.branch(keepAliveWait);
+    migrate.branch(pushPhase(this, { pushNode: agentCommand(S.PushNode, 'push') }));
     catchTo(migrate, cancelCommands, '$.error');
 
     // After the commit: complete the lifecycle action (nothing waits on the cleanup), then the nodes that

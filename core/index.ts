@@ -8,3 +8,4 @@ export * from './resync-report';
 export * from './tombstone';
 export * from './reserved-keys';
 export * from './cluster-keys';
+export * from './push-plan';

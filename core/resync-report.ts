@@ -39,9 +39,10 @@ export interface ResyncReport {
   readonly error?: string;
   /**
    * What ran: a migration's `resync` (the default), the `heal` of a member that restarted, or the
-   * `cleanup` after a commit (then `vbuckets` counts those the node does not hold, `items` those deleted).
+   * `cleanup` after a commit (then `vbuckets` counts those the node does not hold, `items` those deleted),
+   * or the `push` of a source to its receivers (`vbuckets` counts vbucket-receiver pairs).
    */
-  readonly mode?: 'resync' | 'heal' | 'cleanup';
+  readonly mode?: 'resync' | 'heal' | 'cleanup' | 'push';
   /**
    * vbuckets whose data no replica holds any more (its only replicas are gone, or all restarted):
    * declared lost, counted and alarmed on, never silently dropped.
@@ -88,7 +89,13 @@ export function parseResyncMessage(input: string | unknown): ResyncProgress | Re
   )
     bad('failedSources', d.failedSources);
   if (d.error !== undefined && typeof d.error !== 'string') bad('error', d.error);
-  if (d.mode !== undefined && d.mode !== 'resync' && d.mode !== 'heal' && d.mode !== 'cleanup')
+  if (
+    d.mode !== undefined &&
+    d.mode !== 'resync' &&
+    d.mode !== 'heal' &&
+    d.mode !== 'cleanup' &&
+    d.mode !== 'push'
+  )
     bad('mode', d.mode);
   if (
     d.vbucketsLost !== undefined &&

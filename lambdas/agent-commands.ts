@@ -1,5 +1,5 @@
 /** What the SSM document's `mode` parameter asks of the agent (its subcommand). */
-export type AgentMode = 'resync' | 'cleanup' | 'await-clients' | 'publish';
+export type AgentMode = 'resync' | 'receive' | 'push' | 'cleanup' | 'await-clients' | 'publish';
 
 /**
  * The Comment of the SendCommand that runs `mode` for one migration (`astaire resync of web e42`): the

@@ -13,8 +13,11 @@ export interface CancelCommandsInput {
   readonly startedAt: string;
 }
 
+/** The agent commands that move data during a migration: the receivers' and the sources' pushes. */
+const MOVING_MODES = ['receive', 'push'] as const;
+
 /**
- * On a failed data move: cancels the resync commands of this migration still running on other nodes.
+ * On a failed data move: cancels the receive and push commands of this migration still running on other nodes.
  * A failed Map stops waiting for them, but their agents would pull on for up to the command's execution
  * timeout, and a retried migration could start a second agent on the same node.
  */
@@ -22,7 +25,7 @@ export function createCancelCommandsHandler(ports: { readonly commands: AgentCom
   return async ({ request, epoch, startedAt }: CancelCommandsInput): Promise<{ cancelled: number }> => {
     if (epoch === undefined) return { cancelled: 0 };
     const ids = await ports.commands.cancelRunning(
-      [agentCommandComment('resync', request.cluster, epoch)],
+      MOVING_MODES.map((mode) => agentCommandComment(mode, request.cluster, epoch)),
       startedAt,
     );
     if (ids.length)

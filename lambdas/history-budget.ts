@@ -14,7 +14,7 @@ export const HistoryEvents = {
   /** A Wait or Choice state: entered, exited. */
   flowState: 2,
   /**
-   * One node's SSM command (a ResyncNode, CleanupNode or RollbackCleanupNode iteration): MapIterationStarted,
+   * One node's SSM command (a ResyncNode, PushNode, CleanupNode or RollbackCleanupNode iteration): MapIterationStarted,
    * TaskStateEntered, TaskScheduled, TaskStarted, TaskSubmitted, TaskSucceeded (or TaskFailed), TaskStateExited,
    * MapIterationSucceeded. The agent's heartbeats (every 5 s) add none.
    */
@@ -40,8 +40,10 @@ export function migrationHistoryEvents(plan: {
   readonly pulls: number;
   readonly cleanups: number;
   readonly added: number;
+  /** Sources that push to their receivers (PushNodes, beside the receivers' Map). */
+  readonly pushes?: number;
 }): number {
   // A commit is followed by the cleanups; a rollback by at most one cleanup per pulling node.
-  const commands = plan.pulls + Math.max(plan.cleanups, plan.pulls);
+  const commands = plan.pulls + Math.max(plan.cleanups, plan.pulls) + (plan.pushes ?? 0);
   return commands * HistoryEvents.agentCommand + plan.added * HistoryEvents.addedInstanceRetries;
 }

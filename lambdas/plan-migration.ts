@@ -6,6 +6,7 @@ import {
   beginMigration,
   type MigrationPlan,
   planMigration,
+  planPushes,
   type Server,
   type Topology,
 } from '../core';
@@ -54,6 +55,14 @@ export interface PullItem {
   readonly vbuckets: number;
 }
 
+/** One source that pushes to several receivers (astaire-agent push): an item of the PushNodes Map. */
+export interface PushItem {
+  readonly node: string;
+  readonly address: string;
+  /** How many vbucket-receiver pairs it pushes. */
+  readonly vbuckets: number;
+}
+
 /** One node that must delete the vbuckets it loses once the migration commits: an item of the CleanupNodes Map. */
 export interface CleanupItem {
   readonly node: string;
@@ -78,6 +87,8 @@ export interface PlanResult {
   /** Old servers gone from the group (no source): recorded in the migration for the agents. */
   readonly gone: readonly string[];
   readonly pulls: readonly PullItem[];
+  /** Sources that push (each crawled once for all its receivers); the receivers pull what they do not push. */
+  readonly pushes: readonly PushItem[];
   readonly cleanups: readonly CleanupItem[];
   /**
    * Why this lifecycle event changed nothing: its instance is not in the lifecycle state the event
@@ -138,6 +149,7 @@ export function createPlanMigrationHandler(ports: PlanMigrationPorts) {
       pulls: planned.pulls.length,
       cleanups: planned.cleanups.length,
       added: planned.added.length,
+      pushes: planned.pushes.length,
     });
     if (ports.historyEventBudget !== undefined && events > ports.historyEventBudget)
       throw new MigrationTooLargeError(cluster, events, ports.historyEventBudget);
@@ -222,6 +234,13 @@ function result(topology: Topology, changed: boolean, abortedMigrationOf: string
     vbucketsLost: plan?.vbucketsLost.length ?? 0,
     gone: topology.migration?.gone ?? [],
     pulls: changed && topology.newServers ? agentRuns(topology, plan!) : [],
+    pushes: plan
+      ? planPushes(plan, topology).pushes.map((p) => ({
+          node: p.node,
+          address: p.address,
+          vbuckets: p.vbuckets.reduce((n, v) => n + v.receivers.length, 0),
+        }))
+      : [],
     cleanups: (plan?.cleanups ?? []).map((c) => ({
       node: c.node,
       address: c.address,

@@ -19,8 +19,13 @@ export class LocalCleanupFailedError extends LocalResyncFailedError {
   override readonly name = 'CleanupFailed';
 }
 
+/** A source's push failed or its agent died (the workflow catches `PushFailed`: its receivers pull instead). */
+export class LocalPushFailedError extends LocalResyncFailedError {
+  override readonly name = 'PushFailed';
+}
+
 /** What the SSM document's `mode` parameter may ask of the agent (its subcommand). */
-const MODES = ['resync', 'cleanup'] as const;
+const MODES = ['resync', 'receive', 'push', 'cleanup'] as const;
 
 /** The resolved Parameters of the workflow's `ssm:sendCommand.waitForTaskToken` state. */
 export interface SendCommandInput {
@@ -136,6 +141,12 @@ export function createLocalResyncTask(
     if (mode === 'cleanup')
       throw new LocalCleanupFailedError(
         `cleanup of ${node} at epoch ${input.Parameters.epoch?.[0] ?? '?'} failed: ${why}; the topology stands, but the node may keep copies of vbuckets it does not hold: run astaire-agent cleanup on it`,
+        node,
+        report,
+      );
+    if (mode === 'push')
+      throw new LocalPushFailedError(
+        `push of ${node} failed: ${why}; its receivers pull what it did not push`,
         node,
         report,
       );

@@ -300,6 +300,7 @@ export class LocalRuntime {
         await this.options.afterResync?.(input.InstanceIds[0]!);
         return report;
       },
+      [S.PushNode]: async (input: SendCommandInput, task: TaskContext) => agent(input, task),
       [S.CleanupNode]: async (input: SendCommandInput, task: TaskContext) => {
         const report = await agent(input, task);
         cleanups.push(report);

@@ -54,6 +54,11 @@ export class FakeWorld {
   awaitClients: (req: SendCommandRequest) => Promise<unknown> = async () => ({ clients: 0 });
   /** Overridable agent behaviour, per call. */
   agent: (req: SendCommandRequest) => Promise<ResyncReport> = (req) => this.succeedingAgent(req);
+  /** Overridable push agent behaviour, per call (mode push): it moves nothing here. */
+  pushAgent: (req: SendCommandRequest) => Promise<unknown> = async (req) => ({
+    status: 'succeeded',
+    node: req.InstanceIds[0],
+  });
   /** Overridable cleanup agent behaviour, per call (mode cleanup). */
   cleanupAgent: (req: SendCommandRequest) => Promise<ResyncReport> = (req) => this.succeedingCleanup(req);
   now = new Date('2025-01-01T00:00:00Z');
@@ -237,6 +242,11 @@ export class FakeWorld {
       [S.ResyncNode]: async (req: SendCommandRequest) => {
         this.sendCommands.push(req);
         return this.agent(req);
+      },
+      // A source's push (it moves nothing in this world: the receivers' fake agents do); a failure fails nothing.
+      [S.PushNode]: async (req: SendCommandRequest) => {
+        this.sendCommands.push(req);
+        return this.pushAgent(req);
       },
       [S.CleanupNode]: async (req: SendCommandRequest) => {
         this.sendCommands.push(req);

@@ -38,11 +38,11 @@ describe('the synthesized workflow, run by local/asl over fake ports', () => {
     expect(world.log.indexOf(`CONTINUE ${D}`)).toBeGreaterThan(committedWith(world, D));
     // The SSM task's resolved request: the document's parameters, each a one-element list.
     expect(
-      world.sendCommands.find((c) => c.InstanceIds[0] === D && c.Parameters.mode[0] === 'resync'),
+      world.sendCommands.find((c) => c.InstanceIds[0] === D && c.Parameters.mode[0] === 'receive'),
     ).toEqual({
       DocumentName: 'astaire-local-resync',
       InstanceIds: [D],
-      Comment: 'astaire resync of local e2',
+      Comment: 'astaire receive of local e2',
       TimeoutSeconds: 600,
       // The agent's output goes to CloudWatch Logs, where the runbook looks.
       CloudWatchOutputConfig: {
@@ -54,7 +54,7 @@ describe('the synthesized workflow, run by local/asl over fake ports', () => {
         cluster: ['local'],
         node: [D],
         epoch: ['2'],
-        mode: ['resync'],
+        mode: ['receive'],
         // The readiness check: the agent fills and checks memcached on the address peers and clients use.
         address: [`${ipOf(D)}:11211`],
       },
@@ -170,6 +170,23 @@ describe('the synthesized workflow, run by local/asl over fake ports', () => {
     expect(world.log.some((l) => l.startsWith('resynced '))).toBe(true);
     const lastResync = Math.max(...world.log.map((l, i) => (l.startsWith('resynced') ? i : -1)));
     expect(world.log.indexOf(`CONTINUE ${B}`)).toBeGreaterThan(lastResync);
+    expect(world.completed).toEqual([{ instanceId: B, result: 'CONTINUE' }]);
+    // The leaving node pushes its vbuckets to the others (one crawl of it, not one per receiver).
+    expect(
+      world.sendCommands.filter((c) => c.Parameters.mode[0] === 'push').map((c) => c.InstanceIds[0]),
+    ).toEqual([B]);
+  });
+
+  test('given 4 servers, when one terminates and its push fails, then the migration still succeeds (the receivers pull instead)', async () => {
+    const world = new FakeWorld([A, B, C, D]);
+    world.terminate(B);
+    world.pushAgent = async () => {
+      throw Object.assign(new Error('lru_crawler stayed BUSY'), { name: 'PushFailed' });
+    };
+    const run = await runLocal(definition, world, lifecycleEvent('terminate', B));
+    expect(run).toEqual(succeeded);
+    expect(ids(world)).toEqual([A, C, D]);
+    expect(world.sendCommands.some((c) => c.Parameters.mode[0] === 'push')).toBe(true);
     expect(world.completed).toEqual([{ instanceId: B, result: 'CONTINUE' }]);
   });
 
@@ -327,7 +344,7 @@ describe('the synthesized workflow, run by local/asl over fake ports', () => {
     const restoredAt = world.log.indexOf(`topology@3 servers=${[A, B, C, D].join(',')}`);
     expect(restoredAt).toBeGreaterThan(-1);
     const stayersThatPulled = world.sendCommands
-      .filter((c) => c.Parameters.mode[0] === 'resync' && c.InstanceIds[0] !== E)
+      .filter((c) => c.Parameters.mode[0] === 'receive' && c.InstanceIds[0] !== E)
       .map((c) => c.InstanceIds[0]!)
       .sort();
     expect(stayersThatPulled.length).toBeGreaterThan(0);
@@ -528,10 +545,13 @@ describe('the synthesized workflow, run by local/asl over fake ports', () => {
     };
     const run = await runLocal(definition, world, lifecycleEvent('launch', E));
     expect(run).toMatchObject({ status: 'FAILED', error: 'ResyncFailed' });
-    const resync = world.sendCommands.find((c) => c.Parameters.mode[0] === 'resync')!;
-    expect(resync.Comment).toBe('astaire resync of local e2');
+    const receive = world.sendCommands.find((c) => c.Parameters.mode[0] === 'receive')!;
+    expect(receive.Comment).toBe('astaire receive of local e2');
     expect(world.cancelRequests).toEqual([
-      { comments: [resync.Comment], since: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) },
+      {
+        comments: [receive.Comment, 'astaire push of local e2'],
+        since: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      },
     ]);
     // The cancel comes before the rollback: the restore does not wait on agents that still pull.
     expect(world.completed).toEqual([{ instanceId: E, result: 'ABANDON' }]);
@@ -605,7 +625,7 @@ describe('the synthesized workflow, run by local/asl over fake ports', () => {
     world.agent = (req) => world.succeedingAgent(req);
     const run = await runLocal(definition, world, { cluster: CLUSTER, action: 'resync' });
     expect(run).toEqual(succeeded);
-    expect(world.sendCommands.filter((c) => c.Parameters.mode[0] === 'resync')).toHaveLength(1000);
+    expect(world.sendCommands.filter((c) => c.Parameters.mode[0] === 'receive')).toHaveLength(1000);
     const bytes = Buffer.byteLength(JSON.stringify((run as { output: unknown }).output));
     // The final state holds everything the execution kept (the plan's 1000 pulls included).
     expect(bytes).toBeLessThan(256 * 1024);

@@ -69,6 +69,22 @@ describe('AwsReporter', () => {
     expect(cw.commandCalls(PutMetricDataCommand)).toHaveLength(0);
   });
 
+  it('given push mode, when it fails, then the task fails with PushFailed and no resync metric is put (its receivers count the data)', async () => {
+    const r = new AwsReporter({
+      sfn: new SFNClient({}),
+      cloudWatch: new CloudWatchClient({}),
+      taskToken: 'tok',
+      mode: 'push',
+    });
+    await r.progress(progress);
+    await r.finish({ ...base, status: 'failed', error: 'SourceIncompleteError: restarted' });
+    expect(sfn.commandCalls(SendTaskFailureCommand)[0].args[0].input).toMatchObject({
+      taskToken: 'tok',
+      error: 'PushFailed',
+    });
+    expect(cw.commandCalls(PutMetricDataCommand)).toHaveLength(0);
+  });
+
   it('when metrics are put, then every name, unit, namespace and dimension is the core/metrics contract the alarms read', async () => {
     await reporter('tok').finish({ ...base, status: 'succeeded' });
     const input = cw.commandCalls(PutMetricDataCommand)[0].args[0].input;

@@ -86,6 +86,29 @@ describe('astaire-agent command line', () => {
     });
   });
 
+  it('given push and receive, when parsed, then receive is a resync that expects pushes, and the push flags apply to them only', () => {
+    expect(
+      parseCommandLine(['receive', '--node', 'n', '--topology', 'f', '--push-wait-ms', '5000']),
+    ).toMatchObject({
+      command: 'receive',
+      expectPushes: true,
+      pushWaitMs: 5000,
+    });
+    expect(parseCommandLine(['resync', '--node', 'n', '--topology', 'f'])).toMatchObject({
+      expectPushes: false,
+    });
+    expect(parseCommandLine(['resync', '--node', 'n', '--topology', 'f', '--expect-pushes'])).toMatchObject({
+      expectPushes: true,
+    });
+    expect(parseCommandLine(['push', '--node', 'n', '--topology', 'f'])).toMatchObject({ command: 'push' });
+    expect(() => parseCommandLine(['push', '--node', 'n', '--topology', 'f', '--expect-pushes'])).toThrow(
+      /--expect-pushes applies to resync only/,
+    );
+    expect(() =>
+      parseCommandLine(['cleanup', '--node', 'n', '--topology', 'f', '--push-wait-ms', '5']),
+    ).toThrow(/--push-wait-ms applies to resync and push only/);
+  });
+
   it('given cleanup, when parsed, then it is the cleanup command with its own rate cap; resync flags are refused', () => {
     expect(
       parseCommandLine(['cleanup', '--node', 'n', '--topology', 'f', '--max-deletes-per-sec', '500']),

@@ -317,15 +317,29 @@ describe('cleanup after the commit', () => {
     ]);
   });
 
-  test('given the two SSM tasks, then both send the same document, with mode resync or cleanup', () => {
+  test('given the SSM tasks, then all send the same document, with mode receive, push or cleanup', () => {
     const modeOf = (map: string) => {
       const processor = find(map)!.ItemProcessor as { States: Record<string, Record<string, unknown>> };
       const task = Object.values(processor.States)[0];
       expect(task.Resource).toBe('arn:aws:states:::aws-sdk:ssm:sendCommand.waitForTaskToken');
       return (task.Parameters as { Parameters: Record<string, unknown> }).Parameters.mode;
     };
-    expect(modeOf('ResyncNodes')).toEqual(['resync']);
+    expect(modeOf('ResyncNodes')).toEqual(['receive']);
+    expect(modeOf('PushNodes')).toEqual(['push']);
     expect(modeOf('CleanupNodes')).toEqual(['cleanup']);
+  });
+
+  test('given the pushes, then they run beside the receivers, all at once, and a failed push fails nothing', () => {
+    const migrate = state('MigrateData') as { Branches: { StartAt: string }[] };
+    expect(migrate.Branches.map((b) => b.StartAt)).toContain('PushNodes');
+    expect(find('PushNodes')).toMatchObject({ ItemsPath: '$.plan.pushes', ResultPath: null });
+    // No MaxConcurrency: every pusher runs at once (0, ASL's unlimited, is CDK's default and omitted).
+    expect(find('PushNodes')!.MaxConcurrency ?? 0).toBe(0);
+    const processor = find('PushNodes')!.ItemProcessor as { States: Record<string, Record<string, unknown>> };
+    expect(processor.States.PushNode.Catch).toEqual([
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.pushError', Next: 'PushNodeFailed' },
+    ]);
+    expect(processor.States.PushNodeFailed).toMatchObject({ Type: 'Pass', End: true });
   });
 
   test('given a failed cleanup, then it is recorded as CleanupFailed, the lock is released, and the execution fails without touching the topology or the lifecycle action', () => {
@@ -613,10 +627,12 @@ describe('agent command output and history budget', () => {
   test('given the Maps, when synthesized, then their per-node reports are not kept in the state (256 KB at 1000 nodes)', () => {
     const definition = synthesizeWorkflowDefinition({ clusterName: 'web' });
     const maps = JSON.stringify(definition).match(/"Type":"Map"/g) ?? [];
-    expect(maps.length).toBe(3);
+    expect(maps.length).toBe(4);
     const migrate = definition.States.MigrateData as {
       Branches: { States: Record<string, Record<string, unknown>> }[];
     };
     expect(migrate.Branches[0]!.States.ResyncNodes).toMatchObject({ ResultPath: null, MaxConcurrency: 10 });
+    const pushes = migrate.Branches.find((b) => b.States.PushNodes)!.States.PushNodes;
+    expect(pushes).toMatchObject({ ResultPath: null });
   });
 });

@@ -34,6 +34,11 @@ describe('parseResyncMessage', () => {
     expect(parseResyncMessage(cleaned)).toEqual(cleaned);
   });
 
+  it('given a push report, then its mode passes validation', () => {
+    const pushed = { ...result, mode: 'push' };
+    expect(parseResyncMessage(pushed)).toEqual(pushed);
+  });
+
   it.each([
     ['not json', /not JSON/],
     [[], /field document/],

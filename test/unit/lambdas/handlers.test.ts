@@ -172,6 +172,36 @@ describe('plan-migration', () => {
     expect(await createPlanMigrationHandler(enough)({ request: request() })).toMatchObject({ changed: true });
   });
 
+  test('given a scale-in whose leaving node pushes, when planned, then its push commands count against the history budget', async () => {
+    const t = {
+      ...topo([]),
+      servers: ['1', '2', '3', '4', '5'].map((n) => ({ id: `i-${n}`, address: `10.1.0.${n}:11211` })),
+    };
+    const members: [string, string][] = [
+      ['i-1', 'InService'],
+      ['i-2', 'InService'],
+      ['i-3', 'InService'],
+      ['i-4', 'InService'],
+      ['i-5', 'Terminating:Wait'],
+    ];
+    const planned = await createPlanMigrationHandler({ ...ports(t, members, []), historyEventBudget: 1e6 })({
+      request: request(),
+    });
+    expect(planned.pushes.length).toBeGreaterThan(0);
+    // Receivers' commands, then the cleanups (or, on a rollback, one per receiver), and the pushes: 8 each.
+    const needed =
+      8 *
+      (planned.pulls.length +
+        Math.max(planned.cleanups.length, planned.pulls.length) +
+        planned.pushes.length);
+    const tight = { ...ports(t, members, []), historyEventBudget: needed - 1 };
+    await expect(createPlanMigrationHandler(tight)({ request: request() })).rejects.toMatchObject({
+      name: 'MigrationTooLargeError',
+    });
+    const enough = { ...ports(t, members, []), historyEventBudget: needed };
+    expect(await createPlanMigrationHandler(enough)({ request: request() })).toMatchObject({ changed: true });
+  });
+
   test('given the terminating instance and one in Terminating:Wait, when planned, then neither is a target member', async () => {
     const written: Topology[] = [];
     const t = {

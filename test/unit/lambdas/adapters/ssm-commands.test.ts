@@ -69,14 +69,16 @@ describe('SsmAgentCommands', () => {
 describe('CancelAgentCommands handler', () => {
   const request = { cluster: 'web', executionId: 'me', action: 'launch' as const, source: 'event' as const };
 
-  test('given a failed migration of epoch 7, when the handler runs, then it cancels the resync commands of that epoch sent since the execution started', async () => {
+  test('given a failed migration of epoch 7, when the handler runs, then it cancels the receive and push commands of that epoch sent since the execution started', async () => {
     const calls: unknown[] = [];
     const log = jest.spyOn(console, 'log').mockImplementation(() => undefined);
     const handler = createCancelCommandsHandler({
       commands: { cancelRunning: async (comments, from) => (calls.push({ comments, from }), ['c1']) },
     });
     expect(await handler({ request, epoch: 7, startedAt: since })).toEqual({ cancelled: 1 });
-    expect(calls).toEqual([{ comments: ['astaire resync of web e7'], from: since }]);
+    expect(calls).toEqual([
+      { comments: ['astaire receive of web e7', 'astaire push of web e7'], from: since },
+    ]);
     expect(log).toHaveBeenCalledWith(expect.stringContaining('"commandIds":["c1"]'));
     log.mockRestore();
   });

@@ -1,0 +1,281 @@
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  Server,
+  Topology,
+  parseTopology,
+  planMigration,
+  planPushes,
+  serializeTopology,
+  vbucketOf,
+} from '../../../core';
+import { readCrawlCounters } from '../../../agent/crawl-proof';
+import { AgentResyncReport, PushReport, runPush, runResync } from '../../../agent';
+import { MemcachedCluster } from '../../support/memcached';
+import { tempDir } from '../../support/temp-dirs';
+import { Item, load, makeItems, mismatches, pipeline, readAll } from './support';
+
+const VBUCKETS = 1024;
+const REPLICAS = 2;
+const MEMCACHED = { memoryMb: 128 };
+
+function topology(servers: Server[], newServers: Server[]): Topology {
+  return parseTopology(
+    { cluster: 'itest', epoch: 7, vbuckets: VBUCKETS, replicas: REPLICAS, servers, newServers },
+    'test',
+  );
+}
+
+/** One migration as the workflow runs it: every designated source pushes while every receiver resyncs. */
+async function migrate(
+  t: Topology,
+  pusherOptions: { maxBytesPerSec?: number; heartbeatMs?: number } = {},
+): Promise<{ pushes: PushReport[]; resyncs: AgentResyncReport[] }> {
+  const pushers = planPushes(planMigration(t), t).pushes;
+  const [pushes, resyncs] = await Promise.all([
+    Promise.all(
+      pushers.map((p) => runPush({ topology: t, node: p.node, local: p.address, ...pusherOptions })),
+    ),
+    Promise.all(
+      planMigration(t).pulls.map((p) =>
+        runResync({ topology: t, node: p.node, local: p.address, expectPushes: { stallTimeoutMs: 5000 } }),
+      ),
+    ),
+  ]);
+  return { pushes, resyncs };
+}
+
+/**
+ * Every mismatch between `items` and what the receivers of `t` hold in the vbuckets they gain: value and
+ * flags exact, TTL within what the test's run time can explain (no TTL: -1). For runs where an old replica
+ * died, so mismatches() cannot read it for reference.
+ */
+async function gainedMismatches(
+  t: Topology,
+  items: readonly Item[],
+  maxElapsedSec: number,
+): Promise<string[]> {
+  const problems: string[] = [];
+  for (const pull of planMigration(t).pulls) {
+    const gained = new Set(pull.vbuckets.map((v) => v.vbucket));
+    const expected = items.filter((i) => gained.has(vbucketOf(i.key, t.vbuckets)));
+    const got = await readAll(
+      pull.address,
+      expected.map((i) => i.key),
+    );
+    expected.forEach((item, n) => {
+      const g = got[n];
+      const name = `${pull.node} key ${JSON.stringify(item.key.toString('latin1'))}`;
+      if (!g) return void problems.push(`${name}: missing`);
+      if (!g.value.equals(item.value)) problems.push(`${name}: value differs`);
+      if (g.flags !== item.flags) problems.push(`${name}: flags ${g.flags} vs ${item.flags}`);
+      const ttlOk = item.ttl === 0 ? g.ttl === -1 : g.ttl <= item.ttl && g.ttl >= item.ttl - maxElapsedSec;
+      if (!ttlOk) problems.push(`${name}: ttl ${g.ttl} vs ${item.ttl} written`);
+    });
+  }
+  return problems;
+}
+
+async function crawlStarts(address: string): Promise<number> {
+  const c = await readCrawlCounters(address);
+  if (!c) throw new Error(`no crawler counters from ${address}`);
+  return c.starts;
+}
+
+describe('a migration crawls each source a bounded number of times, whatever the number of receivers', () => {
+  jest.setTimeout(120000);
+  let cluster: MemcachedCluster | undefined;
+  afterEach(async () => {
+    await cluster?.stop();
+    cluster = undefined;
+  });
+  const items = makeItems(20000, 3);
+
+  it('given 5 nodes, when node-5 leaves (4 receivers), then node-5 is crawled at most 3 times and every key is on its new replicas', async () => {
+    cluster = await MemcachedCluster.start(5, MEMCACHED);
+    const old = cluster.servers();
+    await load(old, VBUCKETS, REPLICAS, items);
+    const t = topology(old, old.slice(0, 4));
+    const leaving = old[4].address;
+    const before = await crawlStarts(leaving);
+
+    const { pushes, resyncs } = await migrate(t);
+
+    const crawls = (await crawlStarts(leaving)) - before;
+    process.stdout.write(`push test: node-5 crawled ${crawls} times for ${resyncs.length} receivers\n`);
+    expect(pushes.map((r) => r.error ?? r.status)).toEqual(['succeeded']);
+    expect(pushes[0]).toMatchObject({ node: 'node-5', receivers: 4, receiversDone: 4 });
+    expect(resyncs.map((r) => r.error ?? r.status)).toEqual(Array(4).fill('succeeded'));
+    // Nothing was pulled: every receiver took all of its vbuckets from the push.
+    for (const r of resyncs) expect(r.pushed).toMatchObject({ pushers: 1, pushersDone: 1, fallbacks: [] });
+    expect(resyncs.reduce((n, r) => n + r.items, 0)).toBe(pushes[0].items);
+    expect(crawls).toBe(pushes[0].crawls);
+    expect(crawls).toBeLessThanOrEqual(3);
+    expect(await mismatches(old.slice(0, 4), old, VBUCKETS, REPLICAS, items)).toEqual([]);
+  });
+
+  it('given 3 nodes, when 2 join at once (2 receivers), then each old node is crawled at most 3 times and every key is on its new replicas', async () => {
+    cluster = await MemcachedCluster.start(3, MEMCACHED);
+    const old = cluster.servers();
+    await load(old, VBUCKETS, REPLICAS, items);
+    await cluster.add(2, MEMCACHED);
+    const t = topology(old, cluster.servers());
+    const before = await Promise.all(old.map((s) => crawlStarts(s.address)));
+
+    const { pushes, resyncs } = await migrate(t);
+
+    const crawls = await Promise.all(old.map(async (s, i) => (await crawlStarts(s.address)) - before[i]));
+    expect(pushes.map((r) => r.error ?? r.status)).toEqual(Array(3).fill('succeeded'));
+    expect(resyncs.map((r) => r.error ?? r.status)).toEqual(['succeeded', 'succeeded']);
+    for (const r of resyncs) expect(r.pushed).toMatchObject({ pushers: 3, pushersDone: 3, fallbacks: [] });
+    for (const c of crawls) expect(c).toBeLessThanOrEqual(3);
+    expect(await mismatches(cluster.servers(), old, VBUCKETS, REPLICAS, items)).toEqual([]);
+  });
+
+  it('given a push under way, when the pushing node dies, then the receivers pull from the other replica and nothing is lost', async () => {
+    cluster = await MemcachedCluster.start(5, MEMCACHED);
+    const old = cluster.servers();
+    await load(old, VBUCKETS, REPLICAS, items);
+    const t = topology(old, old.slice(0, 4));
+    const started = Date.now();
+    const leaving = cluster.nodes[4];
+    // Slowed down so the kill lands mid-push: killed once a receiver holds part of it.
+    let killed = false;
+    const killer = (async () => {
+      const deadline = Date.now() + 30000;
+      while (Date.now() < deadline) {
+        const [record] = await readAll(old[0].address, [Buffer.from('astaire:pushed:node-5')]);
+        if (record && (JSON.parse(record.value.toString()) as { items: number }).items > 0) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await leaving.kill();
+      killed = true;
+    })();
+
+    const [{ pushes, resyncs }] = await Promise.all([
+      migrate(t, { maxBytesPerSec: 4_000_000, heartbeatMs: 50 }),
+      killer,
+    ]);
+
+    expect(killed).toBe(true);
+    expect(pushes[0].status).toBe('failed');
+    expect(pushes[0].receiversDone).toBe(0);
+    expect(resyncs.map((r) => r.error ?? r.status)).toEqual(Array(4).fill('succeeded'));
+    for (const r of resyncs) {
+      expect(r.pushed).toMatchObject({ pushers: 1, pushersDone: 0 });
+      expect(r.pushed!.fallbacks).toEqual([expect.stringMatching(/^node-5: it failed/)]);
+    }
+    const elapsed = Math.ceil((Date.now() - started) / 1000) + 2;
+    expect(await gainedMismatches(t, items, elapsed)).toEqual([]);
+  });
+
+  it('given a pusher process killed mid-push (no failure record, its heartbeat stops), then the receivers pull what it did not finish', async () => {
+    cluster = await MemcachedCluster.start(5, MEMCACHED);
+    const old = cluster.servers();
+    await load(old, VBUCKETS, REPLICAS, items);
+    const t = topology(old, old.slice(0, 4));
+    const file = join(tempDir('astaire-push-'), 'topology.json');
+    writeFileSync(file, serializeTopology(t));
+    const started = Date.now();
+    const cli = join(__dirname, '../../../dist/agent/cli.js');
+    const pusher = spawn(
+      process.execPath,
+      [
+        cli,
+        'push',
+        '--node',
+        'node-5',
+        '--topology',
+        file,
+        '--local',
+        old[4].address,
+        '--max-bytes-per-sec',
+        '2000000',
+        '--json',
+      ],
+      { stdio: ['ignore', 'ignore', 'ignore'] },
+    );
+    const exited = new Promise<number | null>((resolve) => pusher.on('exit', (code) => resolve(code)));
+    const killer = (async () => {
+      const deadline = Date.now() + 30000;
+      while (Date.now() < deadline) {
+        const [record] = await readAll(old[0].address, [Buffer.from('astaire:pushed:node-5')]);
+        if (record && (JSON.parse(record.value.toString()) as { items: number }).items > 0) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      pusher.kill('SIGKILL');
+      return exited;
+    })();
+
+    const [resyncs, code] = await Promise.all([
+      Promise.all(
+        planMigration(t).pulls.map((p) =>
+          runResync({ topology: t, node: p.node, local: p.address, expectPushes: { stallTimeoutMs: 3000 } }),
+        ),
+      ),
+      killer,
+    ]);
+
+    expect(code).toBeNull(); // killed, not exited
+    expect(resyncs.map((r) => r.error ?? r.status)).toEqual(Array(4).fill('succeeded'));
+    for (const r of resyncs) {
+      expect(r.pushed).toMatchObject({ pushers: 1, pushersDone: 0 });
+      expect(r.pushed!.fallbacks).toEqual([expect.stringMatching(/^node-5: no heartbeat for 3000 ms/)]);
+    }
+    const elapsed = Math.ceil((Date.now() - started) / 1000) + 2;
+    expect(await mismatches(old.slice(0, 4), old, VBUCKETS, REPLICAS, items, elapsed)).toEqual([]);
+  });
+
+  it('given the leaving node is not a complete replica (it restarted: no marker), then it pushes nothing and its receivers pull from the other replica at once', async () => {
+    cluster = await MemcachedCluster.start(5, MEMCACHED);
+    const old = cluster.servers();
+    await load(old, VBUCKETS, REPLICAS, items);
+    await pipeline(old[4].address, [Buffer.from('md astaire:complete q\r\n')], {
+      value: () => undefined,
+      error: (line) => {
+        throw new Error(line);
+      },
+    });
+    const t = topology(old, old.slice(0, 4));
+    const started = Date.now();
+
+    const { pushes, resyncs } = await migrate(t);
+
+    expect(pushes[0]).toMatchObject({ status: 'failed', receiversDone: 0 });
+    expect(pushes[0].error).toMatch(/^SourceIncompleteError: /);
+    expect(resyncs.map((r) => r.error ?? r.status)).toEqual(Array(4).fill('succeeded'));
+    for (const r of resyncs)
+      expect(r.pushed!.fallbacks).toEqual([expect.stringMatching(/^node-5: not a complete replica/)]);
+    // Not the 30 s a silent pusher is waited for.
+    expect(Date.now() - started).toBeLessThan(30000);
+    expect(await mismatches(old.slice(0, 4), old, VBUCKETS, REPLICAS, items, 60)).toEqual([]);
+  });
+
+  it('given receivers that become ready in waves (agents starting in turn), then the leaving node is still crawled at most 3 times', async () => {
+    cluster = await MemcachedCluster.start(5, MEMCACHED);
+    const old = cluster.servers();
+    await load(old, VBUCKETS, REPLICAS, items);
+    const t = topology(old, old.slice(0, 4));
+    const leaving = old[4].address;
+    const before = await crawlStarts(leaving);
+
+    const [push, resyncs] = await Promise.all([
+      // Ready 2 s apart, past the pusher's 1 s quiet gate: each comes in a wave of its own.
+      runPush({ topology: t, node: 'node-5', local: leaving, firstRoundQuietMs: 1000 }),
+      Promise.all(
+        planMigration(t).pulls.map(async (p, i) => {
+          await new Promise((r) => setTimeout(r, i * 2000));
+          return runResync({ topology: t, node: p.node, local: p.address, expectPushes: {} });
+        }),
+      ),
+    ]);
+
+    const crawls = (await crawlStarts(leaving)) - before;
+    expect(push).toMatchObject({ status: 'succeeded', receiversDone: 4 });
+    expect(resyncs.map((r) => r.error ?? r.status)).toEqual(Array(4).fill('succeeded'));
+    expect(crawls).toBe(push.crawls);
+    expect(crawls).toBeLessThanOrEqual(3);
+    expect(await mismatches(old.slice(0, 4), old, VBUCKETS, REPLICAS, items, 30)).toEqual([]);
+  });
+});

@@ -6,6 +6,7 @@ export * from './balanced-placement';
 export * from './plan';
 export * from './routing';
 export * from './topology';
+export * from './topology-parts';
 export * from './resync-report';
 export * from './tombstone';
 export * from './reserved-keys';

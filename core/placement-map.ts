@@ -98,3 +98,18 @@ export function planPlacementMap(topology: Topology, newServers: readonly Server
   );
   return encodePlacementMap(placement, newServers);
 }
+
+/** How a placement spreads over zones: the zones of `servers`, and the vbuckets with two replicas in one zone. */
+export function zoneSpread(
+  placement: Placement,
+  servers: readonly Server[],
+): { zones: string[]; vbucketsSharingAZone: number } {
+  const zoneOf = new Map(servers.map((s) => [s.id, s.zone ?? `(no zone: ${s.id})`]));
+  const zones = [...new Set(servers.flatMap((s) => (s.zone === undefined ? [] : [s.zone])))].sort();
+  let shared = 0;
+  for (let v = 0; v < placement.vbuckets; v++) {
+    const z = placement.replicasOf(v).map((id) => zoneOf.get(id));
+    if (new Set(z).size < z.length) shared++;
+  }
+  return { zones, vbucketsSharingAZone: shared };
+}

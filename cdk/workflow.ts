@@ -389,6 +389,23 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
       ['ssm:GetParameter', 'ssm:PutParameter'],
       [topologyArn],
     );
+    // A topology over 8 KB is stored in parts under <topology>-parts/<version>/<i> (core/topology-parts.ts).
+    const parts = `${topologyArn}-parts`;
+    for (const h of [
+      'planMigration',
+      'commitMigration',
+      'keepAlive',
+      'completeLifecycle',
+      'restoreTopology',
+    ] as const)
+      allow(h, 'Read the parts of a large topology', ['ssm:GetParameters'], [`${parts}/*`]);
+    for (const h of ['planMigration', 'commitMigration', 'restoreTopology'] as const)
+      allow(
+        h,
+        'Write the parts of a large topology and delete replaced ones',
+        ['ssm:PutParameter', 'ssm:GetParametersByPath', 'ssm:DeleteParameters'],
+        [parts, `${parts}/*`],
+      );
     for (const h of ['completeLifecycle', 'recordFailure'] as const)
       allow(h, 'Put workflow metrics in the Astaire namespace only', ['cloudwatch:PutMetricData'], ['*'], {
         StringEquals: { 'cloudwatch:namespace': this.metricNamespace },
@@ -415,6 +432,18 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
         h,
         groupArn,
         "An Auto Scaling group ARN holds a UUID assigned when the group is created, after this policy; the name part limits it to this cluster's group.",
+      );
+    for (const h of [
+      'planMigration',
+      'commitMigration',
+      'keepAlive',
+      'completeLifecycle',
+      'restoreTopology',
+    ] as const)
+      acknowledge(
+        h,
+        `${topologyArn}-parts/*`,
+        "A large topology's parts have versioned names chosen at write time; the path limits them to this cluster's topology.",
       );
     for (const h of ['completeLifecycle', 'recordFailure'] as const)
       acknowledge(

@@ -7,7 +7,7 @@ import { Command, CommandIo, EXIT_FAILED, EXIT_OK } from '../command';
 /** Subcommands and the options each accepts. */
 const SUBCOMMANDS: Record<string, readonly string[]> = {
   scenario: ['items', 'json', 'state-dir'],
-  up: ['nodes', 'state-dir'],
+  up: ['nodes', 'zones', 'state-dir'],
   scale: ['state-dir'],
   resync: ['state-dir'],
   redrive: ['state-dir'],
@@ -25,7 +25,7 @@ export const command: Command = {
   summary: 'Run the elastic-scaling workflow on this machine (real memcached nodes and agents)',
   usage: [
     'astaire local scenario [--items N] [--json]     the main job (npm start)',
-    '       astaire local up [--nodes N]                      start N nodes (default 3)',
+    '       astaire local up [--nodes N] [--zones a,b,c]      start N nodes (default 3), spread over zones',
     '       astaire local scale N                             launch or terminate nodes until N are in service',
     '       astaire local resync                              make the topology match the live nodes (manual resync)',
     '       astaire local redrive [INSTANCE-ID]               re-drive lifecycle actions left waiting (all, or one)',
@@ -63,6 +63,12 @@ export const command: Command = {
   options: {
     items: { value: true, valueName: 'N', description: 'items to load (scenario: 200000; load: 100000)' },
     nodes: { value: true, valueName: 'N', description: 'nodes to start with up (default 3)' },
+    zones: {
+      value: true,
+      valueName: 'LIST',
+      description:
+        "up: zones (comma-separated) every node is given, the least populated first, as Auto Scaling spreads AZs; a vbucket's replicas go to distinct zones",
+    },
     json: { description: 'print the result as one JSON object (progress goes to stderr)' },
     timeout: { value: true, valueName: 'S', description: 'wait-sync gives up after S seconds (default 600)' },
     'state-dir': {
@@ -96,7 +102,8 @@ export const command: Command = {
         );
       case 'up': {
         const nodes = intOption(options.nodes, 'nodes', { min: 1, max: 100 }) ?? 3;
-        return exclusively(io, stateDir, `up --nodes ${nodes}`, () => up(io, stateDir, nodes));
+        const zones = zonesOption(options.zones);
+        return exclusively(io, stateDir, `up --nodes ${nodes}`, () => up(io, stateDir, nodes, zones));
       }
       case 'scale': {
         if (rest.length !== 1) throw new UsageError('scale takes one argument: the number of nodes');
@@ -182,11 +189,25 @@ async function scenario(io: CommandIo, stateDir: string, items: number, json: bo
   }
 }
 
-async function up(io: CommandIo, stateDir: string, nodes: number): Promise<number> {
+/** `--zones a,b,c`: distinct zone names, as the topology accepts them. */
+function zonesOption(value: unknown): string[] {
+  if (value === undefined) return [];
+  const zones = String(value).split(',');
+  const bad = zones.find((z) => !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(z));
+  if (bad !== undefined)
+    throw new UsageError(
+      `--zones: ${JSON.stringify(bad)} is not a zone name; give names of letters, digits, ".", "_" or "-", comma-separated (e.g. --zones a,b,c)`,
+    );
+  if (new Set(zones).size !== zones.length)
+    throw new UsageError('--zones: a zone is listed twice; list each once');
+  return zones;
+}
+
+async function up(io: CommandIo, stateDir: string, nodes: number, zones: string[]): Promise<number> {
   const { LocalSession } = await import('../../local/session');
   if (LocalSession.exists(stateDir))
     throw new UsageError(`a local cluster already runs in ${stateDir}: astaire local down first`);
-  const { session, outcome } = await LocalSession.up(stateDir, nodes, await definition(stateDir));
+  const { session, outcome } = await LocalSession.up(stateDir, nodes, await definition(stateDir), zones);
   await session.runtime.stop();
   if (outcome.status !== 'SUCCEEDED') {
     io.err(`bootstrap failed: ${outcome.error}`);
@@ -413,8 +434,11 @@ async function status(io: CommandIo, stateDir: string, json: boolean): Promise<n
     io.out(
       `migration to ${topology.newServers.length} servers in progress, owned by ${topology.migration?.executionId ?? 'nobody'} since ${topology.migration?.startedAt ?? '?'}`,
     );
+  const zoneOf = new Map(state.group.instances.map((i) => [i.id, i.zone]));
   for (const n of nodes)
-    io.out(`  ${n.id}  ${n.address.padEnd(21)}  ${n.lifecycleState.padEnd(16)}  ${n.up ? 'up' : 'DOWN'}`);
+    io.out(
+      `  ${n.id}  ${n.address.padEnd(21)}  ${n.lifecycleState.padEnd(16)}  ${n.up ? 'up' : 'DOWN'}${zoneOf.get(n.id) ? `  zone ${zoneOf.get(n.id)}` : ''}`,
+    );
   const waiting = waitingActions(state);
   if (waiting.length)
     io.out(`lifecycle actions left waiting: ${waiting.join(', ')} (astaire local redrive re-drives them)`);

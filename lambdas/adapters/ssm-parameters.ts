@@ -58,18 +58,30 @@ export class SsmTopologyStore implements TopologyStore {
     await this.deleteVersionsBut(topology.cluster, [replaced, partVersion(topology.cluster, head.parts[0])]);
   }
 
+  /**
+   * PutParameter, retried with backoff while Parameter Store throttles (its PutParameter quota is a few
+   * calls per second, and a large topology writes up to 100 parts): at most 8 attempts, about 13 s.
+   */
   private async put(name: string, value: string, tier: 'Standard' | 'Advanced'): Promise<void> {
-    await this.ssm.send(
-      new PutParameterCommand({
-        Name: name,
-        Value: value,
-        Type: 'String',
-        Overwrite: true,
-        // An advanced parameter can never go back to standard: let a small value keep
-        // whatever tier the parameter has.
-        Tier: tier === 'Advanced' ? 'Advanced' : 'Intelligent-Tiering',
-      }),
-    );
+    const command = new PutParameterCommand({
+      Name: name,
+      Value: value,
+      Type: 'String',
+      Overwrite: true,
+      // An advanced parameter can never go back to standard: let a small value keep
+      // whatever tier the parameter has.
+      Tier: tier === 'Advanced' ? 'Advanced' : 'Intelligent-Tiering',
+    });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.ssm.send(command);
+        return;
+      } catch (error) {
+        const name = (error as Error).name;
+        if (attempt >= 8 || (name !== 'ThrottlingException' && name !== 'TooManyUpdates')) throw error;
+        await new Promise((r) => setTimeout(r, Math.min(3000, 100 * 2 ** (attempt - 1))));
+      }
+    }
   }
 
   /** The version of the parts the head names now (undefined when inline or absent). */

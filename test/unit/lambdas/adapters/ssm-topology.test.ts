@@ -200,6 +200,24 @@ describe('SsmTopologyStore with a topology larger than one parameter', () => {
     await expect(store().read('big')).rejects.toThrow(/sha256 must be 64 hex digits/);
   });
 
+  it('given Parameter Store throttling part writes, then the store backs off and the write succeeds', async () => {
+    let throttled = 0;
+    const put = ssm.commandCalls(PutParameterCommand).length;
+    ssm.on(PutParameterCommand).callsFake(({ Name, Value }) => {
+      if (throttled++ % 2 === 0)
+        throw Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
+      params.set(Name, Value);
+      return {};
+    });
+    await store().write(migrating(100));
+    expect(ssm.commandCalls(PutParameterCommand).length - put).toBe(2 * parts().length + 2);
+    expect(await store().read('big')).toEqual(migrating(100));
+    ssm
+      .on(PutParameterCommand)
+      .rejects(Object.assign(new Error('denied'), { name: 'AccessDeniedException' }));
+    await expect(store().write(migrating(100, 8))).rejects.toThrow('denied');
+  });
+
   it('given the old parts cannot be listed, then the write still succeeds and warns', async () => {
     ssm
       .on(GetParametersByPathCommand)

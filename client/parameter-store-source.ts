@@ -1,7 +1,7 @@
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { parameterName, parseTopology, Topology, TopologyValidationError } from '../core';
 import { TopologySourceError } from './errors';
-import { readTopologyJson } from './ssm-topology-reader';
+import { readTopologyJson, TopologyReadCache } from './ssm-topology-reader';
 import { TopologySource } from './topology-source';
 
 export interface ParameterStoreTopologySourceProps {
@@ -18,6 +18,8 @@ export class ParameterStoreTopologySource implements TopologySource {
   readonly parameter: string;
   readonly description: string;
   private readonly ssm: SSMClient;
+  /** A large topology's parts are read again only when its head changes. */
+  private readonly cache: TopologyReadCache = {};
 
   constructor(props: ParameterStoreTopologySourceProps) {
     const name = props.parameter ?? (props.cluster === undefined ? undefined : parameterName(props.cluster));
@@ -30,7 +32,7 @@ export class ParameterStoreTopologySource implements TopologySource {
   async read(): Promise<Topology> {
     let value: string | undefined;
     try {
-      value = await readTopologyJson(this.ssm, this.parameter);
+      value = await readTopologyJson(this.ssm, this.parameter, this.cache);
     } catch (cause) {
       if (cause instanceof TopologySourceError || cause instanceof TopologyValidationError) throw cause;
       const name = (cause as Error).name;

@@ -4,6 +4,12 @@ import { joinTopologyParts, parseTopologyHead, TopologySourceError } from '../co
 /** The calls the reader makes: GetParameter (the head), GetParameters (the parts). */
 export type SsmReader = Pick<SSMClient, 'send'>;
 
+/** The last head read and the document its parts held: a poller whose head has not changed reads no part. */
+export interface TopologyReadCache {
+  head?: string;
+  json?: string;
+}
+
 /** GetParameters takes at most this many names. */
 const NAMES_PER_CALL = 10;
 
@@ -11,9 +17,14 @@ const NAMES_PER_CALL = 10;
  * The topology document's JSON from its parameter: inline, or from the parts its head names
  * (see core/topology-parts.ts). Undefined when the parameter does not exist; SDK errors propagate.
  * When a part is missing (a writer replaced that version meanwhile), the head is read once more.
- * Shared by the workflow's store, the agent and the client.
+ * Shared by the workflow's store, the agent and the client. With `cache`, an unchanged head (same epoch,
+ * same sha256) returns the document read last time: one GetParameter per poll.
  */
-export async function readTopologyJson(ssm: SsmReader, name: string): Promise<string | undefined> {
+export async function readTopologyJson(
+  ssm: SsmReader,
+  name: string,
+  cache?: TopologyReadCache,
+): Promise<string | undefined> {
   // Required here, not at the top: file-based (local) agents never pay for loading the SDK.
   const { GetParameterCommand, GetParametersCommand } =
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy: the AWS SDK costs ~40 MB of RSS and a second of start-up that file-based (local) runs never need
@@ -30,6 +41,7 @@ export async function readTopologyJson(ssm: SsmReader, name: string): Promise<st
     if (value === undefined) return undefined;
     const head = parseTopologyHead(value, source);
     if (!head) return value;
+    if (cache && cache.head === value && cache.json !== undefined) return cache.json;
     const values = new Map<string, string>();
     for (let i = 0; i < head.parts.length; i += NAMES_PER_CALL) {
       const out = await ssm.send(
@@ -38,12 +50,15 @@ export async function readTopologyJson(ssm: SsmReader, name: string): Promise<st
       for (const p of out.Parameters ?? []) if (p.Name && p.Value !== undefined) values.set(p.Name, p.Value);
     }
     const missing = head.parts.filter((part) => !values.has(part));
-    if (missing.length === 0)
-      return joinTopologyParts(
+    if (missing.length === 0) {
+      const json = joinTopologyParts(
         head,
         head.parts.map((part) => values.get(part)!),
         source,
       );
+      if (cache) Object.assign(cache, { head: value, json });
+      return json;
+    }
     if (attempt === 2)
       throw new TopologySourceError(
         source,

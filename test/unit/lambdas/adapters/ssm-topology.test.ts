@@ -240,6 +240,20 @@ describe('the agent and the client read a topology in parts', () => {
     ).toEqual(big);
   });
 
+  it('given a client polling an unchanged head, then it reads the parts once; after a new write, again', async () => {
+    await store().write(migrating(1000, 1));
+    const source = new ParameterStoreTopologySource({ ssm: new SSMClient({}), parameter: HEAD });
+    const before = ssm.commandCalls(GetParametersCommand).length;
+    const first = await source.read();
+    const once = ssm.commandCalls(GetParametersCommand).length - before;
+    expect(once).toBeGreaterThan(0);
+    expect(await source.read()).toEqual(first);
+    expect(ssm.commandCalls(GetParametersCommand).length - before).toBe(once);
+    await store().write(migrating(1000, 2));
+    expect((await source.read()).epoch).toBe(2);
+    expect(ssm.commandCalls(GetParametersCommand).length - before).toBeGreaterThan(once);
+  });
+
   it('given a part missing twice, then both report a TopologySourceError naming the head parameter', async () => {
     await store().write(migrating(1000));
     params.delete(JSON.parse(params.get(HEAD)!).parts[0]);

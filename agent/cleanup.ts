@@ -1,4 +1,4 @@
-import { Placement, ResyncProgress, ResyncReport, Topology } from '../core';
+import { placementOf, ResyncProgress, ResyncReport, Topology } from '../core';
 import { UsageError } from './errors';
 import { DEFAULT_LOCAL, DEFAULT_PROGRESS_INTERVAL_MS } from './migrator';
 import { purgeStale, PurgeStats } from './purge';
@@ -48,11 +48,7 @@ export interface AgentCleanupReport extends ResyncReport {
 
 /** `out[v]` is 1 for each vbucket `node` does not hold in `topology.servers`' placement. */
 export function vbucketsNotHeld(topology: Topology, node: string): Uint8Array {
-  const placement = new Placement(
-    topology.servers.map((s) => s.id),
-    topology.vbuckets,
-    topology.replicas,
-  );
+  const placement = placementOf(topology, 'servers');
   const me = placement.ids.indexOf(node);
   const out = new Uint8Array(topology.vbuckets).fill(1);
   const r = placement.replicas;

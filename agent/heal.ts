@@ -1,4 +1,4 @@
-import { Placement, Server, Topology, VbucketPull } from '../core';
+import { placementOf, Server, Topology, VbucketPull } from '../core';
 import { UsageError } from './errors';
 import { isComplete, readNodeState } from './marker';
 import { AgentResyncReport, DEFAULT_LOCAL, PullOptions, runPulls } from './pulls';
@@ -51,11 +51,7 @@ export async function runHeal(
 
 /** Every vbucket `node` serves under `servers`, with the other replicas as sources, best first. */
 export function healPulls(topology: Topology, node: string): VbucketPull[] {
-  const placement = new Placement(
-    topology.servers.map((s) => s.id),
-    topology.vbuckets,
-    topology.replicas,
-  );
+  const placement = placementOf(topology, 'servers');
   const pulls: VbucketPull[] = [];
   for (let v = 0; v < topology.vbuckets; v++) {
     const replicas = placement.replicasOf(v);

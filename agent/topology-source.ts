@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { SSMClient } from '@aws-sdk/client-ssm';
-import { parseTopology, Topology } from '../core';
+import { readTopologyJson } from '../client/ssm-topology-reader';
+import { parseTopology, Topology, TopologyValidationError } from '../core';
 import { TopologySourceError } from './errors';
 
 /** Reads and validates the topology document from a file. */
@@ -16,23 +17,20 @@ export async function topologyFromFile(path: string): Promise<Topology> {
   return parseTopology(text, `topology file ${path}`);
 }
 
-/** Port: the one Parameter Store call the agent makes. */
+/** Port: the Parameter Store calls the agent makes (GetParameter, and GetParameters for a topology in parts). */
 export type ParameterReader = Pick<SSMClient, 'send'>;
 
-/** Reads and validates the topology document from a Parameter Store parameter. */
+/** Reads and validates the topology document from a Parameter Store parameter (inline or in parts). */
 export async function topologyFromParameter(ssm: ParameterReader, name: string): Promise<Topology> {
   const source = `parameter ${name}`;
   let value: string | undefined;
   try {
-    // Required here, not at the top: file-based (local) runs never pay for loading the SDK.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy: the AWS SDK costs ~40 MB of RSS and a second of start-up that file-based (local) runs never need
-    const { GetParameterCommand } = require('@aws-sdk/client-ssm') as typeof import('@aws-sdk/client-ssm');
-    const out = await ssm.send(new GetParameterCommand({ Name: name }));
-    value = out.Parameter?.Value;
+    value = await readTopologyJson(ssm, name);
   } catch (cause) {
+    if (cause instanceof TopologySourceError || cause instanceof TopologyValidationError) throw cause;
     const e = cause as Error;
     throw new TopologySourceError(source, `cannot be read: ${e.name}: ${e.message}`, { cause });
   }
-  if (value === undefined) throw new TopologySourceError(source, 'has no value');
+  if (value === undefined) throw new TopologySourceError(source, 'does not exist');
   return parseTopology(value, source);
 }

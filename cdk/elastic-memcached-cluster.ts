@@ -390,8 +390,9 @@ export class ElasticMemcachedCluster extends Construct implements ec2.IConnectab
       roles: [role],
       statements: [
         new iam.PolicyStatement({
-          // The agent reads the topology it resyncs against (and only its own cluster's parameters).
-          actions: ['ssm:GetParameter'],
+          // The agent reads the topology it resyncs against, and its parts when a large one is split
+          // (only its own cluster's parameters).
+          actions: ['ssm:GetParameter', 'ssm:GetParameters'],
           resources: [clusterParametersArn],
         }),
         new iam.PolicyStatement({
@@ -562,15 +563,15 @@ export class ElasticMemcachedCluster extends Construct implements ec2.IConnectab
   }
 
   /**
-   * Lets an application read the topology (`ssm:GetParameter` on this cluster's topology parameter),
-   * which `ParameterStoreTopologySource` of `astaire-aws/client` needs. Network access is separate:
-   * `cluster.connections.allowDefaultPortFrom(app)`.
+   * Lets an application read the topology (`ssm:GetParameter` on this cluster's topology parameter,
+   * `ssm:GetParameters` on its parts when a large one is split), which `ParameterStoreTopologySource`
+   * of `astaire-aws/client` needs. Network access is separate: `cluster.connections.allowDefaultPortFrom(app)`.
    */
   grantReadTopology(grantee: iam.IGrantable): iam.Grant {
     return iam.Grant.addToPrincipal({
       grantee,
-      actions: ['ssm:GetParameter'],
-      resourceArns: [this.topologyParameterArn],
+      actions: ['ssm:GetParameter', 'ssm:GetParameters'],
+      resourceArns: [this.topologyParameterArn, `${this.topologyParameterArn}-parts/*`],
     });
   }
 

@@ -450,6 +450,23 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
       ['ssm:ListCommands', 'ssm:CancelCommand'],
       ['*'],
     );
+    // A topology over 8 KB is stored in parts under <topology>-parts/<version>/<i> (core/topology-parts.ts).
+    const parts = `${topologyArn}-parts`;
+    for (const h of [
+      'planMigration',
+      'commitMigration',
+      'keepAlive',
+      'completeLifecycle',
+      'restoreTopology',
+    ] as const)
+      allow(h, 'Read the parts of a large topology', ['ssm:GetParameters'], [`${parts}/*`]);
+    for (const h of ['planMigration', 'commitMigration', 'restoreTopology'] as const)
+      allow(
+        h,
+        'Write the parts of a large topology and delete replaced ones',
+        ['ssm:PutParameter', 'ssm:GetParametersByPath', 'ssm:DeleteParameters'],
+        [parts, `${parts}/*`],
+      );
     for (const h of ['completeLifecycle', 'recordFailure', 'keepAlive'] as const)
       allow(h, 'Put workflow metrics in the Astaire namespace only', ['cloudwatch:PutMetricData'], ['*'], {
         StringEquals: { 'cloudwatch:namespace': this.metricNamespace },
@@ -482,6 +499,18 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
       '*',
       'The command ids exist only at run time and ListCommands takes no resource ARN; the handler filters by this cluster document and cancels only the commands whose Comment names the failed migration.',
     );
+    for (const h of [
+      'planMigration',
+      'commitMigration',
+      'keepAlive',
+      'completeLifecycle',
+      'restoreTopology',
+    ] as const)
+      acknowledge(
+        h,
+        `${topologyArn}-parts/*`,
+        "A large topology's parts have versioned names chosen at write time; the path limits them to this cluster's topology.",
+      );
     for (const h of ['completeLifecycle', 'recordFailure', 'keepAlive'] as const)
       acknowledge(
         h,

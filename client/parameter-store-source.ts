@@ -1,6 +1,7 @@
-import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { parameterName, parseTopology, Topology } from '../core';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { parameterName, parseTopology, Topology, TopologyValidationError } from '../core';
 import { TopologySourceError } from './errors';
+import { readTopologyJson, TopologyReadCache } from './ssm-topology-reader';
 import { TopologySource } from './topology-source';
 
 export interface ParameterStoreTopologySourceProps {
@@ -12,11 +13,13 @@ export interface ParameterStoreTopologySourceProps {
   readonly cluster?: string;
 }
 
-/** The topology in Parameter Store, read with GetParameter on every poll. */
+/** The topology in Parameter Store (inline, or in parts for a large cluster), read on every poll. */
 export class ParameterStoreTopologySource implements TopologySource {
   readonly parameter: string;
   readonly description: string;
   private readonly ssm: SSMClient;
+  /** A large topology's parts are read again only when its head changes. */
+  private readonly cache: TopologyReadCache = {};
 
   constructor(props: ParameterStoreTopologySourceProps) {
     const name = props.parameter ?? (props.cluster === undefined ? undefined : parameterName(props.cluster));
@@ -29,17 +32,17 @@ export class ParameterStoreTopologySource implements TopologySource {
   async read(): Promise<Topology> {
     let value: string | undefined;
     try {
-      const out = await this.ssm.send(new GetParameterCommand({ Name: this.parameter }));
-      value = out.Parameter?.Value;
+      value = await readTopologyJson(this.ssm, this.parameter, this.cache);
     } catch (cause) {
+      if (cause instanceof TopologySourceError || cause instanceof TopologyValidationError) throw cause;
       const name = (cause as Error).name;
-      const reason =
-        name === 'ParameterNotFound'
-          ? 'does not exist'
-          : `cannot be read (${name}: ${(cause as Error).message})`;
-      throw new TopologySourceError(this.description, reason, { cause });
+      throw new TopologySourceError(
+        this.description,
+        `cannot be read (${name}: ${(cause as Error).message})`,
+        { cause },
+      );
     }
-    if (value === undefined) throw new TopologySourceError(this.description, 'has no value');
+    if (value === undefined) throw new TopologySourceError(this.description, 'does not exist');
     return parseTopology(value, this.description);
   }
 }

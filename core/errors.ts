@@ -23,17 +23,16 @@ export class TopologyValidationError extends AstaireError {
   }
 }
 
-/** A topology document too large for a Parameter Store parameter. */
+/** A topology document too large for Parameter Store (even in parts). */
 export class TopologyTooLargeError extends AstaireError {
   override readonly name = 'TopologyTooLargeError';
   constructor(
     readonly cluster: string,
     readonly bytes: number,
     readonly limit: number,
+    what = 'an advanced Parameter Store parameter',
   ) {
-    super(
-      `topology of cluster ${cluster} is ${bytes} bytes, over the ${limit}-byte limit of an advanced Parameter Store parameter`,
-    );
+    super(`topology of cluster ${cluster} is ${bytes} bytes, over the ${limit}-byte limit of ${what}`);
   }
 }
 

@@ -9,17 +9,22 @@ import { crc32, murmurBlock, murmurFinish } from './hash';
  * adding a server moves to it only the slots where it now outranks an old one.
  */
 export class Placement {
-  /** Sorted, distinct server ids; `table` holds indices into it. */
+  /** Distinct server ids (sorted, for rendezvous; as given, for an explicit map); `table` holds indices into it. */
   readonly ids: readonly string[];
   /** Replicas per vbucket: min(requested, number of servers). */
   readonly replicas: number;
   /** `table[vbucket * replicas + rank]` is the index into `ids` of that vbucket's rank-th replica. */
   readonly table: Uint16Array;
 
+  /**
+   * Rendezvous placement of `serverIds`; or, given `explicit` (an explicit vbucket map, see
+   * placement-map.ts), that table with indices into `serverIds` in the order given.
+   */
   constructor(
     serverIds: readonly string[],
     readonly vbuckets: number,
     requestedReplicas: number,
+    explicit?: Uint16Array,
   ) {
     if (!Number.isInteger(vbuckets) || vbuckets < 1)
       throw new InvalidArgumentError(`vbuckets must be a positive integer, got ${vbuckets}`);
@@ -28,6 +33,17 @@ export class Placement {
     const ids = [...serverIds].sort(compareIds);
     for (let i = 1; i < ids.length; i++)
       if (ids[i] === ids[i - 1]) throw new InvalidArgumentError(`server id ${ids[i]} is listed twice`);
+    if (explicit) {
+      const r = Math.min(requestedReplicas, ids.length);
+      if (explicit.length !== vbuckets * r)
+        throw new InvalidArgumentError(
+          `an explicit map of ${vbuckets} vbuckets x ${r} replicas has ${vbuckets * r} slots, got ${explicit.length}`,
+        );
+      this.ids = [...serverIds];
+      this.replicas = r;
+      this.table = explicit;
+      return;
+    }
     if (ids.length > 0xffff) throw new InvalidArgumentError(`at most 65535 servers, got ${ids.length}`);
     this.ids = ids;
     const r = Math.min(requestedReplicas, ids.length);

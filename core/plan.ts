@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from './errors';
-import { Placement } from './placement';
+import { placementOf } from './placement-map';
 import { Topology } from './topology';
 
 /** One vbucket a node must pull, with the old replicas that may supply it, primary first. */
@@ -57,17 +57,9 @@ export function planMigration(topology: Topology): MigrationPlan {
     throw new InvalidArgumentError(
       `topology of cluster ${topology.cluster} has no newServers: nothing to plan`,
     );
-  const { vbuckets, replicas } = topology;
-  const oldPlacement = new Placement(
-    topology.servers.map((s) => s.id),
-    vbuckets,
-    replicas,
-  );
-  const newPlacement = new Placement(
-    topology.newServers.map((s) => s.id),
-    vbuckets,
-    replicas,
-  );
+  const { vbuckets } = topology;
+  const oldPlacement = placementOf(topology, 'servers');
+  const newPlacement = placementOf(topology, 'newServers');
   const perNode = new Map<string, VbucketPull[]>(topology.newServers.map((s) => [s.id, []]));
   const lost = new Map<string, number[]>(topology.newServers.map((s) => [s.id, []]));
   const gone = new Set(topology.migration?.gone ?? []);

@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from './errors';
 import { Placement } from './placement';
+import { placementOf } from './placement-map';
 import { Server, Topology } from './topology';
 
 /**
@@ -17,18 +18,10 @@ export class Routing {
   private readonly byId: Map<string, Server>;
 
   constructor(readonly topology: Topology) {
-    this.current = new Placement(
-      topology.servers.map((s) => s.id),
-      topology.vbuckets,
-      topology.replicas,
-    );
+    this.current = placementOf(topology, 'servers');
     this.byId = new Map(topology.servers.map((s) => [s.id, s]));
     if (topology.newServers) {
-      this.next = new Placement(
-        topology.newServers.map((s) => s.id),
-        topology.vbuckets,
-        topology.replicas,
-      );
+      this.next = placementOf(topology, 'newServers');
       for (const s of topology.newServers) {
         const old = this.byId.get(s.id);
         if (old && old.address !== s.address)

@@ -1,9 +1,12 @@
-import { TopologyTooLargeError, TopologyValidationError } from './errors';
+import { InvalidArgumentError, TopologyValidationError } from './errors';
+import { decodePlacementMap, planPlacementMap } from './placement-map';
 
 /** One memcached node: `id` is the EC2 instance id (or a local node id), `address` is `host:port`. */
 export interface Server {
   readonly id: string;
   readonly address: string;
+  /** Availability Zone (or any failure domain); a vbucket's replicas go to distinct zones. */
+  readonly zone?: string;
 }
 
 /** Who owns the migration in progress. */
@@ -28,8 +31,15 @@ export interface Topology {
   readonly vbuckets: number;
   readonly replicas: number;
   readonly servers: readonly Server[];
+  /**
+   * The explicit vbucket map of `servers` (see placement-map.ts for the format); when absent the
+   * placement is rendezvous over the server ids.
+   */
+  readonly map?: string;
   /** Present only while a migration runs: the target members. */
   readonly newServers?: readonly Server[];
+  /** The explicit vbucket map of `newServers` (only with newServers). */
+  readonly newMap?: string;
   /** Present only while a migration runs. */
   readonly migration?: MigrationInfo;
 }
@@ -47,6 +57,7 @@ const CLUSTER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const SERVER_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
 const HOSTNAME =
   /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+const ZONE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const IPV6 = /^\[[0-9A-Fa-f:.]{2,45}\]$/;
 
 export function parameterName(cluster: string): string {
@@ -121,7 +132,12 @@ export function parseTopology(input: string | unknown, source: string): Topology
     replicas: replicas as number,
     servers,
   };
+  if (d.map !== undefined) result.map = parseMap(d.map, 'map', servers, result, fail);
   if (d.newServers !== undefined) result.newServers = parseServers(d.newServers, 'newServers', fail);
+  if (d.newMap !== undefined) {
+    if (result.newServers === undefined) fail('newMap', '(a map)', 'must come with newServers');
+    result.newMap = parseMap(d.newMap, 'newMap', result.newServers!, result, fail);
+  }
   if (d.migration !== undefined) {
     const m = d.migration as Record<string, unknown>;
     if (typeof m !== 'object' || m === null || Array.isArray(m)) fail('migration', m, 'must be an object');
@@ -158,17 +174,40 @@ function parseServers(
     const at = `${field}[${i}]`;
     if (typeof entry !== 'object' || entry === null || Array.isArray(entry))
       fail(at, entry, 'must be an object {"id", "address"}');
-    const { id, address } = entry as Record<string, unknown>;
+    const { id, address, zone } = entry as Record<string, unknown>;
     if (typeof id !== 'string' || !SERVER_ID.test(id))
       fail(`${at}.id`, id, 'must be 1-64 letters, digits, ".", "_", ":" or "-"');
     if (typeof address !== 'string' || parseAddress(address) === undefined)
       fail(`${at}.address`, address, 'must be host:port');
     if (ids.has(id as string)) fail(`${at}.id`, id, `is listed twice in ${field}`);
     if (addresses.has(address as string)) fail(`${at}.address`, address, `is listed twice in ${field}`);
+    if (zone !== undefined && (typeof zone !== 'string' || !ZONE.test(zone)))
+      fail(`${at}.zone`, zone, 'must be 1-64 letters, digits, ".", "_" or "-"');
     ids.add(id as string);
     addresses.add(address as string);
-    return { id: id as string, address: address as string };
+    return server(id as string, address as string, zone as string | undefined);
   });
+}
+
+function server(id: string, address: string, zone: string | undefined): Server {
+  return zone === undefined ? { id, address } : { id, address, zone };
+}
+
+function parseMap(
+  value: unknown,
+  field: string,
+  servers: readonly Server[],
+  t: { vbuckets: number; replicas: number },
+  fail: (field: string, value: unknown, reason: string) => never,
+): string {
+  if (typeof value !== 'string') return fail(field, value, 'must be a base64 string');
+  try {
+    decodePlacementMap(value, servers, t.vbuckets, t.replicas);
+  } catch (error) {
+    if (!(error instanceof InvalidArgumentError)) throw error;
+    fail(field, value, error.message);
+  }
+  return value;
 }
 
 function isPowerOfTwo(n: unknown): boolean {
@@ -176,8 +215,8 @@ function isPowerOfTwo(n: unknown): boolean {
 }
 
 /**
- * The compact JSON stored in Parameter Store, with fields in a fixed order.
- * Throws TopologyTooLargeError when it does not fit an advanced parameter.
+ * The compact JSON of the document, with fields in a fixed order. A document larger than one
+ * parameter is stored in parts (see topology-parts.ts).
  */
 export function serializeTopology(topology: Topology): string {
   const doc: Record<string, unknown> = {
@@ -185,18 +224,17 @@ export function serializeTopology(topology: Topology): string {
     epoch: topology.epoch,
     vbuckets: topology.vbuckets,
     replicas: topology.replicas,
-    servers: topology.servers.map(({ id, address }) => ({ id, address })),
+    servers: topology.servers.map(({ id, address, zone }) => server(id, address, zone)),
   };
-  if (topology.newServers) doc.newServers = topology.newServers.map(({ id, address }) => ({ id, address }));
+  if (topology.map !== undefined) doc.map = topology.map;
+  if (topology.newServers)
+    doc.newServers = topology.newServers.map(({ id, address, zone }) => server(id, address, zone));
+  if (topology.newMap !== undefined) doc.newMap = topology.newMap;
   if (topology.migration) {
     const { executionId, startedAt, gone } = topology.migration;
     doc.migration = { executionId, startedAt, ...(gone && gone.length > 0 ? { gone } : {}) };
   }
-  const json = JSON.stringify(doc);
-  const bytes = new TextEncoder().encode(json).length;
-  if (bytes > ADVANCED_PARAMETER_BYTES)
-    throw new TopologyTooLargeError(topology.cluster, bytes, ADVANCED_PARAMETER_BYTES);
-  return json;
+  return JSON.stringify(doc);
 }
 
 /** The Parameter Store tier a serialized topology needs. */
@@ -229,30 +267,35 @@ export function isMigrating(topology: Topology): boolean {
 /**
  * Starts a migration towards `newServers`, owned by `migration`. Every change bumps the epoch:
  * clients cache routing per epoch, and must see `newServers` to start writing to both member sets.
+ * `newMap` is the balanced, zone-aware map of the new members, derived from the current placement.
  */
 export function beginMigration(
   topology: Topology,
   newServers: readonly Server[],
   migration: MigrationInfo,
 ): Topology {
+  const target = parseServers(newServers, 'newServers', (field, value, reason) => {
+    throw new TopologyValidationError(`topology of cluster ${topology.cluster}`, field, value, reason);
+  });
+  const newMap = planPlacementMap(topology, target);
   return parseTopology(
-    { ...topology, epoch: topology.epoch + 1, newServers, migration },
+    { ...topology, epoch: topology.epoch + 1, newServers: target, newMap, migration },
     `topology of cluster ${topology.cluster}`,
   );
 }
 
-/** Commits the migration: servers := newServers, epoch + 1. */
+/** Commits the migration: servers := newServers, map := newMap, epoch + 1. */
 export function commitMigration(topology: Topology): Topology {
-  return topology.newServers ? settled(topology, topology.newServers) : topology;
+  return topology.newServers ? settled(topology, topology.newServers, topology.newMap) : topology;
 }
 
 /** Abandons the migration: the old members stay (epoch + 1, as for every change). */
 export function abortMigration(topology: Topology): Topology {
-  return topology.newServers ? settled(topology, topology.servers) : topology;
+  return topology.newServers ? settled(topology, topology.servers, topology.map) : topology;
 }
 
-/** The document after a migration ends with `servers` as the members. */
-function settled(topology: Topology, servers: readonly Server[]): Topology {
+/** The document after a migration ends with `servers` (placed by `map`) as the members. */
+function settled(topology: Topology, servers: readonly Server[], map: string | undefined): Topology {
   const { cluster, epoch, vbuckets, replicas } = topology;
-  return { cluster, epoch: epoch + 1, vbuckets, replicas, servers };
+  return { cluster, epoch: epoch + 1, vbuckets, replicas, servers, ...(map !== undefined ? { map } : {}) };
 }

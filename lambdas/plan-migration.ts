@@ -194,26 +194,35 @@ async function targetMembers(
     .filter((m) => MEMBER_STATES.has(m.lifecycleState) && m.instanceId !== leaving)
     .map((m) => m.instanceId);
   const ips = await ports.addresses.privateIps(ids);
+  const zones = (await ports.addresses.zones?.(ids)) ?? new Map<string, string>();
   const missing = ids.filter((id) => !ips.has(id));
   if (missing.length)
     console.warn(JSON.stringify({ message: 'members without a private address left out', missing }));
-  const wanted = new Map(
-    ids.filter((id) => ips.has(id)).map((id) => [id, `${ips.get(id)!}:${ports.memcachedPort}`]),
+  const wanted = new Map<string, Server>(
+    ids
+      .filter((id) => ips.has(id))
+      .map((id) => {
+        const address = `${ips.get(id)!}:${ports.memcachedPort}`;
+        const zone = zones.get(id);
+        return [id, zone === undefined ? { id, address } : { id, address, zone }];
+      }),
   );
   // Keep the current order for staying members and append newcomers sorted: a stable document.
-  const staying = topology.servers.filter((s) => wanted.get(s.id) === s.address);
+  // A staying member takes the zone EC2 reports now (a cluster from before zones learns them).
+  const staying = topology.servers
+    .filter((s) => wanted.get(s.id)?.address === s.address)
+    .map((s) => wanted.get(s.id)!);
   const stayingIds = new Set(staying.map((s) => s.id));
-  const joining = [...wanted]
-    .filter(([id]) => !stayingIds.has(id))
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([id, address]) => ({ id, address }));
+  const joining = [...wanted.values()]
+    .filter((s) => !stayingIds.has(s.id))
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   return [...staying, ...joining];
 }
 
 function sameMembers(a: readonly Server[], b: readonly Server[]): boolean {
   const key = (s: readonly Server[]) =>
     s
-      .map((x) => `${x.id}@${x.address}`)
+      .map((x) => `${x.id}@${x.address}@${x.zone ?? ''}`)
       .sort()
       .join(',');
   return key(a) === key(b);

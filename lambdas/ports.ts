@@ -63,6 +63,11 @@ export interface GroupMembers {
 export interface InstanceAddresses {
   /** Private IPv4 address by instance id; instances without one (terminated) are absent. */
   privateIps(instanceIds: readonly string[]): Promise<ReadonlyMap<string, string>>;
+  /**
+   * Availability Zone (or local zone name) by instance id; instances without one are absent. Optional:
+   * without it, servers carry no zone and replicas are only on distinct servers.
+   */
+  zones?(instanceIds: readonly string[]): Promise<ReadonlyMap<string, string>>;
 }
 
 /** Identifies one pending lifecycle action (from the EventBridge event). */

@@ -59,6 +59,8 @@ export interface LocalRuntimeOptions {
   readonly detached?: boolean;
   /** A group saved by an earlier process (`astaire local scale` after `up`). */
   readonly group?: GroupState;
+  /** Zones a new group spreads its nodes over (a saved group keeps its own). @default none */
+  readonly zones?: readonly string[];
   /** Called after every change of the group's membership or lifecycle states. */
   readonly onGroupChange?: (state: GroupState) => void;
   /**
@@ -142,6 +144,7 @@ export class LocalRuntime {
         memoryMb: options.memoryMb,
         detached: options.detached,
         onChange: options.onGroupChange,
+        zones: options.zones,
       },
       options.group,
     );

@@ -39,6 +39,7 @@ const WAIT_STATES: Record<string, 'launch' | 'terminate' | undefined> = {
 interface Instance {
   readonly id: string;
   readonly ip: string;
+  readonly zone?: string;
   lifecycleState: string;
   actionToken?: string;
   pid?: number;
@@ -49,9 +50,12 @@ interface Instance {
 export interface GroupState {
   readonly port: number;
   readonly sequence: number;
+  /** Zones new instances are spread over (`astaire local up --zones a,b,c`); none when absent. */
+  readonly zones?: readonly string[];
   readonly instances: readonly {
     id: string;
     ip: string;
+    zone?: string;
     lifecycleState: string;
     actionToken?: string;
     pid?: number;
@@ -70,6 +74,8 @@ export interface LocalScalingGroupOptions {
   readonly detached?: boolean;
   /** Called after every change of membership or lifecycle state (to persist it). */
   readonly onChange?: (state: GroupState) => void;
+  /** Zones to spread instances over, each launch going to the zone with the fewest members. */
+  readonly zones?: readonly string[];
 }
 
 /**
@@ -81,11 +87,13 @@ export interface LocalScalingGroupOptions {
 export class LocalScalingGroup implements GroupMembers, InstanceAddresses, LifecycleActions {
   private readonly instances = new Map<string, Instance>();
   private sequence = 0;
+  private readonly zoneNames: readonly string[];
 
   constructor(
     private readonly options: LocalScalingGroupOptions,
     restored?: GroupState,
   ) {
+    this.zoneNames = restored?.zones ?? options.zones ?? [];
     if (restored) {
       this.sequence = restored.sequence;
       for (const i of restored.instances) this.instances.set(i.id, { ...i });
@@ -96,11 +104,13 @@ export class LocalScalingGroup implements GroupMembers, InstanceAddresses, Lifec
     return {
       port: this.options.port,
       sequence: this.sequence,
+      ...(this.zoneNames.length ? { zones: this.zoneNames } : {}),
       instances: [...this.instances.values()]
         .filter((i) => i.lifecycleState !== 'Terminated')
-        .map(({ id, ip, lifecycleState, actionToken, pid }) => ({
+        .map(({ id, ip, zone, lifecycleState, actionToken, pid }) => ({
           id,
           ip,
+          ...(zone === undefined ? {} : { zone }),
           lifecycleState,
           actionToken,
           pid,
@@ -195,6 +205,26 @@ export class LocalScalingGroup implements GroupMembers, InstanceAddresses, Lifec
     return ips;
   }
 
+  async zones(instanceIds: readonly string[]): Promise<ReadonlyMap<string, string>> {
+    const zones = new Map<string, string>();
+    for (const id of instanceIds) {
+      const instance = this.instances.get(id);
+      if (instance?.zone !== undefined && instance.lifecycleState !== 'Terminated')
+        zones.set(id, instance.zone);
+    }
+    return zones;
+  }
+
+  /** The zone with the fewest live instances (the first listed on a tie), as Auto Scaling balances AZs. */
+  private nextZone(launching: readonly Instance[]): string | undefined {
+    if (this.zoneNames.length === 0) return undefined;
+    const count = new Map(this.zoneNames.map((z) => [z, 0]));
+    for (const i of [...this.instances.values(), ...launching])
+      if (i.zone !== undefined && i.lifecycleState !== 'Terminated')
+        count.set(i.zone, (count.get(i.zone) ?? 0) + 1);
+    return this.zoneNames.reduce((best, z) => (count.get(z)! < count.get(best)! ? z : best));
+  }
+
   async complete(action: LifecycleActionRef, result: 'CONTINUE' | 'ABANDON'): Promise<LifecycleCallOutcome> {
     const instance = this.pendingAction(action);
     if (!instance) return 'gone';
@@ -247,11 +277,19 @@ export class LocalScalingGroup implements GroupMembers, InstanceAddresses, Lifec
   }
 
   private async startInstances(count: number, lifecycleState: string): Promise<Instance[]> {
-    const fresh = Array.from({ length: count }, () => {
+    const fresh: Instance[] = [];
+    for (let k = 0; k < count; k++) {
       const n = ++this.sequence;
       if (n > 250) throw new Error('local mode supports at most 250 instances over its lifetime');
-      return { id: `i-${n.toString(16).padStart(17, '0')}`, ip: `127.0.1.${n}`, lifecycleState } as Instance;
-    });
+      const zone = this.nextZone(fresh);
+      const instance: Instance = {
+        id: `i-${n.toString(16).padStart(17, '0')}`,
+        ip: `127.0.1.${n}`,
+        lifecycleState,
+        ...(zone === undefined ? {} : { zone }),
+      };
+      fresh.push(instance);
+    }
     await Promise.all(
       fresh.map(async (instance) => {
         instance.process = await MemcachedProcess.start({

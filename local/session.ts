@@ -204,10 +204,11 @@ export class LocalSession {
     stateDir: string,
     nodes: number,
     definition: Record<string, unknown>,
+    zones: readonly string[] = [],
   ): Promise<{ session: LocalSession; outcome: ExecutionOutcome }> {
     const state: SessionState = {
       cluster: 'local',
-      group: { port: 0, sequence: 0, instances: [] },
+      group: { port: 0, sequence: 0, ...(zones.length ? { zones } : {}), instances: [] },
       items: 0,
       executions: [],
     };
@@ -283,6 +284,7 @@ export class LocalSession {
       detached: true,
       memoryMb: 512,
       group: state.group.instances.length ? state.group : undefined,
+      zones: state.group.zones,
       onProgress,
       onGroupChange: (group) => {
         for (const i of group.instances)

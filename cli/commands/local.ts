@@ -11,7 +11,7 @@ import { ProgressView } from '../progress';
 /** Subcommands and the options each accepts. */
 const SUBCOMMANDS: Record<string, readonly string[]> = {
   scenario: ['items', 'json', 'report', 'state-dir'],
-  up: ['nodes', 'state-dir'],
+  up: ['nodes', 'zones', 'state-dir'],
   scale: ['json', 'report', 'state-dir'],
   resync: ['json', 'state-dir'],
   redrive: ['json', 'state-dir'],
@@ -44,7 +44,7 @@ export const command: Command = {
   summary: 'Run the elastic-scaling workflow on this machine (real memcached nodes and agents)',
   usage: [
     'astaire local scenario [--items N] [--json]          the main job (npm start)',
-    '       astaire local up [--nodes N]                      start N nodes (default 3)',
+    '       astaire local up [--nodes N] [--zones a,b,c]      start N nodes (default 3), spread over zones',
     '       astaire local scale N                             launch or terminate nodes until N are in service',
     '       astaire local resync                              make the topology match the live nodes (manual resync)',
     '       astaire local redrive [INSTANCE-ID]               re-drive lifecycle actions left waiting (all, or one)',
@@ -85,6 +85,12 @@ export const command: Command = {
   options: {
     items: { value: true, valueName: 'N', description: 'items to load (scenario: 200000; load: 100000)' },
     nodes: { value: true, valueName: 'N', description: 'nodes to start with up (default 3)' },
+    zones: {
+      value: true,
+      valueName: 'LIST',
+      description:
+        "up: zones (comma-separated) every node is given, the least populated first, as Auto Scaling spreads AZs; a vbucket's replicas go to distinct zones",
+    },
     json: {
       short: 'j',
       description:
@@ -146,7 +152,8 @@ export const command: Command = {
         );
       case 'up': {
         const nodes = intOption(options.nodes, 'nodes', { min: 1, max: 100 }) ?? 3;
-        return exclusively(io, stateDir, `up --nodes ${nodes}`, () => up(io, stateDir, nodes));
+        const zones = zonesOption(options.zones);
+        return exclusively(io, stateDir, `up --nodes ${nodes}`, () => up(io, stateDir, nodes, zones));
       }
       case 'scale':
         return exclusively(io, stateDir, `scale ${target}`, () =>
@@ -282,13 +289,27 @@ async function ticking<T>(view: ProgressView, body: () => Promise<T>): Promise<T
   }
 }
 
-async function up(io: CommandIo, stateDir: string, nodes: number): Promise<number> {
+/** `--zones a,b,c`: distinct zone names, as the topology accepts them. */
+function zonesOption(value: unknown): string[] {
+  if (value === undefined) return [];
+  const zones = String(value).split(',');
+  const bad = zones.find((z) => !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(z));
+  if (bad !== undefined)
+    throw new UsageError(
+      `--zones: ${JSON.stringify(bad)} is not a zone name; give names of letters, digits, ".", "_" or "-", comma-separated (e.g. --zones a,b,c)`,
+    );
+  if (new Set(zones).size !== zones.length)
+    throw new UsageError('--zones: a zone is listed twice; list each once');
+  return zones;
+}
+
+async function up(io: CommandIo, stateDir: string, nodes: number, zones: string[]): Promise<number> {
   const { LocalSession } = await import('../../local/session');
   if (LocalSession.exists(stateDir))
     throw new UsageError(`a local cluster already runs in ${stateDir}; run astaire local down first`);
   const def = await definition(stateDir, io.out);
   io.out(`starting ${nodes} memcached nodes and committing the first topology through the workflow`);
-  const { session, outcome } = await LocalSession.up(stateDir, nodes, def);
+  const { session, outcome } = await LocalSession.up(stateDir, nodes, def, zones);
   await session.runtime.stop();
   if (outcome.status !== 'SUCCEEDED') {
     io.err(
@@ -630,8 +651,11 @@ async function status(io: CommandIo, stateDir: string, json: boolean): Promise<n
     io.out(
       `migration to ${topology.newServers.length} servers in progress, owned by ${topology.migration?.executionId ?? 'nobody'} since ${topology.migration?.startedAt ?? '?'}`,
     );
+  const zoneOf = new Map(state.group.instances.map((i) => [i.id, i.zone]));
   for (const n of nodes)
-    io.out(`  ${n.id}  ${n.address.padEnd(21)}  ${n.lifecycleState.padEnd(16)}  ${n.up ? 'up' : 'DOWN'}`);
+    io.out(
+      `  ${n.id}  ${n.address.padEnd(21)}  ${n.lifecycleState.padEnd(16)}  ${n.up ? 'up' : 'DOWN'}${zoneOf.get(n.id) ? `  zone ${zoneOf.get(n.id)}` : ''}`,
+    );
   const waiting = waitingActions(state);
   if (waiting.length)
     io.out(`lifecycle actions left waiting: ${waiting.join(', ')} (astaire local redrive re-drives them)`);

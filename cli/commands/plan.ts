@@ -1,4 +1,4 @@
-import { MigrationPlan, planMigration, Topology } from '../../core';
+import { MigrationPlan, placementOf, planMigration, Topology, zoneSpread } from '../../core';
 import { intOption, UsageError } from '../args';
 import { Command, CommandIo, EXIT_OK } from '../command';
 import { loadTopologyFile } from '../load-topology';
@@ -43,7 +43,7 @@ export const command: Command = {
     json: {
       short: 'j',
       description:
-        'print one JSON object: {cluster, epoch, vbucketsMoved, slotsMoved, slots, movedFraction, pulls: [{node, address, vbuckets, bytes}], cleanups: [{node, address, vbuckets}], bytesToMove, whatIf}',
+        'print one JSON object: {cluster, epoch, vbucketsMoved, slotsMoved, slots, movedFraction, pulls: [{node, address, zone?, vbuckets, bytes}], cleanups: [{node, address, zone?, vbuckets}], zones?, bytesToMove, whatIf}',
     },
   },
   async run({ options, positionals }, io) {
@@ -62,7 +62,7 @@ export const command: Command = {
       );
     const plan = planMigration(topology);
     const perSlot = whatIf ? await bytesPerSlot(current) : undefined;
-    if (options.json) io.out(JSON.stringify(planJson(plan, perSlot, change)));
+    if (options.json) io.out(JSON.stringify(planJson(topology, plan, perSlot, change)));
     else printPlan(io, topology, plan, perSlot, change);
     return EXIT_OK;
   },
@@ -116,8 +116,22 @@ async function bytesPerSlot(topology: Topology): Promise<number | undefined> {
   return stats.reduce((n, s) => n + s!.bytes, 0) / slots;
 }
 
-function planJson(plan: MigrationPlan, perSlot: number | undefined, change: WhatIfChange | undefined) {
+/** Each new member's zone (when it has one), and how the new replicas spread over the zones. */
+function zonesOf(topology: Topology) {
+  const newServers = topology.newServers!;
+  const zoneOf = new Map(newServers.map((s) => [s.id, s.zone]));
+  const inZone = (id: string) => (zoneOf.get(id) === undefined ? {} : { zone: zoneOf.get(id)! });
+  return { zoneOf, inZone, spread: zoneSpread(placementOf(topology, 'newServers'), newServers) };
+}
+
+function planJson(
+  topology: Topology,
+  plan: MigrationPlan,
+  perSlot: number | undefined,
+  change: WhatIfChange | undefined,
+) {
   const bytes = (slots: number) => (perSlot === undefined ? null : Math.round(slots * perSlot));
+  const { inZone, spread } = zonesOf(topology);
   return {
     cluster: plan.cluster,
     epoch: plan.epoch,
@@ -128,10 +142,12 @@ function planJson(plan: MigrationPlan, perSlot: number | undefined, change: What
     pulls: plan.pulls.map((p) => ({
       node: p.node,
       address: p.address,
+      ...inZone(p.node),
       vbuckets: p.vbuckets.map((v) => v.vbucket),
       ...(change ? { bytes: bytes(p.vbuckets.length) } : {}),
     })),
-    cleanups: plan.cleanups,
+    cleanups: plan.cleanups.map((c) => ({ ...c, ...inZone(c.node) })),
+    ...(spread.zones.length > 0 ? { zones: spread } : {}),
     ...(change
       ? {
           bytesToMove: bytes(plan.slotsMoved),
@@ -165,6 +181,13 @@ function printPlan(
   io.out(
     `${plan.vbucketsMoved} of ${topology.vbuckets} vbuckets gain a replica; ${plan.slotsMoved} of ${plan.slots} vbucket-replica slots (${pct}%) change hands`,
   );
+  const { zoneOf, spread } = zonesOf(topology);
+  if (spread.zones.length > 0)
+    io.out(
+      `zones ${spread.zones.join(', ')}: ${spread.vbucketsSharingAZone === 0 ? "every vbucket's new replicas are in distinct zones" : `${spread.vbucketsSharingAZone} vbuckets have two new replicas in one zone`}`,
+    );
+  const where = (id: string, address: string) =>
+    zoneOf.get(id) === undefined ? `${id} ${address}` : `${id} ${address} (${zoneOf.get(id)})`;
   if (plan.pulls.length === 0) io.out('no node has anything to pull');
   for (const p of plan.pulls) {
     const sources = new Map<string, number>();
@@ -172,10 +195,14 @@ function printPlan(
     const from = [...sources].map(([id, n]) => `${id} (${n})`).join(', ');
     const size = change && perSlot !== undefined ? `, about ${mb(p.vbuckets.length * perSlot)}` : '';
     const address = p.address === UNKNOWN_ADDRESS ? 'new' : p.address;
-    io.out(`  ${p.node} ${address}: pulls ${p.vbuckets.length} vbuckets${size}; primary sources: ${from}`);
+    io.out(
+      `  ${where(p.node, address)}: pulls ${p.vbuckets.length} vbuckets${size}; primary sources: ${from}`,
+    );
   }
   for (const c of plan.cleanups)
-    io.out(`  ${c.node} ${c.address}: deletes the ${c.vbuckets.length} vbuckets it loses, after the commit`);
+    io.out(
+      `  ${where(c.node, c.address)}: deletes the ${c.vbuckets.length} vbuckets it loses, after the commit`,
+    );
   if (change)
     io.out(
       perSlot === undefined

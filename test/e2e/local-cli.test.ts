@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { parseTopology, Placement, vbucketOf } from '../../core';
+import { parseTopology, placementOf, vbucketOf } from '../../core';
 import { flagsOf, keyOf, valueOf } from '../../local/dataset';
 import { MemcachedProcess } from '../../local/memcached-process';
 import { Found, readAll } from '../integration/agent/support';
@@ -86,11 +86,7 @@ describe('astaire local, command by command', () => {
     );
     expect(marker).toBeDefined();
     const topology = parseTopology(readFileSync(join(stateDir, 'local.topology.json'), 'utf8'), 't');
-    const placement = new Placement(
-      topology.servers.map((x) => x.id),
-      topology.vbuckets,
-      topology.replicas,
-    );
+    const placement = placementOf(topology);
     const mine = [...Array(5000).keys()].filter((i) =>
       placement.replicasOf(vbucketOf(keyOf(i), topology.vbuckets)).includes(victim.id),
     );

@@ -7,7 +7,7 @@ import { HealWatcher } from '../../local/heal-watcher';
 import { MemcachedProcess } from '../../local/memcached-process';
 import { agentScript, LocalRuntime } from '../../local/runtime';
 import { load } from '../../local/traffic';
-import { Placement, Topology, vbucketOf } from '../../core';
+import { placementOf, Topology, vbucketOf } from '../../core';
 import { readAll } from '../integration/agent/support';
 import { tempDir } from '../support/temp-dirs';
 
@@ -24,11 +24,7 @@ const VBUCKETS = 1024;
  * missing, or a value, flags or TTL that differ from what was loaded. `skip` names nodes not checked.
  */
 async function problems(topology: Topology, skip: readonly string[] = []): Promise<string[]> {
-  const placement = new Placement(
-    topology.servers.map((s) => s.id),
-    topology.vbuckets,
-    topology.replicas,
-  );
+  const placement = placementOf(topology);
   const out: string[] = [];
   const loadedAt = Date.now() / 1000;
   for (const server of topology.servers) {

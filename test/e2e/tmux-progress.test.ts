@@ -2,7 +2,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { parseTopology, Placement, vbucketOf } from '../../core';
+import { parseTopology, placementOf, vbucketOf } from '../../core';
 import { keyOf } from '../../local/dataset';
 import { tempDir } from '../support/temp-dirs';
 
@@ -103,11 +103,7 @@ if (!hasTmux) process.stdout.write('tmux progress test skipped: tmux is not inst
 
     // The verify count: every loaded key once per replica it has on the nodes that received data.
     const topology = parseTopology(readFileSync(join(stateDir, 'local.topology.json'), 'utf8'), 'topology');
-    const placement = new Placement(
-      topology.servers.map((s) => s.id),
-      topology.vbuckets,
-      topology.replicas,
-    );
+    const placement = placementOf(topology);
     let expected = 0;
     for (let i = 0; i < ITEMS; i++)
       expected += placement

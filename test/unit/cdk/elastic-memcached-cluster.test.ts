@@ -609,10 +609,15 @@ describe('ElasticMemcachedCluster: bring your own', () => {
       id.startsWith('ApiServiceRole'),
     )!;
     const statements = (policy[1].Properties.PolicyDocument as { Statement: Statement[] }).Statement;
-    expect(statements.map((st) => ({ actions: actions(st), resource: flatten(st.Resource) }))).toEqual([
+    expect(
+      statements.map((st) => ({ actions: actions(st), resources: [st.Resource].flat().map(flatten) })),
+    ).toEqual([
       {
-        actions: ['ssm:GetParameter'],
-        resource: 'arn:<token>:ssm:<token>:<token>:parameter/astaire/web/topology',
+        actions: ['ssm:GetParameter', 'ssm:GetParameters'],
+        resources: [
+          'arn:<token>:ssm:<token>:<token>:parameter/astaire/web/topology',
+          'arn:<token>:ssm:<token>:<token>:parameter/astaire/web/topology-parts/*',
+        ],
       },
     ]);
     expect(cluster.topologyParameterName).toBe('/astaire/web/topology');

@@ -1,6 +1,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { main } from '../../../cli/astaire';
+import { beginMigration, commitMigration, emptyTopology, serializeTopology } from '../../../core';
+import { instanceIds } from '../../support/ids';
 import { tempDir } from '../../support/temp-dirs';
 
 const dir = tempDir('astaire-cli-');
@@ -75,6 +77,54 @@ describe('astaire plan', () => {
     expect(out).toEqual([]);
     expect(err).toHaveLength(1);
     expect(err[0]).toMatch(message);
+  });
+});
+
+describe('astaire plan and locate with 1000 servers in 3 zones', () => {
+  const all = instanceIds(1001).map((id, i) => ({
+    id,
+    address: `10.0.${i >> 8}.${i & 255}:11211`,
+    zone: `eu-west-1${'abc'[i % 3]}`,
+  }));
+  const owner = { executionId: 'e', startedAt: '2026-11-27T10:00:00Z' };
+  const stable1000 = commitMigration(beginMigration(emptyTopology('big'), all.slice(0, 1000), owner));
+  const migrating1000 = file('big.json', serializeTopology(beginMigration(stable1000, all, owner)));
+
+  it('given 1000 -> 1001 servers, when planned as JSON, then only the newcomer pulls about 1/1001 of the slots, in distinct zones', async () => {
+    const { code, out } = await run('plan', '--topology', migrating1000, '--json');
+    expect(code).toBe(0);
+    const plan = JSON.parse(out[0]);
+    expect(plan.pulls.map((p: { node: string }) => p.node)).toEqual([all[1000].id]);
+    expect(plan.pulls[0].zone).toBe('eu-west-1b');
+    expect(plan.movedFraction).toBeLessThanOrEqual(1.2 / 1001);
+    expect(plan.zones).toEqual({
+      zones: ['eu-west-1a', 'eu-west-1b', 'eu-west-1c'],
+      vbucketsSharingAZone: 0,
+    });
+  });
+
+  it('given 1000 -> 1001 servers, when planned as text, then zones are shown', async () => {
+    const { code, out } = await run('plan', '--topology', migrating1000);
+    expect(code).toBe(0);
+    expect(out.join('\n')).toMatch(/1000 -> 1001 servers/);
+    expect(out.join('\n')).toMatch(
+      /zones eu-west-1a, eu-west-1b, eu-west-1c: every vbucket's new replicas are in distinct zones/,
+    );
+    expect(out.join('\n')).toMatch(
+      new RegExp(`${all[1000].id} 10\\.0\\.3\\.232:11211 \\(eu-west-1b\\): pulls`),
+    );
+  });
+
+  it('given a key, when located, then each replica shows its zone, and the zones differ', async () => {
+    const json = await run('locate', '--topology', migrating1000, '--json', 'foo');
+    const located = JSON.parse(json.out[0]);
+    expect(located.zones).toHaveLength(2);
+    expect(new Set(located.zones).size).toBe(2);
+    expect(new Set(located.newZones).size).toBe(2);
+    const text = await run('locate', '--topology', migrating1000, 'foo');
+    expect(text.out[0]).toMatch(
+      /replicas 10\.0\.\d+\.\d+:11211 \(eu-west-1[abc]\),10\.0\.\d+\.\d+:11211 \(eu-west-1[abc]\)\tnew replicas /,
+    );
   });
 });
 

@@ -60,7 +60,7 @@ describe('ParameterStoreTopologySource', () => {
     ssm.on(GetParameterCommand).resolves({ Parameter: {} });
     await expect(
       new ParameterStoreTopologySource({ ssm: new SSMClient({}), parameter: '/p' }).read(),
-    ).rejects.toThrow('parameter /p: has no value');
+    ).rejects.toThrow('parameter /p: does not exist');
     expect(() => new ParameterStoreTopologySource({ ssm: new SSMClient({}) })).toThrow(TopologySourceError);
   });
 });

@@ -1,4 +1,4 @@
-import type { Topology } from '../../../core';
+import { placementOf, zoneSpread, type Topology } from '../../../core';
 import { createCommitMigrationHandler } from '../../../lambdas/commit-migration';
 import { createCompleteLifecycleHandler } from '../../../lambdas/complete-lifecycle';
 import { createKeepAliveHandler } from '../../../lambdas/keep-alive';
@@ -202,6 +202,36 @@ describe('plan-migration', () => {
     expect(await createPlanMigrationHandler(enough)({ request: request() })).toMatchObject({ changed: true });
   });
 
+  test('given zones from EC2, when planned, then every server carries its zone and the new map keeps replicas in distinct zones', async () => {
+    const written: Topology[] = [];
+    const t = {
+      ...topo([]),
+      servers: ['1', '2', '3'].map((n) => ({ id: `i-${n}`, address: `10.1.0.${n}:11211` })),
+    };
+    const zoneOf = (id: string) => `eu-west-1${'abc'[Number(id.slice(-1)) % 3]}`;
+    const p = {
+      ...ports(
+        t,
+        ['1', '2', '3', '4', '5', '6'].map((n): [string, string] => [
+          `i-${n}`,
+          n < '4' ? 'InService' : 'Pending:Wait',
+        ]),
+        written,
+      ),
+    };
+    p.addresses = {
+      ...p.addresses,
+      zones: async (ids: readonly string[]) => new Map(ids.map((id) => [id, zoneOf(id)])),
+    } as typeof p.addresses;
+    const plan = await createPlanMigrationHandler(p)({ request: request() });
+    expect(plan.added).toEqual(['i-4', 'i-5', 'i-6']);
+    const begun = written[0]!;
+    // Staying members keep their place and learn their zone.
+    expect(begun.newServers!.map((s) => `${s.id}:${s.zone}`)).toEqual(
+      ['i-1', 'i-2', 'i-3', 'i-4', 'i-5', 'i-6'].map((id) => `${id}:${zoneOf(id)}`),
+    );
+    expect(zoneSpread(placementOf(begun, 'newServers'), begun.newServers!).vbucketsSharingAZone).toBe(0);
+  });
   test('given the terminating instance and one in Terminating:Wait, when planned, then neither is a target member', async () => {
     const written: Topology[] = [];
     const t = {

@@ -7,6 +7,8 @@ import {
   PutItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { ParameterNotFound, GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { Ec2InstanceAddresses } from '../../../../lambdas/adapters/ec2';
 import { mockClient } from 'aws-sdk-client-mock';
 import { AutoScalingLifecycleActions } from '../../../../lambdas/adapters/auto-scaling';
 import { DynamoLockStore } from '../../../../lambdas/adapters/dynamodb-lock';
@@ -131,6 +133,40 @@ describe('SsmTopologyStore', () => {
     await expect(
       new SsmTopologyStore(new SSMClient({}), () => '/astaire/c/topology').read('c'),
     ).rejects.toThrow(/parameter \/astaire\/c\/topology/);
+  });
+});
+
+describe('Ec2InstanceAddresses', () => {
+  const ec2 = mockClient(EC2Client);
+  afterAll(() => ec2.restore());
+  test('given running and terminated instances, then addresses and Availability Zones of the running ones', async () => {
+    ec2.on(DescribeInstancesCommand).resolves({
+      Reservations: [
+        {
+          Instances: [
+            {
+              InstanceId: 'i-1',
+              PrivateIpAddress: '10.0.0.1',
+              Placement: { AvailabilityZone: 'eu-west-1a' },
+              State: { Name: 'running' },
+            },
+            { InstanceId: 'i-2', PrivateIpAddress: '10.0.0.2', State: { Name: 'pending' } },
+            {
+              InstanceId: 'i-3',
+              PrivateIpAddress: '10.0.0.3',
+              Placement: { AvailabilityZone: 'eu-west-1b' },
+              State: { Name: 'terminated' },
+            },
+          ],
+        },
+      ],
+    });
+    const addresses = new Ec2InstanceAddresses(new EC2Client({}));
+    expect([...(await addresses.privateIps(['i-1', 'i-2', 'i-3']))]).toEqual([
+      ['i-1', '10.0.0.1'],
+      ['i-2', '10.0.0.2'],
+    ]);
+    expect([...(await addresses.zones(['i-1', 'i-2', 'i-3']))]).toEqual([['i-1', 'eu-west-1a']]);
   });
 });
 

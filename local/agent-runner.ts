@@ -24,6 +24,12 @@ export class LocalPushFailedError extends LocalResyncFailedError {
   override readonly name = 'PushFailed';
 }
 
+/**
+ * The modes whose progress is data arriving on the node: shown as a receiving node's progress. A push's
+ * progress is the source's (its receivers show what arrives) and a cleanup's is deletions.
+ */
+const RECEIVING: ReadonlySet<string> = new Set(['resync', 'receive']);
+
 /** What the SSM document's `mode` parameter may ask of the agent (its subcommand). */
 const MODES = ['resync', 'receive', 'push', 'cleanup'] as const;
 
@@ -115,11 +121,11 @@ export function createLocalResyncTask(
         // Progress is a receiving node's: a cleanup's deletions are not shown as data arriving.
         if (message.type === 'progress') {
           task?.heartbeat?.();
-          if (mode === 'resync') options.onProgress?.(message);
+          if (RECEIVING.has(mode)) options.onProgress?.(message);
         } else {
           report = message;
           // The report's counters are the last word: the interval's last progress may predate the end.
-          if (mode === 'resync') options.onProgress?.(progressOf(message));
+          if (RECEIVING.has(mode)) options.onProgress?.(progressOf(message));
         }
       } catch (error) {
         badLine ??= `${(error as Error).message}`;

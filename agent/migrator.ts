@@ -57,8 +57,9 @@ export async function runResync(o: ResyncOptions): Promise<AgentResyncReport> {
     markWhen: (wasComplete) => staysMember && (isNew || wasComplete),
     ...(expect && pushPlan
       ? {
-          receive: (signal: AbortSignal) =>
+          receive: (signal, onProgress) =>
             receivePushes({
+              onProgress,
               ...o,
               ...expect,
               local: o.local ?? DEFAULT_LOCAL,

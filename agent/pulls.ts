@@ -132,7 +132,10 @@ export interface PullRun {
    * Pushes to wait for once the purge is over (push-receive.ts): the vbuckets they brought in full are
    * not pulled. @default none: everything is pulled
    */
-  readonly receive?: (signal: AbortSignal) => Promise<Received>;
+  readonly receive?: (
+    signal: AbortSignal,
+    onProgress: (arrived: { items: number; bytes: number; vbuckets: number }) => void,
+  ) => Promise<Received>;
 }
 
 type Failure = 'incomplete' | 'failed';
@@ -155,6 +158,8 @@ export async function runPulls(o: PullOptions, run: PullRun): Promise<AgentResyn
   const lost: number[] = [];
   let purge: PurgeStats | undefined;
   let received: Received | undefined;
+  /** What the pushes brought so far, while they run (afterwards it is in `stats` and vbucketsDone). */
+  let arriving = { items: 0, bytes: 0, vbuckets: 0 };
   let markedComplete = false;
   let guard: LatencyGuard | undefined;
 
@@ -164,11 +169,11 @@ export async function runPulls(o: PullOptions, run: PullRun): Promise<AgentResyn
       cluster: topology.cluster,
       node,
       vbuckets: pulls.length,
-      vbucketsDone,
-      items: stats.items,
-      bytes: stats.bytes,
+      vbucketsDone: vbucketsDone + arriving.vbuckets,
+      items: stats.items + arriving.items,
+      bytes: stats.bytes + arriving.bytes,
       seconds,
-      bytesPerSec: seconds > 0 ? Math.round(stats.bytes / seconds) : 0,
+      bytesPerSec: seconds > 0 ? Math.round((stats.bytes + arriving.bytes) / seconds) : 0,
     };
   };
   const finish = async (error?: Error, failedVbuckets?: number[]): Promise<AgentResyncReport> => {
@@ -336,7 +341,7 @@ export async function runPulls(o: PullOptions, run: PullRun): Promise<AgentResyn
 
     /** After the purge, the pushes: what they brought in full is not pulled. */
     async function receiveFirst(
-      receive: (signal: AbortSignal) => Promise<Received>,
+      receive: NonNullable<PullRun['receive']>,
     ): Promise<{ error: Error } | undefined> {
       try {
         await localReady;
@@ -344,9 +349,11 @@ export async function runPulls(o: PullOptions, run: PullRun): Promise<AgentResyn
         return { error: purgeError as Error };
       }
       try {
-        received = await receive(abort.signal);
+        received = await receive(abort.signal, (a) => (arriving = a));
       } catch (error) {
         return { error: superseded ?? (error as Error) };
+      } finally {
+        arriving = { items: 0, bytes: 0, vbuckets: 0 };
       }
       stats.items += received.items;
       stats.bytes += received.bytes;

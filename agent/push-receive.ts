@@ -33,6 +33,11 @@ export interface ReceiveOptions extends ConnectionOptions, ExpectPushes {
   readonly pusherAddresses: ReadonlyMap<string, string>;
   readonly signal: AbortSignal;
   readonly log: (line: string) => void;
+  /**
+   * What has arrived so far, from the pushers' records (their heartbeats count what they wrote here):
+   * called after every poll, so the node's progress moves while the pushes run, not only at their end.
+   */
+  readonly onProgress?: (arrived: { items: number; bytes: number; vbuckets: number }) => void;
 }
 
 export interface Received {
@@ -97,6 +102,16 @@ export async function receivePushes(o: ReceiveOptions): Promise<Received> {
     }),
   );
   const vbuckets = new Set<number>();
+  const latest = new Map<string, PushRecord>();
+  const tell = () => {
+    let items = 0;
+    let bytes = 0;
+    for (const r of latest.values()) {
+      items += Number(r.items) || 0;
+      bytes += Number(r.bytes) || 0;
+    }
+    o.onProgress?.({ items, bytes, vbuckets: vbuckets.size });
+  };
   try {
     while (pending.size > 0) {
       if (o.signal.aborted) throw o.signal.reason as Error;
@@ -108,6 +123,8 @@ export async function receivePushes(o: ReceiveOptions): Promise<Received> {
           throw localFailed(cause);
         }
         const ours = record?.run === run && record.cluster === o.cluster && record.epoch === o.epoch;
+        if (ours && record!.status !== 'failed') latest.set(id, record!);
+        else latest.delete(id);
         const now = Date.now();
         if (ours && record!.status === 'done') {
           pending.delete(id);
@@ -124,6 +141,7 @@ export async function receivePushes(o: ReceiveOptions): Promise<Received> {
           why = `no heartbeat for ${o.stallTimeoutMs ?? 30000} ms`;
         if (why !== undefined) giveUp(id, why);
       }
+      tell();
       if (pending.size > 0) await new Promise((resolve) => setTimeout(resolve, o.pollMs ?? 100));
     }
   } finally {

@@ -133,6 +133,50 @@ describe('a migration crawls each source a bounded number of times, whatever the
     expect(await mismatches(cluster.servers(), old, VBUCKETS, REPLICAS, items)).toEqual([]);
   });
 
+  it('given a receiver fed by a push, when it reports progress, then its progress counts the pushed items as they arrive', async () => {
+    cluster = await MemcachedCluster.start(5, MEMCACHED);
+    const old = cluster.servers();
+    await load(old, VBUCKETS, REPLICAS, items);
+    const t = topology(old, old.slice(0, 4));
+    const receiver = planMigration(t).pulls[0];
+    const seen: { items: number; vbucketsDone: number }[] = [];
+    const reporter = {
+      progress: async (p: { items: number; vbucketsDone: number }) => void seen.push(p),
+      finish: async () => undefined,
+    };
+    const [push, resyncs] = await Promise.all([
+      // Slow enough for several progress intervals of the receivers.
+      runPush({
+        topology: t,
+        node: 'node-5',
+        local: old[4].address,
+        maxBytesPerSec: 4_000_000,
+        heartbeatMs: 100,
+      }),
+      Promise.all(
+        planMigration(t).pulls.map((p) =>
+          runResync({
+            topology: t,
+            node: p.node,
+            local: p.address,
+            expectPushes: { stallTimeoutMs: 5000 },
+            progressIntervalMs: 100,
+            ...(p.node === receiver.node ? { reporter: reporter as never } : {}),
+          }),
+        ),
+      ),
+    ]);
+    const resync = resyncs.find((r) => r.node === receiver.node)!;
+    expect(push.status).toBe('succeeded');
+    expect(resync.status).toBe('succeeded');
+    expect(resync.pushed).toMatchObject({ pushersDone: 1, fallbacks: [] });
+    // Before its report, the receiver showed items arriving (not 0 until the end), never more than it got.
+    const during = seen.filter((p) => p.items > 0 && p.items < resync.items);
+    expect(during.length).toBeGreaterThan(0);
+    expect(Math.max(...seen.map((p) => p.items))).toBeLessThanOrEqual(resync.items);
+    expect(seen.at(-1)!.vbucketsDone).toBeLessThanOrEqual(resync.vbucketsDone);
+  });
+
   it('given a push under way, when the pushing node dies, then the receivers pull from the other replica and nothing is lost', async () => {
     cluster = await MemcachedCluster.start(5, MEMCACHED);
     const old = cluster.servers();

@@ -25,7 +25,9 @@ interface Series {
 const COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#17becf'];
 const W = 860;
 const H = 260;
-const PAD = { left: 70, right: 20, top: 20, bottom: 40 };
+const PAD = { left: 70, right: 20, top: 30, bottom: 40 };
+/** Samples further apart than this are two runs (a node idle between phases): the line breaks. */
+const GAP_MS = 3000;
 
 /**
  * A self-contained HTML page (inline SVG, no script, nothing fetched) of a local run: items/s
@@ -86,12 +88,15 @@ ${
 `;
 }
 
-/** Per-second rates between consecutive cumulative samples, at the later sample's time. */
+/**
+ * Per-second rates between consecutive cumulative samples, at the later sample's time; none across a
+ * silence longer than GAP_MS (an average over it would draw a rate nobody saw).
+ */
 function rates(points: readonly (readonly [number, number])[]): [number, number][] {
   const out: [number, number][] = [];
   for (let i = 1; i < points.length; i++) {
     const dt = (points[i][0] - points[i - 1][0]) / 1000;
-    if (dt <= 0) continue;
+    if (dt <= 0 || dt * 1000 > GAP_MS) continue;
     out.push([points[i][0], Math.max(0, (points[i][1] - points[i - 1][1]) / dt)]);
   }
   return out;
@@ -115,14 +120,15 @@ function chart(series: readonly Series[], endMs: number, unit: string): string {
   parts.push(
     `<line class="axis" x1="${PAD.left}" x2="${PAD.left}" y1="${PAD.top}" y2="${H - PAD.bottom}"/>`,
     `<line class="axis" x1="${PAD.left}" x2="${W - PAD.right}" y1="${H - PAD.bottom}" y2="${H - PAD.bottom}"/>`,
-    `<text x="14" y="${PAD.top + 4}">${esc(unit)}</text>`,
+    `<text x="14" y="${PAD.top - 14}">${esc(unit)}</text>`,
   );
   for (const s of series)
-    parts.push(
-      `<polyline data-series="${esc(s.name)}" fill="none" stroke="${s.color}" stroke-width="2" points="${s.points
-        .map(([t, v]) => `${x(t).toFixed(1)},${y(v).toFixed(1)}`)
-        .join(' ')}"/>`,
-    );
+    for (const run of runs(s.points))
+      parts.push(
+        `<polyline data-series="${esc(s.name)}" fill="none" stroke="${s.color}" stroke-width="2" points="${run
+          .map(([t, v]) => `${x(t).toFixed(1)},${y(v).toFixed(1)}`)
+          .join(' ')}"/>`,
+      );
   const legend = series
     .map(
       (s, i) =>
@@ -130,6 +136,17 @@ function chart(series: readonly Series[], endMs: number, unit: string): string {
     )
     .join('');
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H + 6}" role="img">${parts.join('')}${legend}</svg>`;
+}
+
+/** The points cut where two samples are more than GAP_MS apart: no line is drawn across a silence. */
+function runs(points: readonly (readonly [number, number])[]): (readonly [number, number])[][] {
+  const out: (readonly [number, number])[][] = [];
+  for (const p of points) {
+    const last = out.at(-1);
+    if (last && p[0] - last[last.length - 1][0] <= GAP_MS) last.push(p);
+    else out.push([p]);
+  }
+  return out;
 }
 
 function niceMax(v: number): number {

@@ -43,6 +43,25 @@ describe('renderReport', () => {
     expect(html).toMatch(/<td>i-4<\/td><td>1,500<\/td><td>0\.2<\/td><td>300\/300<\/td>/);
   });
 
+  it('given a node idle between two phases, then its line breaks over the silence instead of sloping across it', () => {
+    const twoPhases = renderReport({
+      title: 't',
+      progress: [
+        { t: 0, node: 'i-4', items: 0, bytes: 0, vbuckets: 10, vbucketsDone: 0 },
+        { t: 1000, node: 'i-4', items: 5000, bytes: 1, vbuckets: 10, vbucketsDone: 5 },
+        { t: 2000, node: 'i-4', items: 9000, bytes: 1, vbuckets: 10, vbucketsDone: 10 },
+        { t: 12_000, node: 'i-4', items: 9000, bytes: 1, vbuckets: 10, vbucketsDone: 0 },
+        { t: 13_000, node: 'i-4', items: 12_000, bytes: 1, vbuckets: 10, vbucketsDone: 10 },
+      ],
+      traffic: [],
+      summary: '',
+    });
+    const lines = [...twoPhases.matchAll(/<polyline data-series="i-4"[^>]* points="([^"]*)"/g)].map(
+      (m) => m[1].split(' ').length,
+    );
+    expect(lines).toEqual([2, 1]);
+  });
+
   it('given no traffic and no receiver, then it says so instead of drawing empty charts', () => {
     const empty = renderReport({ title: 't', progress: [], traffic: [], summary: '' });
     expect(empty).toMatch(/No node received data in this run/);

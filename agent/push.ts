@@ -167,6 +167,8 @@ export async function runPush(o: PushOptions): Promise<PushReport> {
   setMaxListeners(0, stop.signal);
   /** When a receiver last became ready: the first round waits while they keep coming (see firstRoundQuietMs). */
   let lastReadyAt = Date.now();
+  /** Receivers ready so far: once all are, nothing is left to wait for. */
+  let readyCount = 0;
   /** The receivers stopped becoming ready (see firstRoundQuietMs): one still not ready is parked. */
   let gateOpen = false;
   const throttle = new Throttle(o.maxBytesPerSec, () => sum((s) => s.bytes));
@@ -202,6 +204,7 @@ export async function runPush(o: PushOptions): Promise<PushReport> {
     const gate = setInterval(() => {
       const now = Date.now();
       if (
+        readyCount === all.length ||
         now - graceStarted > (o.firstRoundGraceMs ?? 60000) ||
         now - lastReadyAt > (o.firstRoundQuietMs ?? 5000)
       ) {
@@ -283,6 +286,7 @@ export async function runPush(o: PushOptions): Promise<PushReport> {
         run = (await waitReady(r.server, abort.signal)).run;
         if (abort.signal.aborted) throw abort.signal.reason as Error;
         lastReadyAt = Date.now();
+        readyCount++;
         await writeRecord(r.server.address, pushedKey(node), record('running'), o);
         heartbeat = setInterval(() => {
           writeRecord(r.server.address, pushedKey(node), record('running'), o).catch((e: unknown) =>

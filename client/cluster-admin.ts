@@ -107,16 +107,22 @@ export class ClusterAdmin {
       const round = await Promise.all(
         membersOf(topology).map((node) => this.acknowledgements(node).catch(() => undefined)),
       );
-      const pending: { client: string; node: string; epoch: number }[] = [];
-      let clients = 0;
+      // A client acknowledges on the node it polls, and moves when the members change: its acknowledgement
+      // on the node it left stays until it expires. Its newest one counts (a client's epoch only grows, and
+      // it acknowledges an epoch only once no write of an older one is in flight).
+      const newest = new Map<string, { node: string; epoch: number }>();
       round.forEach((acks, i) => {
         if (!acks) return;
         pruned += acks.pruned;
         for (const [client, epoch] of acks.live) {
-          clients++;
-          if (epoch < topology.epoch) pending.push({ client, node: membersOf(topology)[i].id, epoch });
+          const seen = newest.get(client);
+          if (!seen || epoch > seen.epoch) newest.set(client, { node: membersOf(topology)[i].id, epoch });
         }
       });
+      const clients = newest.size;
+      const pending = [...newest]
+        .filter(([, a]) => a.epoch < topology.epoch)
+        .map(([client, a]) => ({ client, node: a.node, epoch: a.epoch }));
       const waitedMs = Date.now() - started;
       if (pending.length === 0 && waitedMs >= (options.minWaitMs ?? 0))
         return { ...published, clients, pruned, waitedMs };

@@ -55,6 +55,22 @@ describe('the topology served by the cluster, and acknowledgements (real memcach
     return { client, source };
   };
 
+  it('given a client that moved its poll node (the members changed), when awaited, then its stale acknowledgement on the old node does not hold the migration', async () => {
+    const servers = cluster.servers();
+    // As the client leaves them: epoch 2 on the node it polled before, epoch 3 on the node it polls now.
+    const ack = (address: string, epoch: number) =>
+      metaRaw(
+        address,
+        `ms ${ackKey('mover')} ${String(epoch).length} T30\r\n${epoch}\r\nms ${ROSTER_KEY} 6 T0\r\nmover\n\r\n`,
+      );
+    await ack(servers[0].address, 2);
+    await ack(servers[1].address, 3);
+    const started = Date.now();
+    const done = await admin.awaitClients(topologyOf(servers, 3), { timeoutMs: 3000 });
+    expect(done.clients).toBe(1);
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
   it('given a published topology, when a client polls, then it acknowledges its epoch on one node and the awaiter counts it', async () => {
     const servers = cluster.servers();
     await admin.publish(topologyOf(servers, 1));

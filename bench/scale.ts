@@ -13,11 +13,11 @@ const SIZES = (process.env.BENCH_SCALE_SIZES ?? '10,50,100').split(',').map(Numb
 /** The same total data at every size: the scenario's items (mostly 100 B to 1 KB, 1% of 10 to 50 KB). */
 const ITEMS = Number(process.env.BENCH_SCALE_ITEMS ?? 500_000);
 /**
- * The workflow's ResyncNodes concurrency here (0: all at once). A leaving node's receivers must run
- * together for its push to serve them from one crawl: with 10 at a time (the CDK default), they
+ * The workflow's ResyncNodes concurrency here (40: the most an inline Map runs at once on AWS, and the
+ * most the construct accepts). A leaving node's receivers must run together for its push to serve them from one crawl: with 10 at a time (the CDK default), they
  * become ready in waves and each wave costs the pusher another round of crawls.
  */
-const CONCURRENCY = Number(process.env.BENCH_SCALE_CONCURRENCY ?? 0);
+const CONCURRENCY = Number(process.env.BENCH_SCALE_CONCURRENCY ?? 40);
 /** Bounds of the client traffic that runs during each operation. */
 const MAX_TRAFFIC_OPS = Number(process.env.BENCH_SCALE_TRAFFIC_OPS ?? 100_000);
 const MAX_PHASE_MS = 20 * 60 * 1000;
@@ -49,7 +49,7 @@ interface Row {
  */
 export async function runScaleBench(): Promise<void> {
   console.log(
-    `scale bench: sizes ${SIZES.join(', ')}; ${ITEMS.toLocaleString('en')} items; ResyncNodes concurrency ${CONCURRENCY || 'unlimited'}`,
+    `scale bench: sizes ${SIZES.join(', ')}; ${ITEMS.toLocaleString('en')} items; ResyncNodes concurrency ${CONCURRENCY}`,
   );
   const definition = synthesizeWorkflowDefinition({
     clusterName: 'local',

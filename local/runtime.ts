@@ -318,10 +318,21 @@ export class LocalRuntime {
   }
 }
 
-function redirectConsole(file: string): () => void {
+/**
+ * Sends console output to `file` until the returned function restores it. A line the file cannot take (its
+ * directory removed under a late handler, a full disk) goes to the console it replaced: a log line never
+ * crashes the process.
+ */
+export function redirectConsole(file: string): () => void {
   const saved = { log: console.log, info: console.info, warn: console.warn, error: console.error };
   for (const level of ['log', 'info', 'warn', 'error'] as const)
-    console[level] = (...args: unknown[]) =>
-      appendFileSync(file, `${new Date().toISOString()} ${level} ${format(...args)}\n`);
+    console[level] = (...args: unknown[]) => {
+      const line = `${new Date().toISOString()} ${level} ${format(...args)}\n`;
+      try {
+        appendFileSync(file, line);
+      } catch {
+        saved[level](line.trimEnd());
+      }
+    };
   return () => Object.assign(console, saved);
 }

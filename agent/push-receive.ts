@@ -12,6 +12,9 @@ import {
   writeRecord,
 } from './push-records';
 
+/** How often a receiver checks that the pushers it waits for are still up and complete. */
+const PUSHER_CHECK_MS = 1000;
+
 /** How a receiving node waits for its pushers (push.ts) before pulling what they did not push. */
 export interface ExpectPushes {
   /** Give up on a pusher that wrote no record this long after this node became ready. @default 30000 */
@@ -89,18 +92,22 @@ export async function receivePushes(o: ReceiveOptions): Promise<Received> {
     o.log(`pusher ${id}: ${why}; pulling its ${byPusher.get(id)!.length} vbuckets instead`);
   };
   // A pusher that is down or not complete pushes nothing (it refuses to): no need to wait for its silence.
-  await Promise.all(
-    [...pending.keys()].map(async (id) => {
-      const address = o.pusherAddresses.get(id);
-      if (address === undefined) return;
-      try {
-        const why = whyIncomplete(await readNodeState(address, o), o.cluster, id);
-        if (why) giveUp(id, why);
-      } catch (error) {
-        giveUp(id, `unreachable: ${(error as Error).message}`);
-      }
-    }),
-  );
+  // Checked at once and every second while it is awaited: one that dies before writing here is seen then.
+  const checkPushers = () =>
+    Promise.all(
+      [...pending.keys()].map(async (id) => {
+        const address = o.pusherAddresses.get(id);
+        if (address === undefined) return;
+        try {
+          const why = whyIncomplete(await readNodeState(address, o), o.cluster, id);
+          if (why && pending.has(id)) giveUp(id, why);
+        } catch (error) {
+          if (pending.has(id)) giveUp(id, `unreachable: ${(error as Error).message}`);
+        }
+      }),
+    );
+  await checkPushers();
+  let checkedAt = Date.now();
   const vbuckets = new Set<number>();
   const latest = new Map<string, PushRecord>();
   const tell = () => {
@@ -142,6 +149,10 @@ export async function receivePushes(o: ReceiveOptions): Promise<Received> {
         if (why !== undefined) giveUp(id, why);
       }
       tell();
+      if (pending.size > 0 && Date.now() - checkedAt >= PUSHER_CHECK_MS) {
+        await checkPushers();
+        checkedAt = Date.now();
+      }
       if (pending.size > 0) await new Promise((resolve) => setTimeout(resolve, o.pollMs ?? 100));
     }
   } finally {

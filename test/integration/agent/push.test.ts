@@ -208,7 +208,8 @@ describe('a migration crawls each source a bounded number of times, whatever the
     expect(resyncs.map((r) => r.error ?? r.status)).toEqual(Array(4).fill('succeeded'));
     for (const r of resyncs) {
       expect(r.pushed).toMatchObject({ pushers: 1, pushersDone: 0 });
-      expect(r.pushed!.fallbacks).toEqual([expect.stringMatching(/^node-5: it failed/)]);
+      // Its failure record, or (a receiver it had not reached yet) its memcached found down: never a 30 s wait.
+      expect(r.pushed!.fallbacks).toEqual([expect.stringMatching(/^node-5: (it failed|unreachable)/)]);
     }
     const elapsed = Math.ceil((Date.now() - started) / 1000) + 2;
     expect(await gainedMismatches(t, items, elapsed)).toEqual([]);

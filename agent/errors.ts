@@ -38,6 +38,13 @@ export class ProtocolError extends AgentError {
 /** The local memcached (the one being filled) failed: the whole resync fails. */
 export class LocalMemcachedError extends AgentError {
   override readonly name = 'LocalMemcachedError';
+
+  /** The local node could not be reached (connect, or the first request on a connection). */
+  static unreachable(address: string, cause: unknown): LocalMemcachedError {
+    return new LocalMemcachedError(`local memcached ${address} is unreachable: ${(cause as Error).message}`, {
+      cause,
+    });
+  }
 }
 
 /** Some vbuckets could not be copied from any of their replicas (failed, or not complete). */

@@ -215,11 +215,7 @@ export async function runPulls(o: PullOptions, run: PullRun): Promise<AgentResyn
   try {
     before = await readNodeState(local, o);
   } catch (cause) {
-    return finish(
-      new LocalMemcachedError(`local memcached ${local} is unreachable: ${(cause as Error).message}`, {
-        cause,
-      }),
-    );
+    return finish(LocalMemcachedError.unreachable(local, cause));
   }
   const wasComplete = isComplete(before, topology.cluster, node);
 

@@ -105,9 +105,7 @@ export async function purgeStale(o: PurgeOptions): Promise<PurgeStats> {
     watermark = await readWatermark(o.local, o.node, o);
   } catch (cause) {
     if (cause instanceof LocalMemcachedError) throw cause;
-    throw new LocalMemcachedError(`local memcached ${o.local} is unreachable: ${(cause as Error).message}`, {
-      cause,
-    });
+    throw LocalMemcachedError.unreachable(o.local, cause);
   }
   const stats: PurgeStats = { purged: 0, passes: 0, watermark };
   const sent = { deletes: 0 };
@@ -115,7 +113,7 @@ export async function purgeStale(o: PurgeOptions): Promise<PurgeStats> {
   const maxPasses = Math.max(1, o.maxPasses ?? DEFAULT_PURGE_PASSES);
   const connect = () =>
     MemcachedConnection.connect(o.local, o).catch((cause: Error) => {
-      throw new LocalMemcachedError(`local memcached ${o.local} is unreachable: ${cause.message}`, { cause });
+      throw LocalMemcachedError.unreachable(o.local, cause);
     });
   while (stats.passes < maxPasses) {
     stats.passes++;

@@ -149,11 +149,7 @@ export async function runPush(o: PushOptions): Promise<PushReport> {
   try {
     before = await readNodeState(local, o);
   } catch (cause) {
-    return finish(
-      new LocalMemcachedError(`local memcached ${local} is unreachable: ${(cause as Error).message}`, {
-        cause,
-      }),
-    );
+    return finish(LocalMemcachedError.unreachable(local, cause));
   }
   const incomplete = whyIncomplete(before, topology.cluster, node);
   if (incomplete) {
@@ -184,11 +180,7 @@ export async function runPush(o: PushOptions): Promise<PushReport> {
     try {
       crawl = await SourceCrawl.open({ ...o, source, vbuckets: topology.vbuckets });
     } catch (cause) {
-      return await finish(
-        new LocalMemcachedError(`local memcached ${local} is unreachable: ${(cause as Error).message}`, {
-          cause,
-        }),
-      );
+      return await finish(LocalMemcachedError.unreachable(local, cause));
     }
     if (o.maxBytesPerSec === undefined && o.maxSourceLatencyMs !== 0) {
       guard = new LatencyGuard([local], { boundMs: o.maxSourceLatencyMs, log });

@@ -317,9 +317,7 @@ export async function copyFromSource(options: SourceCopyOptions): Promise<void> 
   try {
     const connectLocal = () =>
       MemcachedConnection.connect(options.local, options).catch((cause: Error) => {
-        throw new LocalMemcachedError(`local memcached ${options.local} is unreachable: ${cause.message}`, {
-          cause,
-        });
+        throw LocalMemcachedError.unreachable(options.local, cause);
       });
     const local = await connectLocal();
     conns.push(local);

@@ -367,6 +367,8 @@ class SourceCopy {
   private readingAfter = false;
   /** This pass's crawl provably listed every item: no further pass is needed. */
   private passProven = false;
+  /** Keys this pass (2+) listed that no earlier pass had: presence checks, pending or done. */
+  private passListedNew = 0;
   /** Why it is not proven, once known (logged when another pass runs). */
   private notProven: string | undefined;
   private readonly reader: CrawlReader;
@@ -416,6 +418,10 @@ class SourceCopy {
           this.allSources.proven++;
         } else {
           this.notProven = whyNot;
+          // Not ready (its receiver's purge, or its turn, is still to come): its local work waits, so its
+          // next pass does not need to. Asked now, it shares the round the others are about to ask for
+          // instead of asking for a crawl of its own once ready; its keys keep waiting in the spools.
+          if (!this.localOpen && this.needsAnotherPass()) this.nextPass();
         }
         this.pump();
       },
@@ -514,6 +520,7 @@ class SourceCopy {
     this.passProven = false;
     this.notProven = undefined;
     this.passStats = { keys: 0, missing: 0, copied: 0, proven: 0 };
+    this.passListedNew = 0;
     const all = this.o.stats.passes;
     while (all.length < this.pass) all.push({ keys: 0, missing: 0, copied: 0, proven: 0 });
     this.allSources = all[this.pass - 1];
@@ -547,6 +554,7 @@ class SourceCopy {
       this.allSources.missing++;
       this.keys.push(view, info, 0, length);
     } else {
+      this.passListedNew++;
       this.toCheck.push(view, info, 0, length);
     }
   }
@@ -684,20 +692,33 @@ class SourceCopy {
       this.localOut.pending > 0
     )
       return;
-    // Pass 1 copies everything it saw; a later pass that found keys missing may not be the last to. A pass
-    // whose crawl provably listed every item leaves nothing for another to find.
-    if (!this.passProven && this.pass < this.maxPasses && (this.pass === 1 || this.passStats.missing > 0)) {
-      if (this.o.crawlProof !== false)
-        this.o.log?.(
-          `source ${this.o.source.id}: enumerating again: crawl ${this.pass} may have missed items (${this.notProven ?? 'no counters from before it'})`,
-        );
-      this.startPass();
+    if (this.needsAnotherPass()) {
+      this.nextPass();
       return;
     }
     this.settled = true;
     this.clearTimers();
     this.crawl.leave(this.reader);
     this.resolve();
+  }
+
+  /**
+   * Pass 1 copies everything it saw; a later pass that found keys missing may not be the last to. A pass
+   * whose crawl provably listed every item leaves nothing for another to find. Before the local node is
+   * ready a later pass's missing keys are not known yet: each key it listed that no earlier pass had
+   * counts as missing.
+   */
+  private needsAnotherPass(): boolean {
+    if (this.passProven || this.pass >= this.maxPasses) return false;
+    return this.pass === 1 || this.passStats.missing > 0 || (!this.localOpen && this.passListedNew > 0);
+  }
+
+  private nextPass(): void {
+    if (this.o.crawlProof !== false)
+      this.o.log?.(
+        `source ${this.o.source.id}: enumerating again: crawl ${this.pass} may have missed items (${this.notProven ?? 'no counters from before it'})`,
+      );
+    this.startPass();
   }
 
   private failSource(message: string): void {

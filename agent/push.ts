@@ -29,15 +29,6 @@ export interface PushOptions extends PullOptions {
   readonly heartbeatMs?: number;
   /** How often a receiver's readiness is polled. @default 100 */
   readonly pollMs?: number;
-  /**
-   * Every receiver takes the first crawl (its keys wait until it is ready); a re-crawl waits for the
-   * receivers not ready yet at most this long, and no longer than `firstRoundQuietMs` after the last
-   * one became ready (the rest come in a later wave, e.g. a Map of bounded concurrency): those ask for
-   * their own re-crawl once ready. @default 60000
-   */
-  readonly firstRoundGraceMs?: number;
-  /** @default 5000 */
-  readonly firstRoundQuietMs?: number;
 }
 
 /** The pusher's report: `vbuckets` counts the vbucket-receiver pairs it was designated. */
@@ -161,12 +152,6 @@ export async function runPush(o: PushOptions): Promise<PushReport> {
   const stop = new AbortController();
   // One listener per receiver (a scale-in of a large cluster has hundreds).
   setMaxListeners(0, stop.signal);
-  /** When a receiver last became ready: the first round waits while they keep coming (see firstRoundQuietMs). */
-  let lastReadyAt = Date.now();
-  /** Receivers ready so far: once all are, nothing is left to wait for. */
-  let readyCount = 0;
-  /** The receivers stopped becoming ready (see firstRoundQuietMs): one still not ready is parked. */
-  let gateOpen = false;
   const throttle = new Throttle(o.maxBytesPerSec, () => sum((s) => s.bytes));
   let guard: LatencyGuard | undefined;
   const reportProgress = () => {
@@ -188,23 +173,10 @@ export async function runPush(o: PushOptions): Promise<PushReport> {
     }
     const shared = crawl;
     // Every receiver joins the first round (ready or not: its keys wait in the spool), so one crawl serves
-    // them all. Later rounds (re-crawls) wait for receivers not ready yet while they keep becoming ready;
-    // after that (the gate), a receiver still not ready holds no round back and asks for its own later.
+    // them all. A receiver not ready yet asks for each later round it will need as soon as it knows (see
+    // SourceCopy's needsAnotherPass) and holds back none it has not asked for: receivers that become
+    // ready in waves (a Map of bounded concurrency) share every round instead of one each.
     const holds = all.map(() => shared.hold());
-    const graceStarted = Date.now();
-    lastReadyAt = graceStarted;
-    const gate = setInterval(() => {
-      const now = Date.now();
-      if (
-        readyCount === all.length ||
-        now - graceStarted > (o.firstRoundGraceMs ?? 60000) ||
-        now - lastReadyAt > (o.firstRoundQuietMs ?? 5000)
-      ) {
-        gateOpen = true;
-        shared.poke();
-        clearInterval(gate);
-      }
-    }, 100);
     const currentCheck = o.stillCurrent
       ? setInterval(() => {
           o.stillCurrent!().then(
@@ -218,10 +190,9 @@ export async function runPush(o: PushOptions): Promise<PushReport> {
           );
         }, o.currentCheckIntervalMs ?? 15000)
       : undefined;
-    const errors = await Promise.all(all.map((r, i) => pushTo(r, shared, holds[i]))).finally(() => {
-      clearInterval(currentCheck);
-      clearInterval(gate);
-    });
+    const errors = await Promise.all(all.map((r, i) => pushTo(r, shared, holds[i]))).finally(() =>
+      clearInterval(currentCheck),
+    );
     if (stop.signal.aborted) return await finish(stop.signal.reason as Error);
     const sourceError = errors.find(
       (e) => e instanceof SourceFailedError || e instanceof LocalMemcachedError,
@@ -277,8 +248,6 @@ export async function runPush(o: PushOptions): Promise<PushReport> {
       ready = (async () => {
         run = (await waitReady(r.server, abort.signal)).run;
         if (abort.signal.aborted) throw abort.signal.reason as Error;
-        lastReadyAt = Date.now();
-        readyCount++;
         await writeRecord(r.server.address, pushedKey(node), record('running'), o);
         heartbeat = setInterval(() => {
           writeRecord(r.server.address, pushedKey(node), record('running'), o).catch((e: unknown) =>
@@ -302,7 +271,6 @@ export async function runPush(o: PushOptions): Promise<PushReport> {
         crawl: shared,
         joined: release,
         localReady: ready,
-        parkWhileNotReady: () => gateOpen,
       });
       clearInterval(heartbeat);
       // Still the complete process that was crawled: a restart or flush meanwhile could have hidden items.

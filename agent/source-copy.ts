@@ -109,12 +109,6 @@ export interface SourceCopyOptions extends ConnectionOptions {
   readonly crawl?: SourceCrawl;
   /** Called once this copy joined `crawl` or failed before it could (see SourceCrawl.hold). */
   readonly joined?: () => void;
-  /**
-   * While `localReady` is pending and this returns true, the copy holds no further round of a shared
-   * `crawl` back (its first round's keys wait in the spool; it asks for its next round once ready).
-   * @default never
-   */
-  readonly parkWhileNotReady?: () => boolean;
 }
 
 export const DEFAULT_MAX_PASSES = 3;
@@ -332,8 +326,10 @@ export async function copyFromSource(options: SourceCopyOptions): Promise<void> 
     const fetch = await connectSource();
     conns.push(fetch);
     copy = new SourceCopy(options, crawl, fetch, local, check);
+    // Released once it asked for its first round (run() asks at once), so that round includes it.
+    const running = copy.run();
     options.joined?.();
-    await copy.run();
+    await running;
   } finally {
     options.joined?.();
     copy?.close();
@@ -426,7 +422,8 @@ class SourceCopy {
         this.pump();
       },
       failed: (error) => this.fail(error),
-      parked: () => !this.localOpen && (o.parkWhileNotReady?.() ?? false),
+      // Not ready, it has asked for every round it knows it needs (see `proved`): it holds back no other.
+      parked: () => this.pass > 0 && !this.localOpen,
     };
     crawl.join(this.reader);
     const offset = o.localClockOffsetSec ?? 0;

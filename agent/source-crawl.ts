@@ -19,8 +19,8 @@ export interface CrawlReader {
   /** The source failed: no crawl of it will come. */
   failed(error: Error): void;
   /**
-   * True while the reader cannot use a further round yet and should not hold one back (its receiver is
-   * not ready): it asks when it can. @default never
+   * True while the reader should not hold a further round back (its receiver is not ready: it asked for
+   * every round it knows it needs). @default never
    */
   parked?(): boolean;
 }
@@ -55,6 +55,8 @@ export class SourceCrawl {
   private routes: (CrawlReader[] | undefined)[] = [];
   private lastRoute: CrawlReader[] = [];
   private holds = 0;
+  /** The readers of the last round are being told its proof (see onEnd): no round starts meanwhile. */
+  private telling = false;
   private running = false;
   private dumpDone = true;
   private readingBefore = false;
@@ -149,11 +151,6 @@ export class SourceCrawl {
     this.maybeStart();
   }
 
-  /** Something a round waits on changed (a reader parked). */
-  poke(): void {
-    this.maybeStart();
-  }
-
   close(): void {
     this.closed = true;
     this.backoff.cancel();
@@ -161,7 +158,15 @@ export class SourceCrawl {
   }
 
   private maybeStart(): void {
-    if (this.closed || this.failure || this.running || this.holds > 0 || this.asking.size === 0) return;
+    if (
+      this.closed ||
+      this.failure ||
+      this.running ||
+      this.telling ||
+      this.holds > 0 ||
+      this.asking.size === 0
+    )
+      return;
     for (const r of this.readers) if (!this.asking.has(r) && !r.parked?.()) return;
     this.current = [...this.asking];
     this.asking.clear();
@@ -205,7 +210,14 @@ export class SourceCrawl {
       this.running = false;
       this.current = [];
       this.routes = [];
-      for (const r of readers) r.proved(why);
+      // Every reader hears the proof before the next round starts: a reader that asks at once (one not
+      // ready yet) must not start a round that the readers told after it would have joined too.
+      this.telling = true;
+      try {
+        for (const r of readers) r.proved(why);
+      } finally {
+        this.telling = false;
+      }
       this.maybeStart();
     };
     if (this.o.crawlProof === false) return proved('the crawl proof is off');

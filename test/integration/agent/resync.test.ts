@@ -474,6 +474,46 @@ describe('astaire-agent resync against real memcached', () => {
       expect(Date.now() - started).toBeLessThan(5000);
     });
 
+    it('when items expiring more than 30 days out (an absolute expiry) are copied at any phase of the one-second clocks, then no copy expires later than its source item', async () => {
+      cluster = await MemcachedCluster.start(2, MEMCACHED);
+      const old = cluster.servers();
+      const longLived = makeItems(600, 5)
+        .filter((i) => i.value.length < 2000)
+        .map((i) => ({ ...i, ttl: 40 * 86400 }));
+      await load(old, VBUCKETS, REPLICAS, longLived);
+      await cluster.add(1, MEMCACHED);
+      const t = topology(old, cluster.servers());
+      const pull = planMigration(t).pulls[0];
+      const gained = new Set(pull.vbuckets.map((v) => v.vbucket));
+      const keys = longLived.filter((i) => gained.has(vbucketOf(i.key, VBUCKETS))).map((i) => i.key);
+      expect(keys.length).toBeGreaterThan(50);
+      const later: string[] = [];
+      // memcached's clock ticks once a second at a phase of its own; the agent's runs cover every tenth.
+      for (let phase = 0; phase < 10; phase++) {
+        await pipeline(
+          pull.address,
+          keys.map((k) => Buffer.from(`md ${k.toString('base64')} b q\r\n`)),
+          { value: fail, error: fail },
+        );
+        await new Promise((r) => setTimeout(r, (phase * 100 - (Date.now() % 1000) + 1000) % 1000));
+
+        const report = await runResync({ topology: t, node: pull.node, local: pull.address });
+
+        expect(report.status).toBe('succeeded');
+        // The source first: a tick between the two reads can only shorten the copy's time left.
+        const source = await readAll(old[0].address, keys);
+        const copy = await readAll(pull.address, keys);
+        expect(copy.filter((c) => c !== undefined)).toHaveLength(keys.length);
+        keys.forEach((key, n) => {
+          if (copy[n]!.ttl > source[n]!.ttl)
+            later.push(
+              `phase ${phase}: ${key.toString()}: copy ${copy[n]!.ttl} s left, source ${source[n]!.ttl} s`,
+            );
+        });
+      }
+      expect(later).toEqual([]);
+    });
+
     it('when an item expires before the copy, then it is not resurrected on the new node', async () => {
       cluster = await MemcachedCluster.start(3, MEMCACHED);
       const old = cluster.servers();

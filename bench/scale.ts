@@ -161,6 +161,23 @@ async function benchSize(size: number, definition: Record<string, unknown>): Pro
       };
       // console belongs to the runtime's workflow.log while it runs.
       process.stdout.write(`  ${JSON.stringify(row)}\n`);
+      // Where the time went: the agents' own times, and the slowest top-level states of each execution.
+      const agentSeconds = outcomes
+        .flatMap((o) => o.reports)
+        .map((r) => r.seconds)
+        .sort((a, b) => a - b);
+      if (agentSeconds.length > 0)
+        process.stdout.write(
+          `    ${agentSeconds.length} receiving agents: median ${agentSeconds[agentSeconds.length >> 1].toFixed(1)} s, max ${agentSeconds[agentSeconds.length - 1].toFixed(1)} s each\n`,
+        );
+      for (const o of outcomes)
+        process.stdout.write(
+          `    ${o.executionId.split(':').pop()}: ${[...o.states]
+            .sort((a, b) => b.seconds - a.seconds)
+            .slice(0, 6)
+            .map((st) => `${st.state} ${st.seconds.toFixed(1)} s`)
+            .join(', ')}\n`,
+        );
       rows.push(row);
     };
     await phase('scale-out', `${size} -> ${size + 1}`, async () =>

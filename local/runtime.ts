@@ -17,7 +17,7 @@ import { createReleaseLockHandler } from '../lambdas/release-lock';
 import { createRestoreTopologyHandler } from '../lambdas/restore-topology';
 import { createTakeLockHandler } from '../lambdas/take-lock';
 import { createLocalResyncTask, type SendCommandInput } from './agent-runner';
-import { ExecutionFailedError, StateMachine, type TaskContext } from './asl';
+import { type AslEvent, ExecutionFailedError, StateMachine, type TaskContext } from './asl';
 import { createLocalClientsTask } from './clients-task';
 import { FileLockStore, FileTopologyStore } from './file-stores';
 import { LocalExecutions, LocalMetrics } from './local-metrics';
@@ -84,6 +84,13 @@ export interface ExecutionOutcome {
    * rollback, the vbuckets the restored members that pulled do not hold.
    */
   readonly cleanups: ResyncReport[];
+  readonly seconds: number;
+  /** The top-level states in the order they ran, with how long each took (where the time went). */
+  readonly states: readonly StateTiming[];
+}
+
+export interface StateTiming {
+  readonly state: string;
   readonly seconds: number;
 }
 
@@ -181,8 +188,17 @@ export class LocalRuntime {
     this.reportsByExecution.set(executionId, reports);
     this.executions.running.add(executionId);
     const started = Date.now();
+    const states: StateTiming[] = [];
+    let entered = started;
+    const onEvent = (e: AslEvent) => {
+      if (e.path.length > 0) return;
+      if (e.type === 'StateEntered') entered = Date.now();
+      else if (e.type === 'StateExited' || e.type === 'StateFailed')
+        states.push({ state: e.state, seconds: (Date.now() - entered) / 1000 });
+    };
     try {
       const execution = this.machine.run(input, {
+        onEvent,
         handlers: this.handlers(reports, cleanups, agents),
         waitMs: {
           ...Object.fromEntries(WAIT_STATES.map((w) => [w, this.options.waitMs ?? 200])),
@@ -200,6 +216,7 @@ export class LocalRuntime {
         reports,
         cleanups,
         seconds: (Date.now() - started) / 1000,
+        states,
       };
     } catch (error) {
       const why =
@@ -211,6 +228,7 @@ export class LocalRuntime {
         reports,
         cleanups,
         seconds: (Date.now() - started) / 1000,
+        states,
       };
     } finally {
       // A failed execution leaves the agents of its other nodes running (one may wait on a node

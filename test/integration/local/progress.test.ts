@@ -54,5 +54,13 @@ describe('local progress (real memcached, real agents)', () => {
         r.bytes,
       ]);
     }
+    // Where the time went: each top-level state once it ran, in order, none longer than the execution.
+    const states = outcome.states.map((s) => s.state);
+    expect(states).toEqual(expect.arrayContaining(['PlanMigration', 'MigrateData', 'ContinueLifecycle']));
+    expect(states.indexOf('PlanMigration')).toBeLessThan(states.indexOf('MigrateData'));
+    expect(states.indexOf('MigrateData')).toBeLessThan(states.indexOf('ContinueLifecycle'));
+    const migrate = outcome.states.find((s) => s.state === 'MigrateData')!;
+    expect(migrate.seconds).toBeGreaterThan(0);
+    expect(outcome.states.reduce((n, s) => n + s.seconds, 0)).toBeLessThanOrEqual(outcome.seconds);
   });
 });

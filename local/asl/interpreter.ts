@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { checkDefinition, type StateDefinition, type StatesDefinition } from './definition';
 import { ExecutionAbortedError, ExecutionFailedError, StatesError, StatesErrors } from './errors';
 import { selectPath } from './paths';
@@ -391,6 +392,8 @@ class Runner {
     signal: AbortSignal,
   ): Promise<unknown[]> {
     const controller = new AbortController();
+    // Every job running at once listens on it (a Map of 40 Tasks: 40 listeners), none for longer than it runs.
+    setMaxListeners(0, controller.signal);
     const forward = () => controller.abort(signal.reason);
     signal.addEventListener('abort', forward, { once: true });
     const results: unknown[] = new Array(jobs.length);

@@ -7,6 +7,9 @@ import {
   type TaskContext,
 } from '../../../../local/asl';
 
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+
 type States = Record<string, Record<string, unknown>>;
 const machine = (States: States, StartAt = Object.keys(States)[0]!, extra: Record<string, unknown> = {}) =>
   new StateMachine({ StartAt, States, ...extra });
@@ -303,6 +306,21 @@ describe('the local ASL interpreter', () => {
       most: 2,
       result: { output: ['t0:5', 't1:1', 't2:4', 't3:2', 't4:3'] },
     });
+  });
+
+  test('given a Map of 40 tasks running at once (the ResyncNodes of a large scale-in), then Node warns of no listener leak', () => {
+    // Node's warning goes to the real process's stderr, which a jest sandbox does not see: run it alone.
+    const script = `
+      const { StateMachine } = require(${JSON.stringify(join(__dirname, '../../../../dist/local/asl'))});
+      const m = new StateMachine({ StartAt: 'M', States: { M: { Type: 'Map', End: true, MaxConcurrency: 40,
+        ItemProcessor: { StartAt: 'Each', States: { Each: { Type: 'Task', Resource: 'arn:aws:lambda:x', End: true } } } } } });
+      let running = 0, most = 0;
+      m.run(Array.from({ length: 60 }, (_, i) => i), { handlers: { Each: async (i) => {
+        most = Math.max(most, ++running); await new Promise((r) => setTimeout(r, 20)); running--; return i;
+      } } }).result.then((out) => setImmediate(() => console.log(JSON.stringify({ most, n: out.length }))));`;
+    const run = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 30000 });
+    expect(run.stderr).toBe('');
+    expect(JSON.parse(run.stdout)).toEqual({ most: 40, n: 60 });
   });
 
   test('given a Map whose iteration fails, when no Catch takes it, then the execution fails with that iteration error', async () => {

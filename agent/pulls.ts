@@ -299,17 +299,6 @@ export async function runPulls(o: PullOptions, run: PullRun): Promise<AgentResyn
       localReady.catch(() => undefined); // handled through purgeError; copies see the abort
     }
     const throttle = new Throttle(o.maxBytesPerSec, () => stats.bytes);
-    // The adaptive throttle, unless a fixed cap overrides it; closed when the copy ends (or in the finally).
-    if (o.maxBytesPerSec === undefined && o.maxSourceLatencyMs !== 0 && pulls.length > 0) {
-      const addresses = [...new Set(pulls.flatMap((p) => p.sources))].map(
-        (id) => run.sources.get(id)?.address,
-      );
-      guard = new LatencyGuard(
-        addresses.filter((a) => a !== undefined),
-        { boundMs: o.maxSourceLatencyMs, log },
-      );
-      await guard.ready();
-    }
     let superseded: Error | undefined;
     const currentCheck = o.stillCurrent
       ? setInterval(() => {
@@ -371,6 +360,19 @@ export async function runPulls(o: PullOptions, run: PullRun): Promise<AgentResyn
         vbucketsDone++;
         return false;
       });
+      // The adaptive throttle, unless a fixed cap overrides it: for the sources of what is left to pull only
+      // (after pushes, often nothing: a receiver waiting on pushes probes no source). Closed when the copy
+      // ends (or in the finally).
+      if (o.maxBytesPerSec === undefined && o.maxSourceLatencyMs !== 0 && pending.length > 0) {
+        const addresses = [...new Set(pending.flatMap((p) => p.sources))].map(
+          (id) => run.sources.get(id)?.address,
+        );
+        guard = new LatencyGuard(
+          addresses.filter((a) => a !== undefined),
+          { boundMs: o.maxSourceLatencyMs, log },
+        );
+        await guard.ready();
+      }
       while (pending.length > 0) {
         const bySource = new Map<string, number[]>();
         const assigned: { pull: VbucketPull; source: string }[] = [];

@@ -31,19 +31,26 @@ function topology(servers: Server[], newServers: Server[]): Topology {
 async function migrate(
   t: Topology,
   pusherOptions: { maxBytesPerSec?: number; heartbeatMs?: number } = {},
-): Promise<{ pushes: PushReport[]; resyncs: AgentResyncReport[] }> {
+): Promise<{ pushes: PushReport[]; resyncs: AgentResyncReport[]; receiverLogs: string[] }> {
   const pushers = planPushes(planMigration(t), t).pushes;
+  const receiverLogs: string[] = [];
   const [pushes, resyncs] = await Promise.all([
     Promise.all(
       pushers.map((p) => runPush({ topology: t, node: p.node, local: p.address, ...pusherOptions })),
     ),
     Promise.all(
       planMigration(t).pulls.map((p) =>
-        runResync({ topology: t, node: p.node, local: p.address, expectPushes: { stallTimeoutMs: 5000 } }),
+        runResync({
+          topology: t,
+          node: p.node,
+          local: p.address,
+          expectPushes: { stallTimeoutMs: 5000 },
+          log: (line) => receiverLogs.push(`${p.node}: ${line}`),
+        }),
       ),
     ),
   ]);
-  return { pushes, resyncs };
+  return { pushes, resyncs, receiverLogs };
 }
 
 /**
@@ -103,9 +110,11 @@ describe('a migration crawls each source a bounded number of times, whatever the
     const leaving = old[4].address;
     const before = await crawlStarts(leaving);
 
-    const { pushes, resyncs } = await migrate(t);
+    const { pushes, resyncs, receiverLogs } = await migrate(t);
 
     const crawls = (await crawlStarts(leaving)) - before;
+    // A receiver that pulls nothing probes no source (the adaptive throttle's probes are load on them).
+    expect(receiverLogs.filter((l) => /latency before the copy/.test(l))).toEqual([]);
     process.stdout.write(`push test: node-5 crawled ${crawls} times for ${resyncs.length} receivers\n`);
     expect(pushes.map((r) => r.error ?? r.status)).toEqual(['succeeded']);
     expect(pushes[0]).toMatchObject({ node: 'node-5', receivers: 4, receiversDone: 4 });
@@ -307,13 +316,20 @@ describe('a migration crawls each source a bounded number of times, whatever the
     const t = topology(old, old.slice(0, 4));
     const leaving = old[4].address;
     const before = await crawlStarts(leaving);
+    const pusherLog: string[] = [];
 
     const [push, resyncs] = await Promise.all([
       // Ready 2 s apart, past the pusher's 1 s quiet gate: each comes in a wave of its own.
       // No proof: every crawl may have missed items (the worst case, as under client traffic), so each
       // receiver takes a second pass. Late receivers share it with the others instead of each asking for
       // one of their own once ready.
-      runPush({ topology: t, node: 'node-5', local: leaving, crawlProof: false }),
+      runPush({
+        topology: t,
+        node: 'node-5',
+        local: leaving,
+        crawlProof: false,
+        log: (l) => pusherLog.push(l),
+      }),
       Promise.all(
         planMigration(t).pulls.map(async (p, i) => {
           await new Promise((r) => setTimeout(r, i * 2000));
@@ -327,6 +343,8 @@ describe('a migration crawls each source a bounded number of times, whatever the
     expect(resyncs.map((r) => r.error ?? r.status)).toEqual(Array(4).fill('succeeded'));
     expect(crawls).toBe(push.crawls);
     expect(crawls).toBe(2);
+    // Said once for the shared crawl, not once per receiver reading it.
+    expect(pusherLog.filter((l) => /enumerating again: crawl 1 /.test(l))).toHaveLength(1);
     expect(await mismatches(old.slice(0, 4), old, VBUCKETS, REPLICAS, items, 30)).toEqual([]);
   });
 

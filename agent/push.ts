@@ -153,6 +153,14 @@ export async function runPush(o: PushOptions): Promise<PushReport> {
   // One listener per receiver (a scale-in of a large cluster has hundreds).
   setMaxListeners(0, stop.signal);
   const throttle = new Throttle(o.maxBytesPerSec, () => sum((s) => s.bytes));
+  // Every receiver's copy reads the same crawls: what one says of a crawl (enumerating again, and why) all
+  // say. Each line once.
+  const copyLines = new Set<string>();
+  const copyLog = (line: string) => {
+    if (copyLines.has(line)) return;
+    if (copyLines.size < 1000) copyLines.add(line);
+    log(line);
+  };
   let guard: LatencyGuard | undefined;
   const reportProgress = () => {
     o.reporter
@@ -271,6 +279,7 @@ export async function runPush(o: PushOptions): Promise<PushReport> {
         crawl: shared,
         joined: release,
         localReady: ready,
+        log: copyLog,
       });
       clearInterval(heartbeat);
       // Still the complete process that was crawled: a restart or flush meanwhile could have hidden items.

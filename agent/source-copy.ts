@@ -561,12 +561,15 @@ class SourceCopy {
     if (!key.shift()) return this.failSource('a value nobody asked for: lost framing');
     const info = key.num;
     this.inflightBytes -= Math.floor(info / 4);
-    // t-1 is "never expires"; anything else below 1 s is about to expire: copying it would resurrect it.
-    if (ttl !== -1 && ttl < 1) {
+    // t-1 is "never expires". Each memcached's clock ticks once a second at a phase of its own, so the time
+    // left read here and the expiry the local node derives can disagree by a second either way: the copy
+    // takes one second less, never outliving its original (an item with 1 s left is about to expire:
+    // copying it would resurrect it; the relative exptime 0 means never).
+    if (ttl !== -1 && ttl <= 1) {
       this.o.stats.skipped++;
       return;
     }
-    const exptime = ttl === -1 ? 0 : ttl > THIRTY_DAYS ? this.nowSec() + ttl : ttl;
+    const exptime = ttl === -1 ? 0 : ttl > THIRTY_DAYS ? this.nowSec() + ttl - 1 : ttl - 1;
     const w = this.localOut;
     w.room(LINE_ROOM);
     w.ascii(MS);
@@ -711,10 +714,9 @@ class SourceCopy {
   }
 
   private nextPass(): void {
-    if (this.o.crawlProof !== false)
-      this.o.log?.(
-        `source ${this.o.source.id}: enumerating again: crawl ${this.pass} may have missed items (${this.notProven ?? 'no counters from before it'})`,
-      );
+    this.o.log?.(
+      `source ${this.o.source.id}: enumerating again: crawl ${this.pass} may have missed items (${this.notProven ?? 'no counters from before it'})`,
+    );
     this.startPass();
   }
 

@@ -832,12 +832,14 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
 
     const migrate = new sfn.Parallel(this, S.MigrateData, {
       stateName: S.MigrateData,
-      resultSelector: { 'commit.$': '$[0].commit' },
+      resultSelector: { 'commit.$': '$[2].commit' },
       resultPath: '$.migration',
     });
-    migrate.branch(resyncNodes.next(commit));
-    migrate.branch(keepAliveWait);
+    // The branches run at once; the pushes come first only so that an interpreter starting them in order
+    // (local mode, where starting an agent blocks) starts the sources before their receivers.
     migrate.branch(pushPhase(this, { pushNode: agentCommand(S.PushNode, 'push') }));
+    migrate.branch(keepAliveWait);
+    migrate.branch(resyncNodes.next(commit));
     catchTo(migrate, cancelCommands, '$.error');
 
     // After the commit: complete the lifecycle action (nothing waits on the cleanup), then the nodes that

@@ -641,7 +641,7 @@ describe('agent command output and history budget', () => {
     const migrate = definition.States.MigrateData as {
       Branches: { States: Record<string, Record<string, unknown>> }[];
     };
-    expect(migrate.Branches[0]!.States.ResyncNodes).toMatchObject({ ResultPath: null, MaxConcurrency: 10 });
+    expect(migrate.Branches[2]!.States.ResyncNodes).toMatchObject({ ResultPath: null, MaxConcurrency: 10 });
     const pushes = migrate.Branches.find((b) => b.States.PushNodes)!.States.PushNodes;
     expect(pushes).toMatchObject({ ResultPath: null });
   });

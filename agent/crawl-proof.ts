@@ -29,6 +29,14 @@ import { ConnectionOptions, request } from './connection';
  * metadump <classids>`). Only a crawl whose window saw no link, unlink or move and whose checked count
  * equals curr_items proves itself complete (whyNotComplete); every other crawl is followed by another
  * full one.
+ *
+ * Not taken, for now: `lru_crawler metadump hash` walks the hash table instead of the LRUs (in 1.6.18 too).
+ * It locks each bucket (item_lock, not trylock) and blocks hash expansion for the walk, so it visits every
+ * item linked throughout, whatever moves between LRU lists: one crawl would do under traffic (what it
+ * misses was written during the walk, and clients write those to the new replicas too). But until
+ * 1.6.19 (memcached commit a22be2bdb, "crawler: don't hold lock while writing to network") it holds that
+ * item lock while it waits for the dump's reader: an agent that pauses (GC, SIGSTOP) with the socket full
+ * would stall every worker thread that touches the stripe. Worth taking, gated on the server's version.
  */
 
 /**

@@ -87,6 +87,32 @@ async function gainedMismatches(
   return problems;
 }
 
+/** makeItems' items with keys of their own (its keys with few random bytes can repeat across seeds). */
+function freshItems(count: number, seed: number): Item[] {
+  return makeItems(count, seed).map((i) => ({ ...i, key: Buffer.concat([Buffer.from('fresh:'), i.key]) }));
+}
+
+/**
+ * A client writing `items` to `address`, `batch` every 50 ms, until `stop()` (or 60 s, or the items run
+ * out): each crawl of the node meanwhile lists keys no earlier one had.
+ */
+async function keepWriting(address: string, items: readonly Item[], batch: number, stop: () => boolean) {
+  const deadline = Date.now() + 60000;
+  for (let i = 0; !stop() && Date.now() < deadline && i < items.length; i += batch) {
+    await pipeline(
+      address,
+      items.slice(i, i + batch).map((item) => setCommand(item)),
+      {
+        value: () => undefined,
+        error: (line) => {
+          throw new Error(line);
+        },
+      },
+    );
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 async function crawlStarts(address: string): Promise<number> {
   const c = await readCrawlCounters(address);
   if (!c) throw new Error(`no crawler counters from ${address}`);
@@ -357,28 +383,9 @@ describe('a migration crawls each source a bounded number of times, whatever the
     const before = await crawlStarts(leaving);
     // New keys keep arriving on node-5 (bounded: 20 every 50 ms, 60 s at most): each pass lists keys no
     // earlier pass had, so each receiver takes every pass it may (maxPasses 3).
-    // Keys of their own: makeItems' keys with few random bytes can repeat across seeds.
-    const fresh = makeItems(24000, 99).map((i) => ({
-      ...i,
-      key: Buffer.concat([Buffer.from('fresh:'), i.key]),
-    }));
+    const fresh = freshItems(24000, 99);
     let writing = true;
-    const writer = (async () => {
-      const deadline = Date.now() + 60000;
-      for (let i = 0; writing && Date.now() < deadline && i < fresh.length; i += 20) {
-        await pipeline(
-          leaving,
-          fresh.slice(i, i + 20).map((item) => setCommand(item)),
-          {
-            value: () => undefined,
-            error: (line) => {
-              throw new Error(line);
-            },
-          },
-        );
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    })();
+    const writer = keepWriting(leaving, fresh, 20, () => !writing);
 
     const [push, resyncs] = await Promise.all([
       runPush({ topology: t, node: 'node-5', local: leaving, crawlProof: false }),
@@ -412,26 +419,9 @@ describe('a migration crawls each source a bounded number of times, whatever the
     // round; the receivers not started yet find none in theirs and ask for nothing. The third round must
     // not wait for them (they start only after the first one is done).
     const first = new Set(pulls[0].vbuckets.map((v) => v.vbucket));
-    const fresh = makeItems(40000, 77)
-      .map((i) => ({ ...i, key: Buffer.concat([Buffer.from('fresh:'), i.key]) }))
-      .filter((i) => first.has(vbucketOf(i.key, VBUCKETS)));
+    const fresh = freshItems(40000, 77).filter((i) => first.has(vbucketOf(i.key, VBUCKETS)));
     let writing = true;
-    const writer = (async () => {
-      const deadline = Date.now() + 60000;
-      for (let i = 0; writing && Date.now() < deadline && i < fresh.length; i += 10) {
-        await pipeline(
-          leaving,
-          fresh.slice(i, i + 10).map((item) => setCommand(item)),
-          {
-            value: () => undefined,
-            error: (line) => {
-              throw new Error(line);
-            },
-          },
-        );
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    })();
+    const writer = keepWriting(leaving, fresh, 10, () => !writing);
 
     const resyncs: AgentResyncReport[] = [];
     const [push] = await Promise.all([

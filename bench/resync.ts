@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -270,6 +270,12 @@ export function loadMemcached(port: number, keys: Buffer[], value: Buffer = VALU
 const CRLF = Buffer.from('\r\n');
 
 export async function benchRedis(): Promise<number[]> {
+  // Checked first: a missing binary would otherwise crash the run (an 'error' event of the spawned child).
+  const probe = spawnSync('redis-server', ['--version']);
+  if (probe.error)
+    throw new Error(
+      `redis-server cannot run (${probe.error.message}): install it (apt-get install redis-server), or set BENCH_SKIP_REDIS=1 to skip the comparison`,
+    );
   const nodes = await startRedisNodes(4);
   try {
     const [a, b, c, fresh] = nodes;

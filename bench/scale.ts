@@ -14,8 +14,8 @@ const SIZES = (process.env.BENCH_SCALE_SIZES ?? '10,50,100').split(',').map(Numb
 const ITEMS = Number(process.env.BENCH_SCALE_ITEMS ?? 500_000);
 /**
  * The workflow's ResyncNodes concurrency here (40: the most an inline Map runs at once on AWS, and the
- * most the construct accepts). A leaving node's receivers must run together for its push to serve them from one crawl: with 10 at a time (the CDK default), they
- * become ready in waves and each wave costs the pusher another round of crawls.
+ * most the construct accepts). A leaving node's receivers run in waves of it: the waves share the
+ * pusher's crawls, but each costs its agents' start.
  */
 const CONCURRENCY = Number(process.env.BENCH_SCALE_CONCURRENCY ?? 40);
 /** Bounds of the client traffic that runs during each operation. */

@@ -113,6 +113,31 @@ async function keepWriting(address: string, items: readonly Item[], batch: numbe
   }
 }
 
+/**
+ * node-5's push (crawl proof off: every crawl unproven, as under traffic) while `receive` runs the receivers
+ * and a client writes `items` to node-5 (`batch` every 50 ms): the push and receivers' reports, and the
+ * crawls of node-5 meanwhile.
+ */
+async function pushWhileWriting(
+  t: Topology,
+  leaving: string,
+  items: readonly Item[],
+  batch: number,
+  receive: () => Promise<AgentResyncReport[]>,
+): Promise<{ push: PushReport; resyncs: AgentResyncReport[]; crawls: number }> {
+  const before = await crawlStarts(leaving);
+  let writing = true;
+  const writer = keepWriting(leaving, items, batch, () => !writing);
+  const [push, resyncs] = await Promise.all([
+    runPush({ topology: t, node: 'node-5', local: leaving, crawlProof: false }),
+    receive(),
+  ]).finally(() => {
+    writing = false;
+  });
+  await writer;
+  return { push, resyncs, crawls: (await crawlStarts(leaving)) - before };
+}
+
 async function crawlStarts(address: string): Promise<number> {
   const c = await readCrawlCounters(address);
   if (!c) throw new Error(`no crawler counters from ${address}`);
@@ -382,62 +407,43 @@ describe('a migration crawls each source a bounded number of times, whatever the
     await load(old, VBUCKETS, REPLICAS, items);
     const t = topology(old, old.slice(0, 4));
     const leaving = old[4].address;
-    const before = await crawlStarts(leaving);
     // New keys keep arriving on node-5 (bounded: 20 every 50 ms, 60 s at most): each pass lists keys no
     // earlier pass had, so each receiver takes every pass it may (maxPasses 3).
-    const fresh = freshItems(24000, 99);
-    let writing = true;
-    const writer = keepWriting(leaving, fresh, 20, () => !writing);
-
-    const [push, resyncs] = await Promise.all([
-      runPush({ topology: t, node: 'node-5', local: leaving, crawlProof: false }),
+    const { push, resyncs, crawls } = await pushWhileWriting(t, leaving, freshItems(24000, 99), 20, () =>
       Promise.all(
         planMigration(t).pulls.map(async (p, i) => {
           await new Promise((r) => setTimeout(r, i * 2000));
           return runResync({ topology: t, node: p.node, local: p.address, expectPushes: {} });
         }),
       ),
-    ]).finally(() => {
-      writing = false;
-    });
-    await writer;
+    );
 
-    const crawls = (await crawlStarts(leaving)) - before;
     expect(push).toMatchObject({ status: 'succeeded', receiversDone: 4 });
     expect(resyncs.map((r) => r.error ?? r.status)).toEqual(Array(4).fill('succeeded'));
     expect(crawls).toBe(push.crawls);
     expect(crawls).toBeLessThanOrEqual(3);
     expect(await mismatches(old.slice(0, 4), old, VBUCKETS, REPLICAS, items, 30)).toEqual([]);
   });
+
   it("given receivers that start one at a time (a Map of concurrency 1) and clients writing only to the first one's vbuckets, then no receiver waits for one that is not started: every push ends, in 3 crawls at most", async () => {
     cluster = await MemcachedCluster.start(5, MEMCACHED);
     const old = cluster.servers();
     await load(old, VBUCKETS, REPLICAS, items);
     const t = topology(old, old.slice(0, 4));
     const leaving = old[4].address;
-    const before = await crawlStarts(leaving);
     const pulls = planMigration(t).pulls;
     // New keys in the first receiver's vbuckets only: its second pass finds some, so it asks for a third
     // round; the receivers not started yet find none in theirs and ask for nothing. The third round must
     // not wait for them (they start only after the first one is done).
     const first = new Set(pulls[0].vbuckets.map((v) => v.vbucket));
     const fresh = freshItems(40000, 77).filter((i) => first.has(vbucketOf(i.key, VBUCKETS)));
-    let writing = true;
-    const writer = keepWriting(leaving, fresh, 10, () => !writing);
-
-    const resyncs: AgentResyncReport[] = [];
-    const [push] = await Promise.all([
-      runPush({ topology: t, node: 'node-5', local: leaving, crawlProof: false }),
-      (async () => {
-        for (const p of pulls)
-          resyncs.push(await runResync({ topology: t, node: p.node, local: p.address, expectPushes: {} }));
-      })(),
-    ]).finally(() => {
-      writing = false;
+    const { push, resyncs, crawls } = await pushWhileWriting(t, leaving, fresh, 10, async () => {
+      const reports: AgentResyncReport[] = [];
+      for (const p of pulls)
+        reports.push(await runResync({ topology: t, node: p.node, local: p.address, expectPushes: {} }));
+      return reports;
     });
-    await writer;
 
-    const crawls = (await crawlStarts(leaving)) - before;
     expect(push).toMatchObject({ status: 'succeeded', receiversDone: 4 });
     expect(resyncs.map((r) => r.error ?? r.status)).toEqual(Array(4).fill('succeeded'));
     expect(crawls).toBe(push.crawls);

@@ -452,13 +452,14 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
     );
     // A topology over 8 KB is stored in parts under <topology>-parts/<version>/<i> (core/topology-parts.ts).
     const parts = `${topologyArn}-parts`;
-    for (const h of [
+    const partReaders = [
       'planMigration',
       'commitMigration',
       'keepAlive',
       'completeLifecycle',
       'restoreTopology',
-    ] as const)
+    ] as const;
+    for (const h of partReaders)
       allow(h, 'Read the parts of a large topology', ['ssm:GetParameters'], [`${parts}/*`]);
     for (const h of ['planMigration', 'commitMigration', 'restoreTopology'] as const)
       allow(
@@ -499,13 +500,7 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
       '*',
       'The command ids exist only at run time and ListCommands takes no resource ARN; the handler filters by this cluster document and cancels only the commands whose Comment names the failed migration.',
     );
-    for (const h of [
-      'planMigration',
-      'commitMigration',
-      'keepAlive',
-      'completeLifecycle',
-      'restoreTopology',
-    ] as const)
+    for (const h of partReaders)
       acknowledge(
         h,
         `${topologyArn}-parts/*`,

@@ -503,7 +503,7 @@ export class AstaireWorkflow extends Construct implements IWorkflowMetrics {
     for (const h of partReaders)
       acknowledge(
         h,
-        `${topologyArn}-parts/*`,
+        `${parts}/*`,
         "A large topology's parts have versioned names chosen at write time; the path limits them to this cluster's topology.",
       );
     for (const h of ['completeLifecycle', 'recordFailure', 'keepAlive'] as const)

@@ -3,6 +3,8 @@ import {
   commitMigration,
   emptyTopology,
   placementOf,
+  planMigration,
+  planPushes,
   Routing,
   serializeTopology,
   Server,
@@ -10,6 +12,7 @@ import {
   Topology,
   vbucketOf,
 } from '../core';
+import { migrationHistoryEvents } from '../lambdas/history-budget';
 import { median } from './stats';
 
 const RUNS = 15;
@@ -32,6 +35,24 @@ function timed<T>(f: () => T): [T, number] {
 
 function medianOf(f: () => unknown): number {
   return median(Array.from({ length: RUNS }, () => timed(f)[1]));
+}
+
+/**
+ * What the workflow runs for one migration (docs/scale.md): the agent commands (receivers that pull,
+ * sources that push, nodes that clean up after the commit; each one SendCommand and one Map iteration)
+ * and the history events PlanMigration counts for it against the execution's budget.
+ */
+function workflowLoad(migrating: Topology, added: number): string {
+  const plan = planMigration(migrating);
+  const pushes = planPushes(plan, migrating).pushes.length;
+  const commands = plan.pulls.length + pushes + plan.cleanups.length;
+  const events = migrationHistoryEvents({
+    pulls: plan.pulls.length,
+    cleanups: plan.cleanups.length,
+    added,
+    pushes,
+  });
+  return `${plan.pulls.length} receivers, ${pushes} pushers, ${plan.cleanups.length} cleanups = ${commands} agent commands, ${events} history events`;
 }
 
 /**
@@ -59,6 +80,16 @@ export async function runPlacementBench(): Promise<void> {
     console.log(
       `placement: ${n} servers: planner ${fresh.toFixed(0)} ms for a new cluster, ${plan.toFixed(0)} ms for ${n} -> ${n + 1}; map ${stable.map!.length} chars; ` +
         `topology ${Buffer.byteLength(serializeTopology(stable))} bytes stable, ${Buffer.byteLength(json)} bytes migrating = ${parts} parameter parts (of 100)`,
+    );
+  }
+  // A leaving server's slots (2 x 16384 / N) go to as many receivers, at most N - 1: the most near 181.
+  for (const n of [10, 100, 181, 1000, 10_000]) {
+    const all = fleet(n + 1);
+    const stable = commitMigration(beginMigration(emptyTopology('bench'), all.slice(0, n), owner));
+    const growing = beginMigration(stable, all, owner);
+    const shrinking = beginMigration(commitMigration(growing), all.slice(0, n), owner);
+    console.log(
+      `placement: workflow for ${n} -> ${n + 1}: ${workflowLoad(growing, 1)}; for ${n + 1} -> ${n}: ${workflowLoad(shrinking, 0)}`,
     );
   }
   const keys = 1_000_000;

@@ -67,7 +67,7 @@ export class MigrationTooLargeError extends AstaireError {
     readonly budget: number,
   ) {
     super(
-      `astaire plan: the migration of cluster ${cluster} needs ${events} execution history events for its agent commands, but only ${budget} are left of the 25,000 one execution may write; scale in smaller steps, or lengthen keepAliveInterval or shorten workflowTimeout (docs/aws.md, "Limits at 1000 nodes")`,
+      `astaire plan: the migration of cluster ${cluster} needs ${events} execution history events for its agent commands, but only ${budget} are left of the 25,000 one execution may write; scale in smaller steps, or lengthen keepAliveInterval or shorten workflowTimeout (docs/scale.md, "Limits of one execution")`,
     );
   }
 }

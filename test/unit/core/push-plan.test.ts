@@ -1,11 +1,15 @@
 import {
+  beginMigration,
+  commitMigration,
   designatedFirst,
+  emptyTopology,
   parseTopology,
   planMigration,
   planPushes,
   pushersOf,
   pushesFor,
 } from '../../../core';
+import { instanceIds } from '../../support/ids';
 
 const s = (n: number) => ({ id: `node-${n}`, address: `127.0.0.1:${11210 + n}` });
 const topo = (servers: number[], newServers: number[], extra: object = {}) =>
@@ -110,3 +114,40 @@ describe('planPushes', () => {
     expect(pushesFor(plan, 'node-1')).toEqual([]);
   });
 });
+
+/**
+ * docs/scale.md: the agent commands of a one-node scaling are bounded by the leaving (or joining) node's
+ * slots, 2 x 16384 / N, not by N: at 1000 servers a scale-in has fewer receivers than at 100.
+ */
+describe.each([10, 100, 1000])(
+  'one server in or out of a balanced cluster of %i (16384 vbuckets, 2 replicas)',
+  (n) => {
+    const owner = { executionId: 'test', startedAt: '2026-11-27T00:00:00Z' };
+    const servers = instanceIds(n + 1).map((id, i) => ({
+      id,
+      address: `10.0.${i >> 8}.${i & 255}:11211`,
+      zone: `eu-west-1${'abc'[i % 3]}`,
+    }));
+    const stable = commitMigration(beginMigration(emptyTopology('c'), servers.slice(0, n), owner));
+    const growing = beginMigration(stable, servers, owner);
+    const shrinking = beginMigration(commitMigration(growing), servers.slice(0, n), owner);
+    /** A node's slots with balanced placement, at most 10% over the mean (balanced-placement.test). */
+    const share = (members: number) => Math.ceil((1.1 * 2 * 16384) / members);
+
+    it('given a scale-out by one, then the newcomer alone pulls, nobody pushes, and at most its share of nodes clean up', () => {
+      const plan = planMigration(growing);
+      expect(plan.pulls.map((p) => p.node)).toEqual([servers[n].id]);
+      expect(planPushes(plan, growing).pushes).toEqual([]);
+      expect(plan.cleanups.length).toBeGreaterThan(0);
+      expect(plan.cleanups.length).toBeLessThanOrEqual(Math.min(n, share(n + 1)));
+    });
+
+    it('given a scale-in by one, then the leaver alone pushes, to at most its share of receivers, and nobody cleans up', () => {
+      const plan = planMigration(shrinking);
+      expect(planPushes(plan, shrinking).pushes.map((p) => p.node)).toEqual([servers[n].id]);
+      expect(plan.pulls.length).toBeGreaterThan(0);
+      expect(plan.pulls.length).toBeLessThanOrEqual(Math.min(n, share(n + 1)));
+      expect(plan.cleanups).toEqual([]);
+    });
+  },
+);

@@ -5,6 +5,7 @@ import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { AstaireError, parseAddress, Topology, TopologyValidationError } from '../core';
+import { CRAWL_WALKS, CrawlWalk } from './crawl-proof';
 import { TopologySourceError, UsageError } from './errors';
 import { DEFAULT_AWAIT_CLIENTS_TIMEOUT_MS, runClientsCommand } from './await-clients';
 import { DEFAULT_CLEANUP_DELETES_PER_SEC, runCleanup } from './cleanup';
@@ -73,8 +74,14 @@ Options:
   --region R                   AWS region for Parameter Store, Step Functions and CloudWatch
   --max-passes N               enumerations per source at most: passes after the first copy
                                what the crawler missed (default 3)
-  --no-crawl-proof             enumerate each source again even when its stats counters prove
-                               the first crawl listed every item (no client touched it)
+  --no-crawl-proof             enumerate each source again even when its crawl proved it
+                               listed every item
+  --crawl-walk auto|lru|hash   how sources are enumerated (default auto): hash walks the hash
+                               table, one walk lists every item under any traffic; lru walks the
+                               LRU lists, proven only when no client touched the source, else
+                               walked again; auto takes hash on memcached 1.6.19 or later. Before
+                               1.6.19 a hash walk holds an item lock while the agent's socket is
+                               full: a stalled agent stalls the source's clients
   --connect-timeout-ms N       per-connection connect timeout (default 3000)
   --io-timeout-ms N            fail a connection silent this long while awaited (default 10000)
   --spill-dir DIR              where enumerated keys spill when they outgrow 8 MiB per queue
@@ -268,6 +275,7 @@ async function run(argv: readonly string[], io: CliIo, envToken: string | undefi
     ioTimeoutMs: a.ioTimeoutMs,
     maxPasses: a.maxPasses,
     crawlProof: a.crawlProof,
+    crawlWalk: a.crawlWalk,
     spillDir: a.spillDir,
     reporter,
     log: (line: string) => io.stderr(`astaire-agent: ${line}\n`),
@@ -401,6 +409,7 @@ export interface ResyncArgs {
   readonly maxPasses?: number;
   /** False with --no-crawl-proof. */
   readonly crawlProof: boolean;
+  readonly crawlWalk: CrawlWalk;
   readonly spillDir?: string;
   /** resync: --expect-pushes. */
   readonly expectPushes: boolean;
@@ -433,6 +442,7 @@ export function parseCommandLine(argv: readonly string[]): ResyncArgs | 'help' {
         'io-timeout-ms': { type: 'string' },
         'max-passes': { type: 'string' },
         'no-crawl-proof': { type: 'boolean' },
+        'crawl-walk': { type: 'string' },
         'spill-dir': { type: 'string' },
         'expect-pushes': { type: 'boolean' },
         'push-wait-ms': { type: 'string' },
@@ -470,6 +480,11 @@ export function parseCommandLine(argv: readonly string[]): ResyncArgs | 'help' {
     throw new UsageError('give exactly one of --topology FILE and --parameter NAME');
   const local = values.local ?? DEFAULT_LOCAL;
   if (!parseAddress(local)) throw new UsageError(`--local must be HOST:PORT, got ${JSON.stringify(local)}`);
+  const crawlWalk = CRAWL_WALKS.find((w) => w === (values['crawl-walk'] ?? 'auto'));
+  if (!crawlWalk)
+    throw new UsageError(
+      `--crawl-walk must be one of ${CRAWL_WALKS.join(', ')}, got ${JSON.stringify(values['crawl-walk'])}`,
+    );
   const spillDir = values['spill-dir'];
   if (spillDir !== undefined && !isWritableDir(spillDir))
     throw new UsageError(`--spill-dir must be a writable directory, got ${JSON.stringify(spillDir)}`);
@@ -492,6 +507,7 @@ export function parseCommandLine(argv: readonly string[]): ResyncArgs | 'help' {
     ioTimeoutMs: positiveInt(values['io-timeout-ms'], '--io-timeout-ms'),
     maxPasses: positiveInt(values['max-passes'], '--max-passes'),
     crawlProof: !values['no-crawl-proof'],
+    crawlWalk,
     spillDir: values['spill-dir'],
     expectPushes: command === 'receive' || (values['expect-pushes'] ?? false),
     pushWaitMs: positiveInt(values['push-wait-ms'], '--push-wait-ms'),

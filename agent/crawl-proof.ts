@@ -30,14 +30,42 @@ import { ConnectionOptions, request } from './connection';
  * equals curr_items proves itself complete (whyNotComplete); every other crawl is followed by another
  * full one.
  *
- * Not taken, for now: `lru_crawler metadump hash` walks the hash table instead of the LRUs (in 1.6.18 too).
- * It locks each bucket (item_lock, not trylock) and blocks hash expansion for the walk, so it visits every
- * item linked throughout, whatever moves between LRU lists: one crawl would do under traffic (what it
- * misses was written during the walk, and clients write those to the new replicas too). But until
- * 1.6.19 (memcached commit a22be2bdb, "crawler: don't hold lock while writing to network") it holds that
- * item lock while it waits for the dump's reader: an agent that pauses (GC, SIGSTOP) with the socket full
- * would stall every worker thread that touches the stripe. Worth taking, gated on the server's version.
+ * The hash-table walk, `lru_crawler metadump hash` (in 1.6.18 too), has none of these gaps: it locks each
+ * bucket (item_lock, not trylock) and blocks hash expansion for the walk, so it prints every item linked
+ * throughout, whatever moves between LRU lists and whatever requests hold (it skips only items being
+ * freed). What it misses was linked during the walk, and clients in the migration state write those to
+ * the new replicas too: one walk that reaches its END is complete, under any traffic. But before 1.6.19
+ * (memcached commit a22be2bdb, "crawler: don't hold lock while writing to network") it waits for room in
+ * the reader's socket while it holds that bucket's item lock: a reader that stalls with its socket full
+ * (a lost packet on a network, a paused process) stalls every worker thread that touches the stripe, and
+ * so every client of the source. So the agent walks the hash table only on memcached 1.6.19 or later
+ * (`--crawl-walk auto`, hashWalkIsSafe); `--crawl-walk hash` forces it on any version, knowingly.
  */
+
+/** How a source is enumerated: `auto` walks the hash table where that is safe (hashWalkIsSafe), else the LRUs. */
+export type CrawlWalk = 'auto' | 'lru' | 'hash';
+
+export const CRAWL_WALKS: readonly CrawlWalk[] = ['auto', 'lru', 'hash'];
+
+/**
+ * Whether a memcached of this `version` answer (`VERSION 1.6.19`, or the bare number) walks its hash table
+ * without holding an item lock while it writes to the reader: 1.6.19 and later. Anything unparsable: no.
+ */
+export function hashWalkIsSafe(version: string): boolean {
+  const m = /^(?:VERSION )?(\d+)\.(\d+)\.(\d+)/.exec(version.trim());
+  if (!m) return false;
+  const [major, minor, patch] = m.slice(1).map(Number);
+  return major !== 1 ? major > 1 : minor !== 6 ? minor > 6 : patch >= 19;
+}
+
+/** The server's `version` answer, or undefined when it gives none. */
+export async function readServerVersion(
+  address: string,
+  options: ConnectionOptions = {},
+): Promise<string | undefined> {
+  const text = await request(address, 'version\r\n', (t) => t.endsWith('\r\n'), options);
+  return text.startsWith('VERSION ') ? text.trim() : undefined;
+}
 
 /**
  * The `stats` counters of memcached 1.6.18 that together show whether one `lru_crawler metadump all`

@@ -102,7 +102,9 @@ export class MetadumpParser {
     }
     const text = buf.toString('latin1', start, stop);
     if (text === 'END') this.handler.end();
-    else if (text.startsWith('BUSY')) this.handler.busy();
+    // From 1.6.20 (memcached commit 788f592f4) a hash walk asked during a hash-table expansion answers
+    // `ERROR locked try again later` instead of waiting for it: the same as BUSY.
+    else if (text.startsWith('BUSY') || text === 'ERROR locked try again later') this.handler.busy();
     else if (
       text === 'ERROR' ||
       text.startsWith('ERROR ') ||
@@ -168,8 +170,11 @@ function parseSigned(buf: Buffer, from: number, to: number): number {
   return negative ? -n : n;
 }
 
-/** The request every enumeration sends. */
+/** The request of an enumeration that walks the LRU lists. */
 export const METADUMP = Buffer.from('lru_crawler metadump all\r\n');
+
+/** The request of an enumeration that walks the hash table (crawl-proof.ts: safe from memcached 1.6.19). */
+export const METADUMP_HASH = Buffer.from('lru_crawler metadump hash\r\n');
 
 /**
  * Retrying a metadump answered BUSY (another crawl, an operator's or another agent's, holds the server's

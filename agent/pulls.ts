@@ -1,3 +1,4 @@
+import type { CrawlWalk } from './crawl-proof';
 import { ResyncProgress, ResyncReport, Server, Topology, VbucketPull } from '../core';
 import {
   LocalMemcachedError,
@@ -62,6 +63,8 @@ export interface PullOptions {
    * whyNotComplete). Off, every source is enumerated at least twice. @default true
    */
   readonly crawlProof?: boolean;
+  /** How sources are enumerated (SourceCrawlOptions.crawlWalk). @default 'auto' */
+  readonly crawlWalk?: CrawlWalk;
   /** Where key queues spill when they outgrow their memory (see KeySpool). @default os.tmpdir() */
   readonly spillDir?: string;
   /** Diagnostics (stderr in the CLI: stdout belongs to the JSON lines). */
@@ -440,6 +443,7 @@ export async function runPulls(o: PullOptions, run: PullRun): Promise<AgentResyn
           localClockOffsetSec: before.time - Date.now() / 1000,
           maxPasses: o.maxPasses ?? DEFAULT_MAX_PASSES,
           crawlProof: o.crawlProof,
+          crawlWalk: o.crawlWalk,
           localReady,
           spillDir: o.spillDir,
           log,

@@ -1,8 +1,15 @@
 import { crc32, isReservedKey, Server } from '../core';
 import { ConnectionOptions, MemcachedConnection } from './connection';
-import { CrawlCounters, readCrawlCounters, whyNotComplete } from './crawl-proof';
+import {
+  CrawlCounters,
+  CrawlWalk,
+  hashWalkIsSafe,
+  readCrawlCounters,
+  readServerVersion,
+  whyNotComplete,
+} from './crawl-proof';
 import { SourceFailedError } from './errors';
-import { CrawlBackoff, METADUMP, MetadumpParser } from './metadump-parser';
+import { CrawlBackoff, METADUMP, METADUMP_HASH, MetadumpParser } from './metadump-parser';
 
 /** A copy that takes the items of some vbuckets from a source's crawls. */
 export interface CrawlReader {
@@ -32,13 +39,21 @@ export interface SourceCrawlOptions extends ConnectionOptions {
   readonly busyTimeoutMs?: number;
   /** Read the source's counters around each crawl, to prove it complete. @default true */
   readonly crawlProof?: boolean;
+  /**
+   * How to enumerate (crawl-proof.ts): `auto` walks the hash table on memcached 1.6.19 or later (one walk is
+   * complete under any traffic) and the LRU lists before (proven by the counters, or crawled again).
+   * @default 'auto'
+   */
+  readonly crawlWalk?: CrawlWalk;
+  /** Told once which walk was chosen, and why. */
+  readonly log?: (line: string) => void;
 }
 
 export const DEFAULT_BUSY_TIMEOUT_MS = 60000;
 
 /**
- * The enumeration of one source, shared by every copy that takes from it: one `lru_crawler metadump all`
- * per round, however many readers (receivers) take from it, each listed item handed to the readers of
+ * The enumeration of one source, shared by every copy that takes from it: one `lru_crawler metadump`
+ * (of the LRU lists or the hash table: crawlWalk) per round, however many readers (receivers) take from it, each listed item handed to the readers of
  * its vbucket. memcached runs one crawl at a time, so N readers crawling on their own cost N full crawls
  * in a row; sharing costs one.
  *
@@ -64,6 +79,9 @@ export class SourceCrawl {
   private failure: Error | undefined;
   private closed = false;
   private readonly backoff: CrawlBackoff;
+  private walkChoice: Promise<'lru' | 'hash'> | undefined;
+  /** The walk chosen, once known. */
+  walk: 'lru' | 'hash' | undefined;
 
   private constructor(
     private readonly o: SourceCrawlOptions,
@@ -180,23 +198,44 @@ export class SourceCrawl {
     this.requestDump();
   }
 
-  /** Reads the source's counters, then asks for the crawl (again after BUSY: counters from before any crawl). */
+  /**
+   * Chooses the walk (once), reads the source's counters for an LRU walk's proof, then asks for the crawl
+   * (again after BUSY: counters from before any crawl).
+   */
   private requestDump(): void {
     this.before = undefined;
-    if (this.o.crawlProof === false) {
-      this.dump.write(METADUMP);
-      return;
-    }
     this.readingBefore = true;
-    readCrawlCounters(this.o.source.address, this.o)
-      .catch(() => undefined) // no proof; the dump itself tells whether the source works
+    this.chooseWalk()
+      .then(
+        (walk) =>
+          // A hash walk needs no counters: reaching its END proves it.
+          walk === 'hash' || this.o.crawlProof === false
+            ? undefined
+            : readCrawlCounters(this.o.source.address, this.o).catch(() => undefined), // no proof; the dump itself tells whether the source works
+      )
       .then((before) => {
         this.readingBefore = false;
         if (this.closed || this.failure) return;
         this.before = before;
-        this.dump.write(METADUMP);
+        this.dump.write(this.walk === 'hash' ? METADUMP_HASH : METADUMP);
       })
       .catch((error: unknown) => this.fail(error as Error));
+  }
+
+  private chooseWalk(): Promise<'lru' | 'hash'> {
+    this.walkChoice ??= (async () => {
+      const asked = this.o.crawlWalk ?? 'auto';
+      if (asked !== 'auto') return asked;
+      const version = await readServerVersion(this.o.source.address, this.o).catch(() => undefined);
+      const walk = version !== undefined && hashWalkIsSafe(version) ? 'hash' : 'lru';
+      this.o.log?.(
+        walk === 'hash'
+          ? `source ${this.o.source.id}: ${version}: walking its hash table (one walk lists every item)`
+          : `source ${this.o.source.id}: ${version ?? 'no version'}: walking its LRU lists (a hash-table walk needs memcached 1.6.19)`,
+      );
+      return walk;
+    })().then((walk) => (this.walk = walk));
+    return this.walkChoice;
   }
 
   /** After the crawl's END: did it list every item? The readers' fetches go on meanwhile (they move nothing). */
@@ -221,6 +260,8 @@ export class SourceCrawl {
       this.maybeStart();
     };
     if (this.o.crawlProof === false) return proved('the crawl proof is off');
+    // Every item linked throughout the walk was printed (crawl-proof.ts); what was linked during it, clients wrote.
+    if (this.walk === 'hash') return proved(undefined);
     if (before === undefined) return proved('no counters from before it');
     readCrawlCounters(this.o.source.address, this.o)
       .catch(() => undefined)

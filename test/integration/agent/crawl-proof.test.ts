@@ -1,7 +1,8 @@
 import { Socket } from 'node:net';
 import { vbucketOf } from '../../../core';
 import { copyFromSource, CopyStats, emptyCopyStats, request, Throttle } from '../../../agent';
-import { CrawlCounters, readCrawlCounters } from '../../../agent/crawl-proof';
+import type { SourceCopyOptions } from '../../../agent/source-copy';
+import { CrawlCounters, hashWalkIsSafe, readCrawlCounters } from '../../../agent/crawl-proof';
 import { MemcachedCluster } from '../../support/memcached';
 import { Item, pipeline, readAll, setCommand } from './support';
 
@@ -101,9 +102,7 @@ describe('copyFromSource: proving a crawl complete from the source counters', ()
     source: string,
     local: string,
     stats: CopyStats,
-    log?: (line: string) => void,
-    crawlProof?: boolean,
-    localReady?: Promise<void>,
+    extra: Partial<SourceCopyOptions> = {},
   ): Promise<void> {
     return copyFromSource({
       source: { id: 'node-1', address: source },
@@ -113,10 +112,21 @@ describe('copyFromSource: proving a crawl complete from the source counters', ()
       stats,
       throttle: new Throttle(undefined, () => stats.bytes),
       signal: new AbortController().signal,
-      log,
-      crawlProof,
-      localReady,
+      ...extra,
     });
+  }
+
+  /** Copies while a client keeps replacing WRITER_KEY on the source; resolves with the number of its writes. */
+  async function copyWhileWriting(
+    source: string,
+    local: string,
+    stats: CopyStats,
+    extra: Partial<SourceCopyOptions>,
+  ): Promise<number> {
+    let done = false;
+    const writer = keepWriting(source, WRITER_KEY, () => done);
+    await copy(source, local, stats, extra).finally(() => (done = true));
+    return writer;
   }
 
   it('given a source no client touches, when copied, then the first crawl is proven complete and no second pass runs', async () => {
@@ -139,7 +149,7 @@ describe('copyFromSource: proving a crawl complete from the source counters', ()
     const { source, local } = await start();
     const stats = emptyCopyStats();
 
-    await copy(source, local, stats, undefined, false);
+    await copy(source, local, stats, { crawlProof: false });
 
     expect(stats.passes).toEqual([
       { keys: items.length, missing: items.length, copied: items.length, proven: 0 },
@@ -147,15 +157,15 @@ describe('copyFromSource: proving a crawl complete from the source counters', ()
     ]);
   });
 
-  it('given a client writing to the source during the crawl, when copied, then nothing is proven and the second pass runs', async () => {
+  it('given the LRU walk and a client writing to the source during the crawl, when copied, then nothing is proven and the second pass runs', async () => {
     const { source, local } = await start();
     const stats = emptyCopyStats();
-    let done = false;
-    const writer = keepWriting(source, WRITER_KEY, () => done);
 
     const logged: string[] = [];
-    await copy(source, local, stats, (line) => logged.push(line)).finally(() => (done = true));
-    const writes = await writer;
+    const writes = await copyWhileWriting(source, local, stats, {
+      crawlWalk: 'lru',
+      log: (line) => logged.push(line),
+    });
 
     expect(writes).toBeGreaterThan(0);
     expect(stats.passes.length).toBeGreaterThanOrEqual(2);
@@ -165,6 +175,41 @@ describe('copyFromSource: proving a crawl complete from the source counters', ()
       // total_items is the client's replacements; the list may name others that moved (curr_items under load).
       /^source node-1: enumerating again: crawl 1 may have missed items \(items changed during the crawl \((?:\w+ \+\d+, )*total_items \+\d+(?:, \w+ \+\d+)*\)\)$/,
     );
+  });
+
+  it('given the hash walk and a client writing to the source during it, when copied, then the one walk is proven and every item copied', async () => {
+    const { source, local } = await start();
+    const stats = emptyCopyStats();
+
+    const writes = await copyWhileWriting(source, local, stats, { crawlWalk: 'hash' });
+
+    expect(writes).toBeGreaterThan(0);
+    expect(stats.passes).toEqual([
+      { keys: items.length, missing: items.length, copied: items.length, proven: 1 },
+    ]);
+    const found = await readAll(
+      local,
+      items.map((i) => i.key),
+    );
+    expect(found.filter((f, n) => f?.value.toString() !== items[n].value.toString())).toEqual([]);
+  });
+
+  it("given the walk left to the agent, when copied under a writing client, then it follows the server's version: the hash table from 1.6.19, the LRU lists and a second pass before", async () => {
+    const { source, local } = await start();
+    const stats = emptyCopyStats();
+    const version = await request(source, 'version\r\n', (t) => t.endsWith('\r\n'));
+    const logged: string[] = [];
+
+    await copyWhileWriting(source, local, stats, { log: (line) => logged.push(line) });
+
+    const hash = hashWalkIsSafe(version);
+    expect(logged[0]).toBe(
+      hash
+        ? `source node-1: ${version.trim()}: walking its hash table (one walk lists every item)`
+        : `source node-1: ${version.trim()}: walking its LRU lists (a hash-table walk needs memcached 1.6.19)`,
+    );
+    expect(stats.passes.length === 1).toBe(hash);
+    expect(stats.items).toBe(items.length);
   });
 
   it('given the local node not ready (its purge runs), when copied, then the source is crawled but nothing reaches the local node until it is', async () => {
@@ -179,7 +224,7 @@ describe('copyFromSource: proving a crawl complete from the source counters', ()
         .map(Number);
     const before = await readCrawlCounters(source);
 
-    const copying = copy(source, local, stats, undefined, undefined, localReady);
+    const copying = copy(source, local, stats, { localReady });
     // Bounded: until the source's crawl has run (at most 10 s), then a little longer.
     for (let i = 0; i < 100 && (await readCrawlCounters(source))!.starts === before!.starts; i++)
       await new Promise((r) => setTimeout(r, 100));

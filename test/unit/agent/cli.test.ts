@@ -86,6 +86,16 @@ describe('astaire-agent command line', () => {
     });
   });
 
+  it('given --crawl-walk, when parsed, then it is auto by default, lru or hash when given, and anything else is refused', () => {
+    const base = ['push', '--node', 'n', '--topology', 'f'];
+    expect(parseCommandLine(base)).toMatchObject({ crawlWalk: 'auto' });
+    expect(parseCommandLine([...base, '--crawl-walk', 'hash'])).toMatchObject({ crawlWalk: 'hash' });
+    expect(parseCommandLine([...base, '--crawl-walk', 'lru'])).toMatchObject({ crawlWalk: 'lru' });
+    expect(() => parseCommandLine([...base, '--crawl-walk', 'all'])).toThrow(
+      '--crawl-walk must be one of auto, lru, hash, got "all"',
+    );
+  });
+
   it('given push and receive, when parsed, then receive is a resync that expects pushes, and the push flags apply to them only', () => {
     expect(
       parseCommandLine(['receive', '--node', 'n', '--topology', 'f', '--push-wait-ms', '5000']),

@@ -1,4 +1,9 @@
-import { CrawlCounters, parseCrawlCounters, whyNotComplete } from '../../../agent/crawl-proof';
+import {
+  CrawlCounters,
+  hashWalkIsSafe,
+  parseCrawlCounters,
+  whyNotComplete,
+} from '../../../agent/crawl-proof';
 
 const before: CrawlCounters = {
   running: 0,
@@ -82,5 +87,23 @@ describe('parseCrawlCounters', () => {
   it('given an answer without one of them (another version), then there is no reading, so no proof', () => {
     expect(parseCrawlCounters(stats.replace('STAT crawler_items_checked 84\r\n', ''))).toBeUndefined();
     expect(parseCrawlCounters('ERROR\r\n')).toBeUndefined();
+  });
+});
+
+describe('hashWalkIsSafe', () => {
+  it.each<[string, boolean]>([
+    ['VERSION 1.6.18', false],
+    ['VERSION 1.6.19', true],
+    ['VERSION 1.6.38', true],
+    ['1.6.19\r\n', true],
+    ['VERSION 1.5.22', false],
+    ['VERSION 1.7.0', true],
+    ['VERSION 2.0.0', true],
+    ['VERSION 1.6.9', false],
+    ['VERSION 1.6', false],
+    ['VERSION unknown', false],
+    ['', false],
+  ])('given %j, then the hash walk is safe: %s', (version, safe) => {
+    expect(hashWalkIsSafe(version)).toBe(safe);
   });
 });

@@ -33,6 +33,18 @@ const EXPECTED: Event[] = [
 ];
 
 describe('MetadumpParser', () => {
+  it('given the 1.6.38 line with its flags field, and a hash walk refused during a hash-table expansion, then the item parses and the refusal is a BUSY', () => {
+    expect(
+      parse([
+        Buffer.from(
+          'ERROR locked try again later\r\n' +
+            'key=k exp=-1 la=1795472801 cas=9 fetch=no cls=1 size=70 flags=4294967295\n' +
+            'END\r\n',
+        ),
+      ]),
+    ).toEqual(['BUSY', { key: Buffer.from('k').toString('hex'), exp: -1, size: 70, cas: 9 }, 'END']);
+  });
+
   it('given a metadump with URI-encoded odd keys, when fed at once, then keys are the raw bytes with exp and size', () => {
     expect(parse([WIRE])).toEqual(EXPECTED);
   });

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Socket } from 'node:net';
-import { loadavg, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AstaireClient, InMemoryTopologySource } from '../client';
 import { parseTopology, Placement, planMigration, pullsFor, Topology, vbucketOf } from '../core';
@@ -82,7 +82,8 @@ export async function runResyncLiveBench(): Promise<void> {
   console.log(
     `100 KB${nameOf(VARIANTS[0])}: agent ${mb.toFixed(0)} MB/s = ${((mb / ceiling) * 100).toFixed(0)}% of the loopback ceiling ${ceiling.toFixed(0)} MB/s (one ms stream of the same bytes into a fresh memcached; target >= 70%)`,
   );
-  if (spawnSync('redis-server', ['--version']).status === 0 && !process.env.BENCH_SKIP_REDIS) {
+  if (process.env.BENCH_SKIP_REDIS) console.log('BENCH_SKIP_REDIS is set: Redis Cluster comparison skipped');
+  else if (spawnSync('redis-server', ['--version']).status === 0) {
     const redis = med(await benchRedis());
     const items = smallItemsPerSec;
     console.log(
@@ -198,6 +199,9 @@ async function benchShape(shape: Shape): Promise<LiveRun[][]> {
           const before = load.phase();
           const starts0 = await Promise.all(sources.map((s) => crawlerStarts(s.port)));
           const sourceCpu0 = sources.reduce((n, s) => n + cpuSeconds(s.pid as number), 0);
+          const localCpu0 = cpuSeconds(local.pid as number);
+          // The clients run in this process: its CPU during the copy is theirs (the agent is a child).
+          const clientCpu0 = process.cpuUsage();
           const { report, peakRssKb, wallSec, cpuSec } = await runAgent([
             'resync',
             '--node',
@@ -211,6 +215,10 @@ async function benchShape(shape: Shape): Promise<LiveRun[][]> {
           ]);
           const during = load.phase();
           const sourceCpu = sources.reduce((n, s) => n + cpuSeconds(s.pid as number), 0) - sourceCpu0;
+          const localCpu = cpuSeconds(local.pid as number) - localCpu0;
+          const clientUsage = process.cpuUsage(clientCpu0);
+          const clientCpu = (clientUsage.user + clientUsage.system) / 1e6;
+          const machineCpu = cpus().length * wallSec;
           const starts1 = await Promise.all(sources.map((s) => crawlerStarts(s.port)));
           await load.stop();
           const missing = await countMissing(local.port, movingKeys);
@@ -233,7 +241,8 @@ async function benchShape(shape: Shape): Promise<LiveRun[][]> {
           console.log(
             `${label} run ${run}: ${report.items} items in ${report.seconds.toFixed(2)} s: ${Math.round(r.itemsPerSec)} items/s, ` +
               `${r.mbPerSec.toFixed(1)} MB/s${ceilingMbPerSec ? ` (ceiling ${ceilingMbPerSec.toFixed(0)} MB/s)` : ''}, peak RSS ${r.peakRssMb.toFixed(1)} MB, ` +
-              `crawls per source ${r.crawls.join('/')}, cpu agent ${cpuSec.toFixed(2)} s of ${wallSec.toFixed(2)} s, sources ${sourceCpu.toFixed(2)} s; load ${loadavg()[0].toFixed(2)}`,
+              `crawls per source ${r.crawls.join('/')}, cpu agent ${cpuSec.toFixed(2)} s of ${wallSec.toFixed(2)} s, sources ${sourceCpu.toFixed(2)} s, ` +
+              `new node ${localCpu.toFixed(2)} s, clients ${clientCpu.toFixed(2)} s: ${(cpuSec + sourceCpu + localCpu + clientCpu).toFixed(2)} of the machine's ${machineCpu.toFixed(2)} CPU-s; load ${loadavg()[0].toFixed(2)}`,
           );
           console.log(`  clients before: ${describe(before)}`);
           console.log(`  clients during: ${describe(during)}`);

@@ -5,6 +5,7 @@ import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { AstaireError, parseAddress, Topology, TopologyValidationError } from '../core';
+import type { TopologyReadCache } from '../client/ssm-topology-reader';
 import { CRAWL_WALKS, CrawlWalk } from './crawl-proof';
 import { TopologySourceError, UsageError } from './errors';
 import { DEFAULT_AWAIT_CLIENTS_TIMEOUT_MS, runClientsCommand } from './await-clients';
@@ -227,6 +228,9 @@ async function run(argv: readonly string[], io: CliIo, envToken: string | undefi
       return { exit: EXIT_OK };
     }
   }
+  // The run's reads of the parameter (at the start, then every check that its migration is still current):
+  // while the head is unchanged, one GetParameter each, not the parts again (docs/scale.md, Parameter Store).
+  const parameterCache: TopologyReadCache = {};
   let topology: Topology;
   try {
     topology = a.topology
@@ -235,6 +239,7 @@ async function run(argv: readonly string[], io: CliIo, envToken: string | undefi
         await (require('./topology-source') as typeof import('./topology-source')).topologyFromParameter(
           aws.ssm(a.region),
           a.parameter as string,
+          parameterCache,
         );
   } catch (error) {
     if (error instanceof TopologySourceError || error instanceof TopologyValidationError) {
@@ -304,6 +309,7 @@ async function run(argv: readonly string[], io: CliIo, envToken: string | undefi
           (require('./topology-source') as typeof import('./topology-source')).topologyFromParameter(
             aws.ssm(a.region),
             a.parameter as string,
+            parameterCache,
           );
     const stillCurrent = async () => supersededBy(topology, await reread());
     if (a.command === 'push') {

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { SSMClient } from '@aws-sdk/client-ssm';
-import { readTopologyJson } from '../client/ssm-topology-reader';
+import { readTopologyJson, TopologyReadCache } from '../client/ssm-topology-reader';
 import { parseTopology, Topology, TopologyValidationError } from '../core';
 import { TopologySourceError } from './errors';
 
@@ -20,12 +20,19 @@ export async function topologyFromFile(path: string): Promise<Topology> {
 /** Port: the Parameter Store calls the agent makes (GetParameter, and GetParameters for a topology in parts). */
 export type ParameterReader = Pick<SSMClient, 'send'>;
 
-/** Reads and validates the topology document from a Parameter Store parameter (inline or in parts). */
-export async function topologyFromParameter(ssm: ParameterReader, name: string): Promise<Topology> {
+/**
+ * Reads and validates the topology document from a Parameter Store parameter (inline or in parts). With
+ * `cache` (kept across the agent's re-reads), an unchanged head costs one GetParameter, not the parts again.
+ */
+export async function topologyFromParameter(
+  ssm: ParameterReader,
+  name: string,
+  cache?: TopologyReadCache,
+): Promise<Topology> {
   const source = `parameter ${name}`;
   let value: string | undefined;
   try {
-    value = await readTopologyJson(ssm, name);
+    value = await readTopologyJson(ssm, name, cache);
   } catch (cause) {
     if (cause instanceof TopologySourceError || cause instanceof TopologyValidationError) throw cause;
     const e = cause as Error;

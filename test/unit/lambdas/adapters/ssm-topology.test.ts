@@ -254,6 +254,20 @@ describe('the agent and the client read a topology in parts', () => {
     expect(ssm.commandCalls(GetParametersCommand).length - before).toBeGreaterThan(once);
   });
 
+  it('given the agent re-reading an unchanged head with its cache, then it reads the parts once; after a new write, again', async () => {
+    await store().write(migrating(1000, 1));
+    const cache = {};
+    const before = ssm.commandCalls(GetParametersCommand).length;
+    const first = await topologyFromParameter(new SSMClient({}), HEAD, cache);
+    const once = ssm.commandCalls(GetParametersCommand).length - before;
+    expect(once).toBeGreaterThan(0);
+    expect(await topologyFromParameter(new SSMClient({}), HEAD, cache)).toEqual(first);
+    expect(ssm.commandCalls(GetParametersCommand).length - before).toBe(once);
+    await store().write(migrating(1000, 2));
+    expect((await topologyFromParameter(new SSMClient({}), HEAD, cache)).epoch).toBe(2);
+    expect(ssm.commandCalls(GetParametersCommand).length - before).toBe(2 * once);
+  });
+
   it('given a part missing twice, then both report a TopologySourceError naming the head parameter', async () => {
     await store().write(migrating(1000));
     params.delete(JSON.parse(params.get(HEAD)!).parts[0]);

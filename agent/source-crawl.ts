@@ -53,9 +53,9 @@ export const DEFAULT_BUSY_TIMEOUT_MS = 60000;
 
 /**
  * The enumeration of one source, shared by every copy that takes from it: one `lru_crawler metadump`
- * (of the LRU lists or the hash table: crawlWalk) per round, however many readers (receivers) take from it, each listed item handed to the readers of
- * its vbucket. memcached runs one crawl at a time, so N readers crawling on their own cost N full crawls
- * in a row; sharing costs one.
+ * (of the LRU lists or the hash table: crawlWalk) per round, however many readers (receivers) take from
+ * it, each listed item handed to the readers of its vbucket. memcached runs one crawl at a time, so N
+ * readers crawling on their own cost N full crawls in a row; sharing costs one.
  *
  * A round starts once every reader still copying asked for it (and no `hold` is pending): a reader asks
  * after its previous round's fetches and writes are over, so no fetch overlaps a crawl (a fetch locks

@@ -62,7 +62,10 @@ describe('purgeStale against a real memcached', () => {
     const kept = all.filter((i) => !isGained(i));
     expect(gained.length).toBeGreaterThan(10000);
     expect(stats.purged).toBe(gained.length);
-    expect(stats.passes).toBe(2); // the second pass found nothing left
+    // Another pass runs while one deletes something: the purge's own deletes during its crawl can make the
+    // crawler skip items (it trylocks them), which the next pass deletes. So 2 passes, sometimes 3 (seen in CI).
+    expect(stats.passes).toBeGreaterThanOrEqual(2);
+    expect(stats.passes).toBeLessThanOrEqual(3);
     expect(
       (
         await readAll(

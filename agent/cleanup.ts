@@ -1,6 +1,7 @@
 import { placementOf, ResyncProgress, ResyncReport, Topology } from '../core';
 import { UsageError } from './errors';
 import { DEFAULT_LOCAL, DEFAULT_PROGRESS_INTERVAL_MS } from './migrator';
+import type { CrawlWalk } from './crawl-proof';
 import { purgeStale, PurgeStats } from './purge';
 import { ResyncReporter } from './reporter';
 
@@ -30,6 +31,8 @@ export interface CleanupOptions {
   readonly busyTimeoutMs?: number;
   /** Enumerations of the local node at most (another runs while one deletes something). @default 3 */
   readonly maxPasses?: number;
+  /** How the local node is enumerated (PurgeOptions.crawlWalk). @default 'auto' */
+  readonly crawlWalk?: CrawlWalk;
   readonly spillDir?: string;
   readonly log?: (line: string) => void;
 }
@@ -117,6 +120,7 @@ export async function runCleanup(o: CleanupOptions): Promise<AgentCleanupReport>
         busyTimeoutMs: o.busyTimeoutMs,
         maxPasses: o.maxPasses,
         spillDir: o.spillDir,
+        crawlWalk: o.crawlWalk,
         log,
       });
     done = true;

@@ -58,6 +58,20 @@ export function hashWalkIsSafe(version: string): boolean {
   return major !== 1 ? major > 1 : minor !== 6 ? minor > 6 : patch >= 19;
 }
 
+/**
+ * The walk to use on the memcached at `address`: `asked` when it names one, else (auto) the hash table when
+ * the server's version makes it safe, the LRU lists otherwise (also when the version cannot be read).
+ */
+export async function resolveCrawlWalk(
+  address: string,
+  asked: CrawlWalk = 'auto',
+  options: ConnectionOptions = {},
+): Promise<{ walk: 'lru' | 'hash'; version?: string }> {
+  if (asked !== 'auto') return { walk: asked };
+  const version = await readServerVersion(address, options).catch(() => undefined);
+  return { walk: version !== undefined && hashWalkIsSafe(version) ? 'hash' : 'lru', version };
+}
+
 /** The server's `version` answer, or undefined when it gives none. */
 export async function readServerVersion(
   address: string,

@@ -288,6 +288,7 @@ export async function runPulls(o: PullOptions, run: PullRun): Promise<AgentResyn
         ioTimeoutMs: o.ioTimeoutMs,
         busyTimeoutMs: o.busyTimeoutMs,
         spillDir: o.spillDir,
+        crawlWalk: o.crawlWalk,
         log,
       }).then(
         (s) => {

@@ -2,7 +2,8 @@ import { crc32, isReservedKey } from '../core';
 import { ConnectionOptions, MemcachedConnection, request } from './connection';
 import { LocalMemcachedError } from './errors';
 import { MetaResponseParser, MetaStatus } from './meta-parser';
-import { CrawlBackoff, METADUMP, MetadumpParser } from './metadump-parser';
+import { CrawlWalk, resolveCrawlWalk } from './crawl-proof';
+import { CrawlBackoff, METADUMP, METADUMP_HASH, MetadumpParser } from './metadump-parser';
 import { KeySpool } from './key-spool';
 import { Throttle } from './throttle';
 import { DEFAULT_BUSY_TIMEOUT_MS, KEY_RAW, KEY_UNADDRESSABLE, keyForm } from './source-copy';
@@ -20,8 +21,14 @@ export interface PurgeOptions extends ConnectionOptions {
   readonly vbuckets: number;
   /** Give up on a local crawler that stays BUSY this long. @default 60000 */
   readonly busyTimeoutMs?: number;
-  /** Enumeration passes at most. @default 3 */
+  /** Enumeration passes at most (LRU walks). @default 3 */
   readonly maxPasses?: number;
+  /**
+   * How the local node is enumerated (crawl-proof.ts): a hash walk lists every item stored before the purge
+   * began, so one pass does; an LRU walk misses some (its own deletes make the crawler skip items), so
+   * passes repeat while one deletes something. @default 'auto' (the hash table from memcached 1.6.19)
+   */
+  readonly crawlWalk?: CrawlWalk;
   /**
    * Most conditional deletes in flight; more wait in a queue that spills to `spillDir`. The enumeration
    * is never paused: a crawler waiting on us would block other agents' crawl requests, and the worker
@@ -111,6 +118,7 @@ export async function purgeStale(o: PurgeOptions): Promise<PurgeStats> {
   const sent = { deletes: 0 };
   const throttle = new Throttle(o.maxDeletesPerSec, () => sent.deletes);
   const maxPasses = Math.max(1, o.maxPasses ?? DEFAULT_PURGE_PASSES);
+  const { walk } = await resolveCrawlWalk(o.local, o.crawlWalk, o);
   const connect = () =>
     MemcachedConnection.connect(o.local, o).catch((cause: Error) => {
       throw LocalMemcachedError.unreachable(o.local, cause);
@@ -126,7 +134,15 @@ export async function purgeStale(o: PurgeOptions): Promise<PurgeStats> {
       conns.push(dump);
       const del = await connect();
       conns.push(del);
-      const pass = new PurgePass(o, watermark, dump, del, throttle, sent);
+      const pass = new PurgePass(
+        o,
+        watermark,
+        walk === 'hash' ? METADUMP_HASH : METADUMP,
+        dump,
+        del,
+        throttle,
+        sent,
+      );
       try {
         deleted = await pass.run();
       } finally {
@@ -139,7 +155,8 @@ export async function purgeStale(o: PurgeOptions): Promise<PurgeStats> {
     o.log?.(
       `${o.label ?? 'purge'} pass ${stats.passes}: ${deleted} items deleted below CAS ${watermark} in ${Date.now() - started} ms`,
     );
-    if (deleted === 0) break;
+    // A hash walk listed every item linked throughout, and every stale one was linked before the watermark.
+    if (deleted === 0 || walk === 'hash') break;
   }
   return stats;
 }
@@ -162,6 +179,7 @@ class PurgePass {
   constructor(
     private readonly o: PurgeOptions,
     private readonly watermark: number,
+    private readonly metadump: Buffer,
     private readonly dump: MemcachedConnection,
     private readonly del: MemcachedConnection,
     private readonly throttle: Throttle,
@@ -212,7 +230,7 @@ class PurgePass {
       });
       this.dump.onData((chunk) => dumpParser.feed(chunk));
       this.del.onData((chunk) => delParser.feed(chunk));
-      this.dump.write(METADUMP);
+      this.dump.write(this.metadump);
     });
   }
 
@@ -272,7 +290,7 @@ class PurgePass {
 
   private onBusy(): void {
     // Another agent copying from this node holds the crawler: back off and ask again.
-    if (!this.backoff.busy(() => this.dump.write(METADUMP)))
+    if (!this.backoff.busy(() => this.dump.write(this.metadump)))
       this.failLocal(
         `lru_crawler stayed BUSY for more than ${this.o.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS} ms during the ${this.o.label ?? 'purge'}`,
       );

@@ -1,13 +1,6 @@
 import { crc32, isReservedKey, Server } from '../core';
 import { ConnectionOptions, MemcachedConnection } from './connection';
-import {
-  CrawlCounters,
-  CrawlWalk,
-  hashWalkIsSafe,
-  readCrawlCounters,
-  readServerVersion,
-  whyNotComplete,
-} from './crawl-proof';
+import { CrawlCounters, CrawlWalk, readCrawlCounters, resolveCrawlWalk, whyNotComplete } from './crawl-proof';
 import { SourceFailedError } from './errors';
 import { CrawlBackoff, METADUMP, METADUMP_HASH, MetadumpParser } from './metadump-parser';
 
@@ -224,15 +217,13 @@ export class SourceCrawl {
 
   private chooseWalk(): Promise<'lru' | 'hash'> {
     this.walkChoice ??= (async () => {
-      const asked = this.o.crawlWalk ?? 'auto';
-      if (asked !== 'auto') return asked;
-      const version = await readServerVersion(this.o.source.address, this.o).catch(() => undefined);
-      const walk = version !== undefined && hashWalkIsSafe(version) ? 'hash' : 'lru';
-      this.o.log?.(
-        walk === 'hash'
-          ? `source ${this.o.source.id}: ${version}: walking its hash table (one walk lists every item)`
-          : `source ${this.o.source.id}: ${version ?? 'no version'}: walking its LRU lists (a hash-table walk needs memcached 1.6.19)`,
-      );
+      const { walk, version } = await resolveCrawlWalk(this.o.source.address, this.o.crawlWalk, this.o);
+      if ((this.o.crawlWalk ?? 'auto') === 'auto')
+        this.o.log?.(
+          walk === 'hash'
+            ? `source ${this.o.source.id}: ${version}: walking its hash table (one walk lists every item)`
+            : `source ${this.o.source.id}: ${version ?? 'no version'}: walking its LRU lists (a hash-table walk needs memcached 1.6.19)`,
+        );
       return walk;
     })().then((walk) => (this.walk = walk));
     return this.walkChoice;

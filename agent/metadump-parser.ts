@@ -176,6 +176,11 @@ export const METADUMP = Buffer.from('lru_crawler metadump all\r\n');
 /** The request of an enumeration that walks the hash table (crawl-proof.ts: safe from memcached 1.6.19). */
 export const METADUMP_HASH = Buffer.from('lru_crawler metadump hash\r\n');
 
+/** The enumeration request of a walk (resolveCrawlWalk chooses it). */
+export function metadumpRequest(walk: 'lru' | 'hash'): Buffer {
+  return walk === 'hash' ? METADUMP_HASH : METADUMP;
+}
+
 /**
  * Retrying a metadump answered BUSY (another crawl, an operator's or another agent's, holds the server's
  * crawler): after 50 ms, doubling up to 1 s, until BUSY has lasted `limitMs`.

@@ -3,7 +3,7 @@ import { ConnectionOptions, MemcachedConnection, request } from './connection';
 import { LocalMemcachedError } from './errors';
 import { MetaResponseParser, MetaStatus } from './meta-parser';
 import { CrawlWalk, resolveCrawlWalk } from './crawl-proof';
-import { CrawlBackoff, METADUMP, METADUMP_HASH, MetadumpParser } from './metadump-parser';
+import { CrawlBackoff, metadumpRequest, MetadumpParser } from './metadump-parser';
 import { KeySpool } from './key-spool';
 import { Throttle } from './throttle';
 import { DEFAULT_BUSY_TIMEOUT_MS, KEY_RAW, KEY_UNADDRESSABLE, keyForm } from './source-copy';
@@ -134,15 +134,7 @@ export async function purgeStale(o: PurgeOptions): Promise<PurgeStats> {
       conns.push(dump);
       const del = await connect();
       conns.push(del);
-      const pass = new PurgePass(
-        o,
-        watermark,
-        walk === 'hash' ? METADUMP_HASH : METADUMP,
-        dump,
-        del,
-        throttle,
-        sent,
-      );
+      const pass = new PurgePass(o, watermark, metadumpRequest(walk), dump, del, throttle, sent);
       try {
         deleted = await pass.run();
       } finally {

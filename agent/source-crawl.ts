@@ -2,7 +2,7 @@ import { crc32, isReservedKey, Server } from '../core';
 import { ConnectionOptions, MemcachedConnection } from './connection';
 import { CrawlCounters, CrawlWalk, readCrawlCounters, resolveCrawlWalk, whyNotComplete } from './crawl-proof';
 import { SourceFailedError } from './errors';
-import { CrawlBackoff, METADUMP, METADUMP_HASH, MetadumpParser } from './metadump-parser';
+import { CrawlBackoff, metadumpRequest, MetadumpParser } from './metadump-parser';
 
 /** A copy that takes the items of some vbuckets from a source's crawls. */
 export interface CrawlReader {
@@ -74,7 +74,7 @@ export class SourceCrawl {
   private readonly backoff: CrawlBackoff;
   private walkChoice: Promise<'lru' | 'hash'> | undefined;
   /** The walk chosen, once known. */
-  walk: 'lru' | 'hash' | undefined;
+  private walk: 'lru' | 'hash' = 'lru';
 
   private constructor(
     private readonly o: SourceCrawlOptions,
@@ -210,7 +210,7 @@ export class SourceCrawl {
         this.readingBefore = false;
         if (this.closed || this.failure) return;
         this.before = before;
-        this.dump.write(this.walk === 'hash' ? METADUMP_HASH : METADUMP);
+        this.dump.write(metadumpRequest(this.walk));
       })
       .catch((error: unknown) => this.fail(error as Error));
   }

@@ -48,8 +48,9 @@ export type CrawlWalk = 'auto' | 'lru' | 'hash';
 export const CRAWL_WALKS: readonly CrawlWalk[] = ['auto', 'lru', 'hash'];
 
 /**
- * Whether a memcached of this `version` answer (`VERSION 1.6.19`, or the bare number) walks its hash table
- * without holding an item lock while it writes to the reader: 1.6.19 and later. Anything unparsable: no.
+ * Whether a memcached of this version (`1.6.19`, as `stats` reports it, or the `version` answer
+ * `VERSION 1.6.19`) walks its hash table without holding an item lock while it writes to the reader:
+ * 1.6.19 and later. Anything unparsable: no.
  */
 export function hashWalkIsSafe(version: string): boolean {
   const m = /^(?:VERSION )?(\d+)\.(\d+)\.(\d+)/.exec(version.trim());
@@ -58,27 +59,34 @@ export function hashWalkIsSafe(version: string): boolean {
   return major !== 1 ? major > 1 : minor !== 6 ? minor > 6 : patch >= 19;
 }
 
+/** The walk `asked` for, or for `auto` the one the server's version (from `stats`) makes safe. */
+export function chooseCrawlWalk(asked: CrawlWalk, version: string | undefined): 'lru' | 'hash' {
+  if (asked !== 'auto') return asked;
+  return version !== undefined && hashWalkIsSafe(version) ? 'hash' : 'lru';
+}
+
+/** The `STAT version` of a `stats` answer. */
+export function parseServerVersion(text: string): string | undefined {
+  return /^STAT version (\S+)\r?$/m.exec(text)?.[1];
+}
+
+/** A `stats` answer, on a connection of its own. */
+export function readStats(address: string, options: ConnectionOptions = {}): Promise<string> {
+  return request(address, 'stats\r\n', (t) => t.endsWith('END\r\n') || t.endsWith('ERROR\r\n'), options);
+}
+
 /**
- * The walk to use on the memcached at `address`: `asked` when it names one, else (auto) the hash table when
- * the server's version makes it safe, the LRU lists otherwise (also when the version cannot be read).
+ * The walk to use on the memcached at `address`: `asked` when it names one, else (auto) the one its version
+ * makes safe; the LRU lists when the version cannot be read.
  */
 export async function resolveCrawlWalk(
   address: string,
   asked: CrawlWalk = 'auto',
   options: ConnectionOptions = {},
-): Promise<{ walk: 'lru' | 'hash'; version?: string }> {
-  if (asked !== 'auto') return { walk: asked };
-  const version = await readServerVersion(address, options).catch(() => undefined);
-  return { walk: version !== undefined && hashWalkIsSafe(version) ? 'hash' : 'lru', version };
-}
-
-/** The server's `version` answer, or undefined when it gives none. */
-export async function readServerVersion(
-  address: string,
-  options: ConnectionOptions = {},
-): Promise<string | undefined> {
-  const text = await request(address, 'version\r\n', (t) => t.endsWith('\r\n'), options);
-  return text.startsWith('VERSION ') ? text.trim() : undefined;
+): Promise<'lru' | 'hash'> {
+  if (asked !== 'auto') return asked;
+  const text = await readStats(address, options).catch(() => undefined);
+  return chooseCrawlWalk(asked, text === undefined ? undefined : parseServerVersion(text));
 }
 
 /**
@@ -164,11 +172,5 @@ export async function readCrawlCounters(
   address: string,
   options: ConnectionOptions = {},
 ): Promise<CrawlCounters | undefined> {
-  const text = await request(
-    address,
-    'stats\r\n',
-    (t) => t.endsWith('END\r\n') || t.endsWith('ERROR\r\n'),
-    options,
-  );
-  return parseCrawlCounters(text);
+  return parseCrawlCounters(await readStats(address, options));
 }

@@ -118,7 +118,7 @@ export async function purgeStale(o: PurgeOptions): Promise<PurgeStats> {
   const sent = { deletes: 0 };
   const throttle = new Throttle(o.maxDeletesPerSec, () => sent.deletes);
   const maxPasses = Math.max(1, o.maxPasses ?? DEFAULT_PURGE_PASSES);
-  const { walk } = await resolveCrawlWalk(o.local, o.crawlWalk, o);
+  const walk = await resolveCrawlWalk(o.local, o.crawlWalk, o);
   const connect = () =>
     MemcachedConnection.connect(o.local, o).catch((cause: Error) => {
       throw LocalMemcachedError.unreachable(o.local, cause);

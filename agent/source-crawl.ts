@@ -1,6 +1,15 @@
 import { crc32, isReservedKey, Server } from '../core';
 import { ConnectionOptions, MemcachedConnection } from './connection';
-import { CrawlCounters, CrawlWalk, readCrawlCounters, resolveCrawlWalk, whyNotComplete } from './crawl-proof';
+import {
+  chooseCrawlWalk,
+  CrawlCounters,
+  CrawlWalk,
+  parseCrawlCounters,
+  parseServerVersion,
+  readCrawlCounters,
+  readStats,
+  whyNotComplete,
+} from './crawl-proof';
 import { SourceFailedError } from './errors';
 import { CrawlBackoff, metadumpRequest, MetadumpParser } from './metadump-parser';
 
@@ -72,9 +81,8 @@ export class SourceCrawl {
   private failure: Error | undefined;
   private closed = false;
   private readonly backoff: CrawlBackoff;
-  private walkChoice: Promise<'lru' | 'hash'> | undefined;
-  /** The walk chosen, once known. */
-  private walk: 'lru' | 'hash' = 'lru';
+  /** The walk, chosen before the first crawl. */
+  private walk: 'lru' | 'hash' | undefined;
 
   private constructor(
     private readonly o: SourceCrawlOptions,
@@ -192,41 +200,42 @@ export class SourceCrawl {
   }
 
   /**
-   * Chooses the walk (once), reads the source's counters for an LRU walk's proof, then asks for the crawl
-   * (again after BUSY: counters from before any crawl).
+   * Chooses the walk (once) and reads the counters an LRU walk's proof needs, from one `stats` answer (its
+   * version tells auto's choice: no connection of its own), then asks for the crawl (again after BUSY:
+   * counters from before any crawl).
    */
   private requestDump(): void {
     this.before = undefined;
     this.readingBefore = true;
-    this.chooseWalk()
-      .then(
-        (walk) =>
-          // A hash walk needs no counters: reaching its END proves it.
-          walk === 'hash' || this.o.crawlProof === false
-            ? undefined
-            : readCrawlCounters(this.o.source.address, this.o).catch(() => undefined), // no proof; the dump itself tells whether the source works
-      )
+    this.readBefore()
       .then((before) => {
         this.readingBefore = false;
         if (this.closed || this.failure) return;
         this.before = before;
-        this.dump.write(metadumpRequest(this.walk));
+        this.dump.write(metadumpRequest(this.walk ?? 'lru'));
       })
       .catch((error: unknown) => this.fail(error as Error));
   }
 
-  private chooseWalk(): Promise<'lru' | 'hash'> {
-    this.walkChoice ??= (async () => {
-      const { walk, version } = await resolveCrawlWalk(this.o.source.address, this.o.crawlWalk, this.o);
-      if ((this.o.crawlWalk ?? 'auto') === 'auto')
+  private async readBefore(): Promise<CrawlCounters | undefined> {
+    const asked = this.o.crawlWalk ?? 'auto';
+    const proof = this.o.crawlProof !== false;
+    const choosing = this.walk === undefined;
+    // One `stats` answer serves both: auto's choice (the version) and an LRU walk's counters.
+    const needed = choosing ? asked === 'auto' || (asked === 'lru' && proof) : this.walk === 'lru' && proof;
+    // No answer: no proof (and the LRU walk); the dump itself tells whether the source works.
+    const text = needed ? await readStats(this.o.source.address, this.o).catch(() => undefined) : undefined;
+    if (choosing) {
+      const version = text === undefined ? undefined : parseServerVersion(text);
+      this.walk = chooseCrawlWalk(asked, version);
+      if (asked === 'auto')
         this.o.log?.(
-          walk === 'hash'
-            ? `source ${this.o.source.id}: ${version}: walking its hash table (one walk lists every item)`
-            : `source ${this.o.source.id}: ${version ?? 'no version'}: walking its LRU lists (a hash-table walk needs memcached 1.6.19)`,
+          this.walk === 'hash'
+            ? `source ${this.o.source.id}: memcached ${version}: walking its hash table (one walk lists every item)`
+            : `source ${this.o.source.id}: memcached ${version ?? 'of unknown version'}: walking its LRU lists (a hash-table walk needs 1.6.19)`,
         );
-      return walk;
-    })().then((walk) => (this.walk = walk));
-    return this.walkChoice;
+    }
+    return this.walk === 'lru' && proof && text !== undefined ? parseCrawlCounters(text) : undefined;
   }
 
   /** After the crawl's END: did it list every item? The readers' fetches go on meanwhile (they move nothing). */

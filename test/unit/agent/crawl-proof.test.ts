@@ -1,6 +1,8 @@
 import {
+  chooseCrawlWalk,
   CrawlCounters,
   hashWalkIsSafe,
+  parseServerVersion,
   parseCrawlCounters,
   whyNotComplete,
 } from '../../../agent/crawl-proof';
@@ -105,5 +107,17 @@ describe('hashWalkIsSafe', () => {
     ['', false],
   ])('given %j, then the hash walk is safe: %s', (version, safe) => {
     expect(hashWalkIsSafe(version)).toBe(safe);
+  });
+});
+
+describe('choosing the walk from a stats answer', () => {
+  it('given stats of 1.6.18 and of 1.6.38, then auto walks the LRU lists of the first and the hash table of the second; a named walk stands', () => {
+    const stats = (v: string) => `STAT pid 1\r\nSTAT version ${v}\r\nSTAT libevent 2.1.12-stable\r\nEND\r\n`;
+    expect(parseServerVersion(stats('1.6.18'))).toBe('1.6.18');
+    expect(chooseCrawlWalk('auto', parseServerVersion(stats('1.6.18')))).toBe('lru');
+    expect(chooseCrawlWalk('auto', parseServerVersion(stats('1.6.38')))).toBe('hash');
+    expect(chooseCrawlWalk('auto', parseServerVersion('STAT pid 1\r\nEND\r\n'))).toBe('lru');
+    expect(chooseCrawlWalk('hash', '1.6.18')).toBe('hash');
+    expect(chooseCrawlWalk('lru', '1.6.38')).toBe('lru');
   });
 });
